@@ -1,0 +1,151 @@
+package dev.cloister.cli;
+
+import dev.cloister.core.CloisterException;
+import java.io.FileNotFoundException;
+import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
+
+/**
+ * The {@code cloister} command. Each capability adds one subcommand here; the conventions they all follow
+ * (exit codes, one-line errors on stderr, {@code --json} on stdout) live in this class and docs/cli.md.
+ */
+@Command(
+        name = "cloister",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        usageHelpAutoWidth = true,
+        sortOptions = false,
+        header = "Run unmodified programs in attested enclaves and prove what ran.",
+        description = {
+            "Cloister packages programs into signed Gramine enclave bundles, encrypts data so that only an "
+                    + "attested enclave running that exact bundle can read it, releases keys by policy from a key "
+                    + "broker, and returns outputs only their owner can read.",
+            "",
+            "Without SGX hardware the simulation backend runs the same flow with simulated evidence, which "
+                    + "every verifier rejects unless a policy explicitly allows simulation."
+        },
+        subcommands = {CommandLine.HelpCommand.class},
+        footerHeading = "%nExit status:%n",
+        footer = {
+            "  0   success",
+            "  1   a security verdict said no (authentication failed, evidence rejected, policy denied)",
+            "  2   usage error",
+            "  3   bad input (unreadable, malformed, wrong size)",
+            "  4   environment problem (missing dependency, service unreachable)",
+            "  70  internal error (a bug: please report it with the output of --verbose)",
+            "",
+            "See 'cloister help COMMAND' for a command's options, and docs/cli.md for the conventions."
+        })
+public final class Cloister implements Runnable {
+
+    @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT,
+            description = "Log debug messages and print stack traces of errors to stderr.")
+    boolean verbose;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        // No subcommand: show what there is, as git does, and fail as a usage error.
+        throw new ParameterException(spec.commandLine(), "missing command");
+    }
+
+    /** Entry point. */
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns the exit code, without exiting (for tests and embedding). */
+    public static int execute(String... args) {
+        if (hasVerbose(args)) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
+        }
+        return commandLine().execute(args);
+    }
+
+    /** The configured command line, with the project's error conventions. */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Cloister());
+        cl.setExitCodeOnInvalidInput(ExitCodes.USAGE);
+        cl.setExitCodeOnExecutionException(ExitCodes.INTERNAL);
+        cl.setParameterExceptionHandler(Cloister::onUsageError);
+        cl.setExecutionExceptionHandler(Cloister::onFailure);
+        return cl;
+    }
+
+    private static boolean hasVerbose(String[] args) {
+        for (String a : args) {
+            if (a.equals("-v") || a.equals("--verbose")) {
+                return true;
+            }
+            if (a.equals("--")) {
+                break;
+            }
+        }
+        return false;
+    }
+
+    private static int onUsageError(ParameterException ex, String[] args) {
+        CommandLine cl = ex.getCommandLine();
+        PrintWriter err = cl.getErr();
+        err.println("cloister: " + ex.getMessage());
+        CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
+        err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
+        err.flush();
+        return ExitCodes.USAGE;
+    }
+
+    private static int onFailure(Exception ex, CommandLine cl, ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        boolean verbose = parsed.hasMatchedOption("--verbose")
+                || (parsed.subcommand() != null && anyVerbose(parsed));
+        int code;
+        String message;
+        if (ex instanceof CloisterException ce) {
+            code = ce.kind().exitCode();
+            message = ce.getMessage();
+        } else if (ex instanceof NoSuchFileException e) {
+            code = ExitCodes.BAD_INPUT;
+            message = "no such file: " + e.getFile();
+        } else if (ex instanceof FileNotFoundException e) {
+            code = ExitCodes.BAD_INPUT;
+            message = e.getMessage();
+        } else if (ex instanceof AccessDeniedException e) {
+            code = ExitCodes.BAD_INPUT;
+            message = "permission denied: " + e.getFile();
+        } else if (ex instanceof FileAlreadyExistsException e) {
+            code = ExitCodes.BAD_INPUT;
+            message = "output already exists: " + e.getFile() + " (remove it first or pass --force)";
+        } else if (ex instanceof java.io.IOException e) {
+            code = ExitCodes.BAD_INPUT;
+            message = "I/O error: " + e.getMessage();
+        } else {
+            code = ExitCodes.INTERNAL;
+            message = "internal error: " + ex + " (a bug; rerun with --verbose and report the stack trace)";
+        }
+        err.println("cloister: " + message);
+        if (verbose) {
+            ex.printStackTrace(err);
+        }
+        err.flush();
+        return code;
+    }
+
+    private static boolean anyVerbose(ParseResult parsed) {
+        for (ParseResult p = parsed; p != null; p = p.subcommand()) {
+            if (p.hasMatchedOption("--verbose")) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
