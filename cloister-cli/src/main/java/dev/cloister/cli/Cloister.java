@@ -22,6 +22,8 @@ import picocli.CommandLine.ScopeType;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         usageHelpAutoWidth = true,
+        exitCodeOnInvalidInput = ExitCodes.USAGE,
+        exitCodeOnExecutionException = ExitCodes.INTERNAL,
         sortOptions = false,
         header = "Run unmodified programs in attested enclaves and prove what ran.",
         description = {
@@ -75,8 +77,6 @@ public final class Cloister implements Runnable {
     /** The configured command line, with the project's error conventions. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Cloister());
-        cl.setExitCodeOnInvalidInput(ExitCodes.USAGE);
-        cl.setExitCodeOnExecutionException(ExitCodes.INTERNAL);
         cl.setParameterExceptionHandler(Cloister::onUsageError);
         cl.setExecutionExceptionHandler(Cloister::onFailure);
         return cl;
