@@ -38,7 +38,7 @@ import picocli.CommandLine.ScopeType;
         footerHeading = "%nExit status:%n",
         footer = {
             "  0   success",
-            "  1   a security verdict said no (authentication failed, evidence rejected, policy denied)",
+            "  1   a security verdict said no (authentication, evidence or policy)",
             "  2   usage error",
             "  3   bad input (unreadable, malformed, wrong size)",
             "  4   environment problem (missing dependency, service unreachable)",
