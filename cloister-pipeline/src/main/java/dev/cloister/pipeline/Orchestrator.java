@@ -1,0 +1,196 @@
+package dev.cloister.pipeline;
+
+import dev.cloister.core.CloisterException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a pipeline: starts each step once every step it reads from is done, as many at a time as allowed, and
+ * records every change in the run's {@link RunState}. Started again on the same run, it picks up where the last
+ * orchestrator stopped: done steps are not run again, steps still running are waited for, failed steps are
+ * retried.
+ */
+public final class Orchestrator {
+    private static final Logger LOG = LoggerFactory.getLogger(Orchestrator.class);
+
+    /** What to run for a step, and whether its outputs are complete. */
+    public interface StepCommands {
+        /** The command that runs {@code step} of {@code spec}; it runs in {@code stepDir}. */
+        List<String> command(PipelineSpec spec, PipelineSpec.Step step, String runId, Path stepDir);
+
+        /** Whether the step's outputs are all present and whole; a step is done only then. */
+        boolean outputsComplete(PipelineSpec spec, PipelineSpec.Step step, String runId) throws IOException;
+    }
+
+    /** Told about every change of the run's state (for progress views). */
+    public interface Listener {
+        void changed(RunState state);
+    }
+
+    private final StepExecutor executor;
+    private final StepCommands commands;
+    private final int maxParallel;
+    private final Duration poll;
+    private final Clock clock;
+
+    public Orchestrator(StepExecutor executor, StepCommands commands, int maxParallel, Duration poll, Clock clock) {
+        if (maxParallel < 1) {
+            throw new IllegalArgumentException("maxParallel must be at least 1");
+        }
+        this.executor = executor;
+        this.commands = commands;
+        this.maxParallel = maxParallel;
+        this.poll = poll;
+        this.clock = clock;
+    }
+
+    /** Creates a run folder under {@code runsRoot} holding the spec and a fresh state, and returns its id. */
+    public static String create(PipelineSpec spec, Path runsRoot, String executorName) throws IOException {
+        String runId = spec.name() + "-" + UUID.randomUUID().toString().substring(0, 8);
+        Path dir = Files.createDirectories(runsRoot.resolve(runId));
+        dev.cloister.core.AtomicFiles.writeBytes(dir.resolve("pipeline.yaml"), false, spec.toBytes());
+        Map<String, RunState.Step> steps = new LinkedHashMap<>();
+        spec.steps().forEach(s -> steps.put(s.name(), RunState.Step.pending()));
+        new RunState(runId, spec.name(), executorName, steps).save(dir);
+        return runId;
+    }
+
+    /** The spec a run was created with. */
+    public static PipelineSpec spec(Path runDir) throws IOException, CloisterException {
+        return PipelineSpec.parse(Files.readAllBytes(runDir.resolve("pipeline.yaml")), runDir.resolve("pipeline.yaml").toString());
+    }
+
+    /**
+     * Runs (or resumes) the run in {@code runDir} until every step is done or nothing more can run.
+     *
+     * @return the final state; every step DONE means success
+     */
+    public RunState run(Path runDir, Listener listener) throws IOException, CloisterException, InterruptedException {
+        PipelineSpec spec = spec(runDir);
+        RunState state = RunState.load(runDir);
+        if (!state.executor().equals(executor.name())) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "run " + state.runId() + " was started with the "
+                    + state.executor() + " executor; resume it with the same one");
+        }
+        // A resumed run retries what failed last time.
+        for (var e : state.steps().entrySet()) {
+            if (e.getValue().phase() == RunState.Phase.FAILED) {
+                state = state.with(e.getKey(), e.getValue().retry());
+            }
+        }
+        state.save(runDir);
+        listener.changed(state);
+        Map<String, Set<String>> deps = spec.dependencies();
+        while (true) {
+            boolean changed = false;
+            // 1. Collect steps that finished.
+            for (var e : state.steps().entrySet()) {
+                RunState.Step s = e.getValue();
+                if (s.phase() != RunState.Phase.RUNNING) {
+                    continue;
+                }
+                RunState.Step next = check(spec, state.runId(), runDir, e.getKey(), s);
+                if (next != s) {
+                    state = state.with(e.getKey(), next);
+                    changed = true;
+                }
+            }
+            // 2. Start steps whose producers are done, unless something failed (then only drain).
+            Map<RunState.Phase, Integer> counts = state.counts();
+            boolean failed = counts.get(RunState.Phase.FAILED) > 0;
+            int running = counts.get(RunState.Phase.RUNNING);
+            if (!failed) {
+                for (PipelineSpec.Step step : spec.steps()) {
+                    if (running >= maxParallel) {
+                        break;
+                    }
+                    RunState.Step s = state.steps().get(step.name());
+                    if (s.phase() != RunState.Phase.PENDING || !allDone(state, deps.get(step.name()))) {
+                        continue;
+                    }
+                    state = state.with(step.name(), start(spec, state.runId(), runDir, step, s));
+                    running++;
+                    changed = true;
+                }
+            }
+            if (changed) {
+                state.save(runDir);
+                listener.changed(state);
+            }
+            if (running == 0) {
+                return state;
+            }
+            Thread.sleep(poll.toMillis());
+        }
+    }
+
+    private static boolean allDone(RunState state, Set<String> producers) {
+        for (String p : producers) {
+            if (state.steps().get(p).phase() != RunState.Phase.DONE) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static Path attemptDir(Path runDir, String step, int attempt) {
+        return runDir.resolve("steps").resolve(step).resolve("attempt-" + attempt);
+    }
+
+    private RunState.Step start(PipelineSpec spec, String runId, Path runDir, PipelineSpec.Step step, RunState.Step s)
+            throws IOException, CloisterException {
+        Path dir = attemptDir(runDir, step.name(), s.attempt() + 1);
+        List<String> cmd = new ArrayList<>(commands.command(spec, step, runId, dir));
+        String handle = executor.submit(new StepExecutor.StepLaunch(runId, step.name(), cmd, dir, step.resources()));
+        LOG.debug("started step {} attempt {} as {} {}", step.name(), s.attempt() + 1, executor.name(), handle);
+        return s.running(handle, clock.instant());
+    }
+
+    private RunState.Step check(PipelineSpec spec, String runId, Path runDir, String name, RunState.Step s)
+            throws IOException, CloisterException {
+        Path dir = attemptDir(runDir, name, s.attempt());
+        Integer exit = StepExecutor.recordedExit(dir.resolve("exit"));
+        if (exit == null) {
+            if (executor.alive(s.handle())) {
+                return s;
+            }
+            // The process may have written its status just after we looked: look once more.
+            exit = StepExecutor.recordedExit(dir.resolve("exit"));
+            if (exit == null) {
+                return s.failed(null, "step " + name + ": " + executor.lostReason(s.handle()), clock.instant());
+            }
+        }
+        if (exit != 0) {
+            String why = exit > 128 ? "killed by signal " + (exit - 128) : "exited with status " + exit;
+            return s.failed(exit, "step " + name + " " + why + " (log: " + dir.resolve("log") + ")", clock.instant());
+        }
+        if (!commands.outputsComplete(spec, spec.step(name), runId)) {
+            return s.failed(0, "step " + name + " exited 0 but did not produce all its outputs", clock.instant());
+        }
+        return s.done(0, clock.instant());
+    }
+
+    /** Cancels every running step of a run (best effort) and marks them failed. */
+    public RunState cancel(Path runDir) throws IOException, CloisterException {
+        RunState state = RunState.load(runDir);
+        for (var e : state.steps().entrySet()) {
+            if (e.getValue().phase() == RunState.Phase.RUNNING) {
+                executor.cancel(e.getValue().handle());
+                state = state.with(e.getKey(), e.getValue().failed(null, "cancelled", clock.instant()));
+            }
+        }
+        state.save(runDir);
+        return state;
+    }
+}

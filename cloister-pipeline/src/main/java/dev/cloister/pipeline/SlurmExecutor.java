@@ -1,0 +1,115 @@
+package dev.cloister.pipeline;
+
+import dev.cloister.core.CloisterException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Runs steps as SLURM batch jobs: {@code sbatch} to submit (cores and memory from the step's resources),
+ * {@code squeue} to see whether a job is still queued or running, {@code scontrol show job} to learn why one
+ * ended without an exit status, {@code scancel} to stop one. Steps and the orchestrator share the run folder,
+ * as on any cluster with a shared file system.
+ */
+public final class SlurmExecutor implements StepExecutor {
+    private static final Pattern JOB_ID = Pattern.compile("^(\\d+)(;.*)?$");
+    private final String partition;
+    private final java.nio.file.Path slurmConf;
+
+    /**
+     * @param partition the partition to submit to, or null for the cluster's default
+     * @param slurmConf the cluster's slurm.conf, or null for the SLURM tools' default (SLURM_CONF or /etc/slurm)
+     */
+    public SlurmExecutor(String partition, java.nio.file.Path slurmConf) {
+        this.partition = partition;
+        this.slurmConf = slurmConf;
+    }
+
+    @Override
+    public String name() {
+        return "slurm";
+    }
+
+    @Override
+    public String submit(StepLaunch l) throws IOException, CloisterException {
+        Files.createDirectories(l.dir());
+        List<String> cmd = new ArrayList<>(List.of("sbatch", "--parsable",
+                "--job-name=cloister-" + l.runId() + "-" + l.step(),
+                "--output=" + l.log(),
+                "--chdir=" + l.dir(),
+                "--cpus-per-task=" + l.resources().cores(),
+                "--mem=" + l.resources().memoryMb() + "M",
+                "--wrap=" + StepExecutor.wrapperScript(l)));
+        if (partition != null) {
+            cmd.add(2, "--partition=" + partition);
+        }
+        String out = run(cmd).strip();
+        Matcher m = JOB_ID.matcher(out);
+        if (!m.matches()) {
+            throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "sbatch gave no job id: " + out);
+        }
+        return m.group(1);
+    }
+
+    @Override
+    public boolean alive(String handle) throws IOException, CloisterException {
+        String state = run(List.of("squeue", "-h", "-j", handle, "-o", "%T")).strip();
+        // squeue lists pending, running and completing jobs; a finished job is absent (or a terminal state).
+        return !state.isEmpty() && !state.matches("COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|PREEMPTED|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE");
+    }
+
+    @Override
+    public String lostReason(String handle) throws IOException {
+        try {
+            String info = run(List.of("scontrol", "show", "job", handle));
+            Matcher st = Pattern.compile("JobState=(\\S+)").matcher(info);
+            Matcher why = Pattern.compile("Reason=(\\S+)").matcher(info);
+            if (st.find()) {
+                return "SLURM job " + handle + " ended " + st.group(1) + (why.find() ? " (reason " + why.group(1) + ")" : "")
+                        + " without recording an exit status";
+            }
+        } catch (CloisterException e) {
+            // The controller forgot the job (MinJobAge); fall through to the generic reason.
+        }
+        return "SLURM job " + handle + " ended without recording an exit status (cancelled or killed?)";
+    }
+
+    @Override
+    public void cancel(String handle) throws IOException, CloisterException {
+        run(List.of("scancel", handle));
+    }
+
+    private String run(List<String> cmd) throws IOException, CloisterException {
+        Process p;
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            if (slurmConf != null) {
+                pb.environment().put("SLURM_CONF", slurmConf.toString());
+            }
+            p = pb.start();
+        } catch (IOException e) {
+            throw new CloisterException(CloisterException.Kind.ENVIRONMENT,
+                    cmd.get(0) + " not found: the SLURM executor needs the SLURM client tools (Debian: slurm-client)");
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new CloisterException(CloisterException.Kind.ENVIRONMENT, cmd.get(0) + " timed out");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        if (p.exitValue() != 0) {
+            throw new CloisterException(CloisterException.Kind.ENVIRONMENT,
+                    cmd.get(0) + " failed (exit " + p.exitValue() + "): " + out.strip().lines().findFirst().orElse(""));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,79 @@
+package dev.cloister.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cloister.core.CloisterException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class PipelineSpecTest {
+    static final String DIAMOND = """
+            name: diamond
+            steps:
+              - name: split
+                bundle: {path: b/split, policy: "allow-simulated"}
+                inputs: [{name: raw, file: data/raw.txt, path: /inputs/raw.txt}]
+                outputs: [{name: left, path: /outputs/left.txt}, {name: right, path: /outputs/right.txt}]
+              - name: a
+                bundle: {path: b/a, policy: "allow-simulated"}
+                inputs: [{name: in, from: split.left, path: /inputs/in.txt}]
+                outputs: [{name: out, path: /outputs/out.txt}]
+              - name: b
+                bundle: {path: b/b, policy: "allow-simulated"}
+                inputs: [{name: in, from: split.right, path: /inputs/in.txt}]
+                outputs: [{name: out, path: /outputs/out.txt}]
+                resources: {cores: 2, memoryMb: 1024, enclaveSize: 2G}
+              - name: join
+                bundle: {path: b/join, policy: "allow-simulated"}
+                inputs:
+                  - {name: x, from: a.out, path: /inputs/x.txt}
+                  - {name: y, from: b.out, path: /inputs/y.txt}
+                outputs: [{name: report, path: /outputs/report.txt}]
+            """;
+
+    static PipelineSpec parse(String yaml) throws CloisterException {
+        return PipelineSpec.parse(yaml.getBytes(StandardCharsets.UTF_8), "p.yaml");
+    }
+
+    @Test
+    void parsesADiamond() throws Exception {
+        PipelineSpec p = parse(DIAMOND);
+        assertThat(p.dependencies()).isEqualTo(Map.of(
+                "split", Set.of(), "a", Set.of("split"), "b", Set.of("split"), "join", Set.of("a", "b")));
+        assertThat(p.step("b").resources().cores()).isEqualTo(2);
+        assertThat(p.step("a").resources().memoryMb()).isEqualTo(512);
+        assertThat(PipelineSpec.parse(p.toBytes(), "again")).isEqualTo(p);
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "from: split.left|from: nosuch.left|step 'a' input 'in' reads from step 'nosuch', which does not exist",
+        "from: split.left|from: split.middle|reads output 'middle' of step 'split', which has outputs [left, right]",
+        "from: split.left|from: join.report|steps form a cycle: a -> join -> a",
+        "from: split.left|from: splitleft|must be STEP.OUTPUT",
+        "- name: b|- name: a|steps[2].name: 'a' is used twice",
+        "{name: raw, file: data/raw.txt, path: /inputs/raw.txt}|{name: raw, path: /inputs/raw.txt}|exactly one of 'file'",
+        "cores: 2|cores: 0|step 'b' resources",
+    })
+    void invalidPipelinesAreRejectedBeforeAnythingRuns(String from, String to, String message) {
+        String yaml = DIAMOND.replace(from, to);
+        assertThat(yaml).isNotEqualTo(DIAMOND);
+        assertThatThrownBy(() -> parse(yaml)).isInstanceOf(CloisterException.class)
+                .hasMessageStartingWith("p.yaml: ").hasMessageContaining(message);
+    }
+
+    @Test
+    void findsCyclesAndNoFalseOnes() {
+        assertThat(PipelineSpec.findCycle(Map.of("a", Set.of("b"), "b", Set.of("c"), "c", Set.of("a"))))
+                .containsExactly("a", "b", "c", "a");
+        assertThat(PipelineSpec.findCycle(Map.of("a", Set.of("a")))).containsExactly("a", "a");
+        assertThat(PipelineSpec.findCycle(Map.of("a", Set.of("b", "c"), "b", Set.of("d"), "c", Set.of("d"), "d", Set.of())))
+                .isEqualTo(List.of());
+    }
+}
