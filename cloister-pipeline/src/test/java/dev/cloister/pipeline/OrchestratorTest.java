@@ -152,6 +152,7 @@ class OrchestratorTest {
                 Thread.sleep(100);
                 // Kill the step's program, as an OOM killer or an admin would.
                 String stepPid = Files.readString(pid).strip();
+                new ProcessBuilder("pkill", "-KILL", "-P", stepPid).start().waitFor(10, TimeUnit.SECONDS);
                 new ProcessBuilder("kill", "-KILL", stepPid).start().waitFor(10, TimeUnit.SECONDS);
             } catch (Exception e) {
                 throw new RuntimeException(e);
