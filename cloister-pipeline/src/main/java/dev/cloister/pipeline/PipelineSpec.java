@@ -120,10 +120,7 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
 
     private void validate(String src) throws CloisterException {
         SpecRules.name(src, "name", name, null);
-        if (!JobSpec.BACKENDS.contains(backend)) {
-            throw SpecRules.bad(src, "backend: '" + backend + "' is not one of "
-                    + String.join(", ", JobSpec.BACKENDS.stream().sorted().toList()));
-        }
+        SpecRules.backend(src, backend);
         if (steps.isEmpty()) {
             throw SpecRules.bad(src, "steps: a pipeline needs at least one step");
         }

@@ -73,10 +73,7 @@ public record JobSpec(
     private void validate(String src) throws CloisterException {
         SpecRules.name(src, "name", name, null);
         SpecRules.bundle(src, "bundle", bundle);
-        if (!BACKENDS.contains(backend)) {
-            throw SpecRules.bad(src, "backend: '" + backend + "' is not one of "
-                    + String.join(", ", BACKENDS.stream().sorted().toList()));
-        }
+        SpecRules.backend(src, backend);
         Set<String> names = new HashSet<>();
         Set<String> paths = new HashSet<>();
         for (int i = 0; i < inputs.size(); i++) {

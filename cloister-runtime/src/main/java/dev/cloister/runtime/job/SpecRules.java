@@ -99,6 +99,14 @@ public final class SpecRules {
         }
     }
 
+    /** Checks a backend name against {@link JobSpec#BACKENDS}. */
+    public static void backend(String source, String backend) throws CloisterException {
+        if (!JobSpec.BACKENDS.contains(backend)) {
+            throw bad(source, "backend: '" + backend + "' is not one of "
+                    + String.join(", ", JobSpec.BACKENDS.stream().sorted().toList()));
+        }
+    }
+
     /** A BAD_INPUT error about {@code source}. */
     public static CloisterException bad(String source, String msg) {
         return new CloisterException(CloisterException.Kind.BAD_INPUT, source + ": " + msg);
