@@ -1,0 +1,271 @@
+package dev.cloister.pf;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.security.GeneralSecurityException;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.LongConsumer;
+import javax.crypto.Cipher;
+import javax.crypto.spec.IvParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * The fast paths: encrypt a whole plaintext stream into a new file, and decrypt a whole file into a stream, each
+ * in one sequential pass over the data with bounded memory.
+ *
+ * <p>Encryption writes each MHT node's block (the node and its 96 data nodes, 388 KiB) with one write. An MHT
+ * node's own key lives in its parent, and its children come much later in the file, so the data-node entries are
+ * first parked in the MHT node's place, encrypted with a one-time AES-CTR key, and a second pass over the MHT
+ * nodes only (1/97 of the file) seals them children first. Memory stays at a few blocks whatever the size.
+ */
+final class PfStreams {
+    private static final int BLOCK = Layout.DATA_PER_MHT * Layout.NODE;
+
+    private PfStreams() {}
+
+    static PfInfo encrypt(InputStream in, FileChannel out, PfKey key, String path, PfVersion version,
+            Crypto.KeySource keys, LongConsumer progress) throws IOException, PfException {
+        Crypto crypto = new Crypto();
+        MetadataNode md = MetadataNode.create(version, path);
+        byte[] kdk = key.raw().clone();
+        byte[] plain = new byte[BLOCK];
+        byte[] block = new byte[Layout.NODE + BLOCK];
+        byte[] nodeKey = new byte[Layout.KEY];
+        Parking parking = new Parking();
+        try {
+            int first = in.readNBytes(md.plain, MetadataNode.OFF_DATA, Layout.MD_DATA);
+            long size = first;
+            progress.accept(first);
+            long mhtCount = 0;
+            if (first == Layout.MD_DATA) {
+                for (long m = 0; ; m++) {
+                    int n = in.readNBytes(plain, 0, BLOCK);
+                    if (n == 0) {
+                        break;
+                    }
+                    int nodes = (n + Layout.NODE - 1) / Layout.NODE;
+                    Arrays.fill(plain, n, nodes * Layout.NODE, (byte) 0);
+                    Arrays.fill(block, 0, Layout.NODE, (byte) 0); // the MHT node's entries, parked below
+                    for (int i = 0; i < nodes; i++) {
+                        long d = m * Layout.DATA_PER_MHT + i;
+                        keys.dataKey(d, nodeKey);
+                        crypto.encrypt(nodeKey, plain, i * Layout.NODE, Layout.NODE, block, Layout.NODE * (i + 1),
+                                block, i * Layout.ENTRY + Layout.KEY);
+                        System.arraycopy(nodeKey, 0, block, i * Layout.ENTRY, Layout.KEY);
+                    }
+                    parking.crypt(m, block, 0);
+                    PfFile.writeFully(out, block, 0, Layout.NODE * (nodes + 1), Layout.physicalOfMht(m) * Layout.NODE);
+                    size += n;
+                    mhtCount = m + 1;
+                    progress.accept(n);
+                    if (n < BLOCK) {
+                        break;
+                    }
+                }
+            }
+            if (size > Layout.MAX_SIZE) {
+                throw new PfException(PfException.Reason.BAD_ARGUMENT, "plaintext too large");
+            }
+            if (mhtCount > 0) {
+                seal(0, mhtCount, out, crypto, keys, parking, md.plain, MetadataNode.rootEntryOffset());
+            }
+            md.setSize(size);
+            byte[] nonce = new byte[Layout.NONCE];
+            keys.nonce(nonce);
+            PfFile.writeFully(out, md.encode(kdk, nonce, crypto), 0);
+            out.truncate(Layout.hostSize(size));
+            return PfInfo.of(version, path, size);
+        } finally {
+            Arrays.fill(kdk, (byte) 0);
+            Arrays.fill(plain, (byte) 0);
+            Arrays.fill(block, 0, Layout.NODE, (byte) 0);
+            Arrays.fill(nodeKey, (byte) 0);
+            md.wipe();
+            parking.wipe();
+        }
+    }
+
+    /** Seals MHT node m after its children (post-order), storing its key and tag at {@code entries[off]}. */
+    private static void seal(long m, long count, FileChannel out, Crypto crypto, Crypto.KeySource keys,
+            Parking parking, byte[] entries, int off) throws IOException, PfException {
+        byte[] node = new byte[Layout.NODE];
+        byte[] enc = new byte[Layout.NODE];
+        byte[] key = new byte[Layout.KEY];
+        long pos = Layout.physicalOfMht(m) * Layout.NODE;
+        try {
+            PfFile.readFully(out, node, pos, "output");
+            parking.crypt(m, node, 0);
+            for (long c = m * Layout.CHILDREN_PER_MHT + 1; c <= m * Layout.CHILDREN_PER_MHT + Layout.CHILDREN_PER_MHT
+                    && c < count; c++) {
+                seal(c, count, out, crypto, keys, parking, node, Layout.childSlotOffset(c));
+            }
+            keys.mhtKey(m, key);
+            crypto.encrypt(key, node, 0, Layout.NODE, enc, 0, entries, off + Layout.KEY);
+            System.arraycopy(key, 0, entries, off, Layout.KEY);
+            PfFile.writeFully(out, enc, pos);
+        } finally {
+            Arrays.fill(node, (byte) 0);
+            Arrays.fill(key, (byte) 0);
+        }
+    }
+
+    /**
+     * Hides parked MHT entries (which contain node keys) on disk between the two passes: AES-CTR under a
+     * one-time random key, a distinct counter block per MHT node. No authentication is needed: a parked node
+     * altered by someone else would yield keys that fail every data node's tag, never a silently wrong file.
+     */
+    private static final class Parking {
+        private final byte[] key = new byte[16];
+        private final Cipher ctr;
+
+        Parking() {
+            new java.security.SecureRandom().nextBytes(key);
+            try {
+                ctr = Cipher.getInstance("AES/CTR/NoPadding");
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES-CTR is required by every Java platform", e);
+            }
+        }
+
+        void crypt(long m, byte[] buf, int off) {
+            byte[] iv = new byte[16];
+            for (int i = 0; i < 8; i++) {
+                iv[i] = (byte) (m >>> (56 - 8 * i));
+            }
+            try {
+                ctr.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new IvParameterSpec(iv));
+                ctr.doFinal(buf, off, Layout.NODE, buf, off);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES-CTR failed", e);
+            }
+        }
+
+        void wipe() {
+            Arrays.fill(key, (byte) 0);
+        }
+    }
+
+    static PfInfo decrypt(FileChannel in, OutputStream out, PfKey key, PathPolicy policy, String name,
+            LongConsumer progress) throws IOException, PfException {
+        PfFile head = PfFile.open(in, name, key, policy, false, null);
+        MetadataNode md = head.metadata();
+        long size = md.size();
+        PfInfo info = PfInfo.of(md.version, md.path(), size);
+        Crypto crypto = new Crypto();
+        byte[] block = new byte[Layout.NODE + BLOCK];
+        byte[] plain = new byte[BLOCK];
+        MhtCache mhts = new MhtCache(in, name, crypto);
+        try {
+            int first = (int) Math.min(size, Layout.MD_DATA);
+            out.write(md.plain, MetadataNode.OFF_DATA, first);
+            progress.accept(first);
+            long dataNodes = Layout.dataNodes(size);
+            if (dataNodes > 0) {
+                byte[] rootPlain = new byte[Layout.NODE];
+                mhts.decrypt(1, md.plain, MetadataNode.rootEntryOffset(), rootPlain, "root MHT node", 0);
+                mhts.put(0, rootPlain);
+            }
+            for (long m = 0; m * Layout.DATA_PER_MHT < dataNodes; m++) {
+                int nodes = (int) Math.min(Layout.DATA_PER_MHT, dataNodes - m * Layout.DATA_PER_MHT);
+                long pos = Layout.physicalOfMht(m) * Layout.NODE;
+                PfFile.readFully(in, block, 0, Layout.NODE * (nodes + 1), pos, name);
+                byte[] mht;
+                if (m == 0) {
+                    mht = mhts.get(0);
+                } else {
+                    mht = new byte[Layout.NODE];
+                    byte[] parent = mhts.load(Layout.parentOf(m));
+                    mhts.decryptBytes(block, 0, parent, Layout.childSlotOffset(m), mht, "MHT node " + m,
+                            Layout.physicalOfMht(m));
+                    mhts.put(m, mht);
+                }
+                for (int i = 0; i < nodes; i++) {
+                    long d = m * Layout.DATA_PER_MHT + i;
+                    mhts.decryptBytes(block, Layout.NODE * (i + 1), mht, i * Layout.ENTRY, plain, i * Layout.NODE,
+                            "data node " + d, Layout.physicalOfData(d));
+                }
+                long remaining = size - Layout.MD_DATA - m * (long) BLOCK;
+                int n = (int) Math.min(remaining, (long) nodes * Layout.NODE);
+                out.write(plain, 0, n);
+                progress.accept(n);
+            }
+            return info;
+        } finally {
+            Arrays.fill(plain, (byte) 0);
+            mhts.wipe();
+            head.wipe();
+        }
+    }
+
+    /** A small LRU of decrypted MHT nodes; a miss reloads through the parent chain. */
+    private static final class MhtCache {
+        private static final int MAX = 64;
+        private final FileChannel in;
+        private final String name;
+        private final Crypto crypto;
+        private final byte[] io = new byte[Layout.NODE];
+        private final LinkedHashMap<Long, byte[]> lru = new LinkedHashMap<>(MAX * 2, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Long, byte[]> e) {
+                if (size() > MAX && e.getKey() != 0L) {
+                    Arrays.fill(e.getValue(), (byte) 0);
+                    return true;
+                }
+                return false;
+            }
+        };
+
+        MhtCache(FileChannel in, String name, Crypto crypto) {
+            this.in = in;
+            this.name = name;
+            this.crypto = crypto;
+        }
+
+        byte[] get(long m) {
+            return lru.get(m);
+        }
+
+        void put(long m, byte[] plain) {
+            lru.put(m, plain);
+        }
+
+        byte[] load(long m) throws IOException, PfException {
+            byte[] p = lru.get(m);
+            if (p != null) {
+                return p;
+            }
+            byte[] parent = load(Layout.parentOf(m));
+            p = new byte[Layout.NODE];
+            decrypt(Layout.physicalOfMht(m), parent, Layout.childSlotOffset(m), p, "MHT node " + m, m);
+            lru.put(m, p);
+            return p;
+        }
+
+        void decrypt(long phys, byte[] entries, int off, byte[] out, String what, long m) throws IOException, PfException {
+            PfFile.readFully(in, io, phys * Layout.NODE, name);
+            decryptBytes(io, 0, entries, off, out, what, phys);
+        }
+
+        void decryptBytes(byte[] src, int srcOff, byte[] entries, int off, byte[] out, String what, long phys)
+                throws PfException {
+            decryptBytes(src, srcOff, entries, off, out, 0, what, phys);
+        }
+
+        void decryptBytes(byte[] src, int srcOff, byte[] entries, int off, byte[] out, int outOff, String what, long phys)
+                throws PfException {
+            if (!crypto.decrypt(entries, off, src, srcOff, Layout.NODE, entries, off + Layout.KEY, out, outOff)) {
+                throw new PfException(PfException.Reason.AUTHENTICATION_FAILED, what + " (physical node " + phys
+                        + ") of " + name + " failed authentication: the file was tampered with, or nodes were swapped");
+            }
+        }
+
+        void wipe() {
+            lru.values().forEach(b -> Arrays.fill(b, (byte) 0));
+            lru.clear();
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package dev.cloister.pf;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.function.LongConsumer;
+
+/**
+ * Gramine encrypted files ("protected files"), format v1 and v2, byte for byte: what Cloister writes, Gramine
+ * reads inside an enclave, and the reverse. Start here.
+ *
+ * <pre>{@code
+ * try (PfKey key = PfKey.read(keyFile)) {
+ *     ProtectedFiles.encrypt(in, out, key, "/enclave/data/input.csv", PfVersion.V2, n -> {});
+ *     ProtectedFiles.decrypt(out, plainOut, key, PathPolicy.expect("/enclave/data/input.csv"), n -> {});
+ *     try (PfChannel ch = ProtectedFiles.open(file, key, PathPolicy.expect(path), Mode.READ_WRITE)) { ... }
+ * }
+ * }</pre>
+ *
+ * <p>Every node is authenticated before any of its plaintext is released; a failure names the node. Plaintext
+ * is never written anywhere but to the caller's output.
+ */
+public final class ProtectedFiles {
+    private ProtectedFiles() {}
+
+    /** How {@link #open} opens a file. */
+    public enum Mode {
+        /** Read an existing file. */
+        READ,
+        /** Read and write an existing file, or create it if it does not exist. */
+        READ_WRITE,
+        /** Start from empty (an existing file is replaced). */
+        CREATE_NEW,
+        /** Like READ_WRITE, but every write goes to the end. */
+        APPEND
+    }
+
+    /**
+     * Encrypts a whole stream into {@code out} (which should be empty), binding it to {@code embeddedPath}.
+     *
+     * @param progress told the number of plaintext bytes processed, as it goes
+     */
+    public static PfInfo encrypt(InputStream in, FileChannel out, PfKey key, String embeddedPath, PfVersion version,
+            LongConsumer progress) throws IOException, PfException {
+        return PfStreams.encrypt(in, out, key, embeddedPath, version, Crypto.KeySource.secure(), progress);
+    }
+
+    /** Test seam: encryption with caller-chosen node keys and nonce, to reproduce known files byte for byte. */
+    static PfInfo encrypt(InputStream in, FileChannel out, PfKey key, String embeddedPath, PfVersion version,
+            Crypto.KeySource keys) throws IOException, PfException {
+        return PfStreams.encrypt(in, out, key, embeddedPath, version, keys, n -> {});
+    }
+
+    /**
+     * Authenticates and decrypts a whole file into {@code out}. On failure, {@code out} may have received the
+     * plaintext of nodes that did authenticate, so callers writing to files must discard the output
+     * ({@code AtomicFiles} does).
+     */
+    public static PfInfo decrypt(FileChannel in, OutputStream out, PfKey key, PathPolicy policy, String name,
+            LongConsumer progress) throws IOException, PfException {
+        return PfStreams.decrypt(in, out, key, policy, name, progress);
+    }
+
+    /** The header fields readable without the key. */
+    public record Header(PfVersion version, int minorVersion, boolean pendingWrite, long hostSize) {}
+
+    /** Reads the plaintext header (format version, flags) of an encrypted file without a key. */
+    public static Header header(FileChannel in, String name) throws IOException, PfException {
+        long host = in.size();
+        if (host < Layout.NODE || host % Layout.NODE != 0) {
+            throw new PfException(PfException.Reason.BAD_SIZE,
+                    name + " is " + host + " bytes; an encrypted file is a positive multiple of 4096 bytes");
+        }
+        byte[] node0 = new byte[Layout.NODE];
+        PfFile.readFully(in, node0, 0, name);
+        MetadataNode.Header h = MetadataNode.header(node0, name);
+        return new Header(h.version(), h.minor(), (h.flags() & 1) != 0, host);
+    }
+
+    /** Authenticates the metadata and reports what the file holds (reads node 0 and, if present, the root node). */
+    public static PfInfo inspect(FileChannel in, PfKey key, PathPolicy policy, String name) throws IOException, PfException {
+        PfFile f = PfFile.open(in, name, key, policy, false, null);
+        try {
+            return PfInfo.of(f.metadata().version, f.metadata().path(), f.size());
+        } finally {
+            f.wipe();
+        }
+    }
+
+    /**
+     * Opens an encrypted file for random access.
+     *
+     * @param embeddedPath for an existing file, the policy for its embedded path; for a new file, the path to bind
+     *     it to must be given with {@link PathPolicy#expect}
+     * @param writeVersion the format of a newly created file (existing files keep theirs)
+     */
+    public static PfChannel open(Path file, PfKey key, PathPolicy embeddedPath, Mode mode, PfVersion writeVersion)
+            throws IOException, PfException {
+        boolean exists = Files.exists(file) && Files.size(file) > 0;
+        FileChannel ch = switch (mode) {
+            case READ -> FileChannel.open(file, StandardOpenOption.READ);
+            case CREATE_NEW -> FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                    StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
+            case READ_WRITE, APPEND -> FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                    StandardOpenOption.CREATE);
+        };
+        try {
+            PfFile f;
+            if (mode == Mode.CREATE_NEW || (!exists && mode != Mode.READ)) {
+                String path = embeddedPath.expected();
+                if (path == null) {
+                    throw new PfException(PfException.Reason.BAD_ARGUMENT,
+                            "a new encrypted file needs the path to bind it to (PathPolicy.expect)");
+                }
+                f = PfFile.create(ch, file.toString(), key, path, writeVersion, Crypto.KeySource.secure());
+            } else {
+                f = PfFile.open(ch, file.toString(), key, embeddedPath, mode != Mode.READ, Crypto.KeySource.secure());
+            }
+            return new PfChannel(f, ch, mode == Mode.APPEND);
+        } catch (IOException | PfException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+}
