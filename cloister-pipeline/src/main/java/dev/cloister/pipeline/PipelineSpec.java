@@ -188,10 +188,13 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
         }
     }
 
-    /** A cycle in the graph as a closed path (a, b, a), or empty. Iterative DFS with colours. */
+    /**
+     * A cycle in the graph as a closed path (a, b, a), or empty. Iterative DFS with colours; steps are
+     * visited in name order so the reported cycle is the same on every run.
+     */
     static List<String> findCycle(Map<String, Set<String>> deps) {
         Map<String, Integer> colour = new HashMap<>(); // 0 white, 1 on stack, 2 done
-        for (String start : deps.keySet()) {
+        for (String start : deps.keySet().stream().sorted().toList()) {
             if (colour.getOrDefault(start, 0) != 0) {
                 continue;
             }
