@@ -41,10 +41,11 @@ public final class EnclaveLauncher {
     @FunctionalInterface
     public interface Measurer {
         /**
+         * @param bundle the bundle folder (manifest and files)
          * @return the measurement, hex
          * @throws CloisterException DENIED naming the first file whose hash does not match
          */
-        String measure(Path root) throws CloisterException, IOException;
+        String measure(Path bundle) throws CloisterException, IOException;
     }
 
     /** What the launcher reports to the host at the end. */
@@ -74,9 +75,9 @@ public final class EnclaveLauncher {
     public Report run(EnclavePlan plan, Path stdoutCiphertext, Path stderrCiphertext, HostChannel host)
             throws CloisterException, IOException, InterruptedException {
         Path root = Path.of(plan.root());
-        String measurement = measurer.measure(root);
+        String measurement = measurer.measure(Path.of(plan.bundle()));
         if (plan.measurement() != null && !plan.measurement().equalsIgnoreCase(measurement)) {
-            throw new CloisterException(CloisterException.Kind.DENIED, "program root measures " + measurement
+            throw new CloisterException(CloisterException.Kind.DENIED, "bundle measures " + measurement
                     + ", not the " + plan.measurement() + " the job expects");
         }
         host.tell("progress", HostChannel.object().put("stage", "measured").put("measurement", measurement));

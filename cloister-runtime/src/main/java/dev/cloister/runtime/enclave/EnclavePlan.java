@@ -16,6 +16,7 @@ import java.util.TreeMap;
  * comes from the untrusted host, so nothing in it is secret and everything in it is checked: the program root is
  * measured before use, and a wrong path or key makes decryption fail rather than mislead.
  *
+ * @param bundle the bundle folder as the launcher sees it (manifest and files), which it measures
  * @param root the program's root directory as the launcher sees it (the bundle's files, nothing else)
  * @param measurement the bundle measurement the host claims; the launcher recomputes it and refuses a mismatch
  * @param entrypoint the program, an absolute path inside {@code root}
@@ -26,7 +27,7 @@ import java.util.TreeMap;
  * @param inputs encrypted inputs to decrypt into enclave memory before the program starts
  * @param outputs files the program writes, to encrypt before they leave
  */
-public record EnclavePlan(String root, String measurement, String entrypoint, List<String> args,
+public record EnclavePlan(String bundle, String root, String measurement, String entrypoint, List<String> args,
         Map<String, String> env, String workDir, KeyRequest key, List<Input> inputs, List<Output> outputs) {
 
     /**
@@ -61,6 +62,7 @@ public record EnclavePlan(String root, String measurement, String entrypoint, Li
             .build();
 
     public EnclavePlan {
+        Objects.requireNonNull(bundle, "bundle");
         Objects.requireNonNull(root, "root");
         Objects.requireNonNull(entrypoint, "entrypoint");
         Objects.requireNonNull(key, "key");
