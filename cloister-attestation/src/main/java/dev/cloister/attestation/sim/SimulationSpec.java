@@ -39,6 +39,7 @@ public final class SimulationSpec {
     boolean revokeTcbSigner;
     boolean tcbSignerIsCa;
     String pckCommonName = "Cloister Simulated SGX PCK Certificate";
+    byte[] teeTcbSvn2;
 
     private SimulationSpec(Instant at) {
         this.at = Objects.requireNonNull(at, "at");
@@ -116,6 +117,15 @@ public final class SimulationSpec {
     public SimulationSpec revokeTcbSigner() { revokeTcbSigner = true; return this; }
     /** Issues the TCB signing certificate as a CA (which Intel's rules forbid). */
     public SimulationSpec tcbSignerIsCa() { tcbSignerIsCa = true; return this; }
+    /** TEE_TCB_SVN_2 of a TD report 1.5 (default: equal to TEE_TCB_SVN). */
+    public SimulationSpec teeTcbSvn2(byte[] svn) {
+        if (svn.length != 16) {
+            throw new IllegalArgumentException("TEE_TCB_SVN_2 is 16 bytes");
+        }
+        teeTcbSvn2 = svn.clone();
+        return this;
+    }
+
     /** The PCK leaf's subject CN. */
     public SimulationSpec pckCommonName(String cn) { pckCommonName = cn; return this; }
 }

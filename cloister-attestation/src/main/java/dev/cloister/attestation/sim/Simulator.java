@@ -169,9 +169,10 @@ public final class Simulator {
             }
             byte[] mrSeam = java.util.Arrays.copyOf(SimKeys.sha256((seed + "/mrseam").getBytes(StandardCharsets.UTF_8)),
                     48);
+            byte[] svn2 = spec.teeTcbSvn2 != null ? spec.teeTcbSvn2 : m.teeTcbSvn();
             body = new TdReport(m.teeTcbSvn(), mrSeam, new byte[48], new byte[8], m.tdAttributes(),
                     HexFormat.of().parseHex("e71a060000000000"), m.mrTd(), m.mrConfigId(), m.mrOwner(), new byte[48],
-                    m.rtmr0(), m.rtmr1(), m.rtmr2(), m.rtmr3(), spec.reportData, v15 ? m.teeTcbSvn() : null,
+                    m.rtmr0(), m.rtmr1(), m.rtmr2(), m.rtmr3(), spec.reportData, v15 ? svn2 : null,
                     v15 ? m.mrServiceTd() : null);
             bodyType = v15 ? Quote.BODY_TD15 : Quote.BODY_TD10;
         }
