@@ -141,6 +141,7 @@ public final class KbsStore implements AutoCloseable {
                     .locations("classpath:db/migration")
                     .placeholders(Map.of("blob", sqlite ? "BLOB" : "BYTEA"))
                     .table("kbs_schema_history")
+                    .loggers("slf4j")
                     .load()
                     .migrate();
         } catch (FlywayException e) {
