@@ -48,7 +48,19 @@ public final class KbsStore implements AutoCloseable {
     private final boolean sqlite;
     private final KeyEncryptionKey kek;
     private final Clock clock;
-    private final BlockingQueue<Connection> pool;
+    private final BlockingQueue<Slot> pool;
+    /** Bumped on every database failure: pooled connections older than that are checked before reuse. */
+    private final java.util.concurrent.atomic.AtomicLong failureEpoch = new java.util.concurrent.atomic.AtomicLong();
+
+    private static final class Slot {
+        Connection c;
+        long epoch;
+
+        Slot(Connection c, long epoch) {
+            this.c = c;
+            this.epoch = epoch;
+        }
+    }
     private final int poolSize;
     private final ReentrantLock auditLock = new ReentrantLock(true);
     private final byte[] auditKey;
@@ -62,7 +74,7 @@ public final class KbsStore implements AutoCloseable {
         this.pool = new ArrayBlockingQueue<>(poolSize);
         migrate();
         for (int i = 0; i < poolSize; i++) {
-            pool.add(connect());
+            pool.add(new Slot(connect(), 0));
         }
         this.auditKey = loadOrCreateAuditKey();
     }
@@ -159,9 +171,9 @@ public final class KbsStore implements AutoCloseable {
         if (audited) {
             auditLock.lock();
         }
-        Connection c;
+        Slot slot;
         try {
-            c = pool.poll(30, TimeUnit.SECONDS);
+            slot = pool.poll(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             if (audited) {
@@ -169,47 +181,66 @@ public final class KbsStore implements AutoCloseable {
             }
             throw KbsException.unavailable("interrupted waiting for a database connection", e);
         }
-        if (c == null) {
+        if (slot == null) {
             if (audited) {
                 auditLock.unlock();
             }
             throw KbsException.unavailable("no database connection free within 30 s", null);
         }
-        boolean broken = false;
         try {
-            if (c.isClosed()) {
-                c = connect();
+            long epoch = failureEpoch.get();
+            if (slot.c == null || slot.epoch < epoch && !valid(slot.c)) {
+                close(slot.c);
+                slot.c = null;
+                slot.c = connect();
             }
-            c.setAutoCommit(false);
-            T r = w.run(c);
-            c.commit();
-            c.setAutoCommit(true);
-            return r;
-        } catch (SQLException e) {
-            broken = true;
-            rollback(c);
-            throw KbsException.unavailable("database " + describe() + " failed; nothing was applied: "
-                    + e.getMessage(), e);
-        } catch (KbsException | RuntimeException e) {
-            rollback(c);
+            slot.epoch = epoch;
+            Connection c = slot.c;
             try {
+                c.setAutoCommit(false);
+                T r = w.run(c);
+                c.commit();
                 c.setAutoCommit(true);
-            } catch (SQLException ignored) {
-                broken = true;
-            }
-            throw e;
-        } finally {
-            if (broken) {
+                return r;
+            } catch (SQLException e) {
+                failureEpoch.incrementAndGet();
+                rollback(c);
+                close(c);
+                slot.c = null;
+                throw KbsException.unavailable("database " + describe() + " failed; nothing was applied: "
+                        + e.getMessage(), e);
+            } catch (KbsException | RuntimeException e) {
+                rollback(c);
                 try {
-                    c.close();
+                    c.setAutoCommit(true);
                 } catch (SQLException ignored) {
-                    // Replaced below; the old one is gone either way.
+                    close(c);
+                    slot.c = null;
                 }
-                // Put back a closed connection: the next user reconnects, so one outage does not shrink the pool.
+                throw e;
             }
-            pool.add(c);
+        } finally {
+            pool.add(slot);
             if (audited) {
                 auditLock.unlock();
+            }
+        }
+    }
+
+    private static boolean valid(Connection c) {
+        try {
+            return c.isValid(2);
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    private static void close(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // Discarding a broken connection.
             }
         }
     }
@@ -779,13 +810,9 @@ public final class KbsStore implements AutoCloseable {
 
     @Override
     public void close() {
-        Connection c;
-        while ((c = pool.poll()) != null) {
-            try {
-                c.close();
-            } catch (SQLException ignored) {
-                // Closing on shutdown: nothing to do about it.
-            }
+        Slot slot;
+        while ((slot = pool.poll()) != null) {
+            close(slot.c);
         }
     }
 
