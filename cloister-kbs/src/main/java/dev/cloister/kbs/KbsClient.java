@@ -1,0 +1,224 @@
+package dev.cloister.kbs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cloister.core.CloisterException;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import javax.net.ssl.SSLContext;
+import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
+
+/**
+ * Client of the broker's HTTPS API, for owners (secrets, policies), admins (namespaces, tokens), auditors, and
+ * workloads ({@link #release}). Server errors come back as {@link KbsException} with the server's status and
+ * message.
+ */
+public final class KbsClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final URI base;
+    private final String token;
+    private final HttpClient http;
+
+    /**
+     * @param base e.g. {@code https://127.0.0.1:8443}
+     * @param token bearer token, or null for workload calls
+     * @param tls trusts the broker's certificate
+     */
+    public KbsClient(URI base, String token, SSLContext tls) {
+        this.base = base;
+        this.token = token;
+        this.http = HttpClient.newBuilder().sslContext(tls).connectTimeout(Duration.ofSeconds(10))
+                .version(HttpClient.Version.HTTP_1_1).build();
+    }
+
+    /** Produces evidence (quote and collateral) binding the given 64-byte report data. */
+    @FunctionalInterface
+    public interface EvidenceSource {
+        /** @return {quote, collateral or null} */
+        byte[][] evidence(byte[] reportData64) throws CloisterException;
+    }
+
+    /** A released secret, opened. */
+    public record Released(String namespace, String name, int version, SecretKind kind, byte[] value) {}
+
+    /**
+     * The workload side of the release protocol: nonce, fresh HPKE key, evidence over SHA-256(nonce || key),
+     * request, and opening of the sealed answer.
+     */
+    public Released release(String ns, String name, Integer version, HpkeSuite kem, EvidenceSource source)
+            throws CloisterException {
+        byte[] nonce = Base64.getDecoder().decode(call("GET", "/v1/nonce", null).get("nonce").asText());
+        AsymmetricCipherKeyPair kp = kem.generateKeyPair();
+        byte[] pk = kem.publicKey(kp);
+        byte[][] ev = source.evidence(ReleaseBinding.reportData(nonce, pk));
+        ObjectNode req = JSON.createObjectNode();
+        req.put("namespace", ns);
+        req.put("secret", name);
+        if (version != null) {
+            req.put("version", version);
+        }
+        req.put("nonce", b64(nonce));
+        req.put("evidence", b64(ev[0]));
+        if (ev.length > 1 && ev[1] != null) {
+            req.put("collateral", b64(ev[1]));
+        }
+        req.put("kem", kem.name());
+        req.put("publicKey", b64(pk));
+        JsonNode r = call("POST", "/v1/release", req);
+        int v = r.get("version").asInt();
+        byte[] value = kem.open(kp, Base64.getDecoder().decode(r.get("enc").asText()), HpkeSuite.aad(ns, name, v),
+                Base64.getDecoder().decode(r.get("ciphertext").asText()));
+        return new Released(ns, name, v, SecretKind.parse(r.get("kind").asText()), value);
+    }
+
+    /** Fetches a fresh nonce (for workloads that build the request themselves). */
+    public JsonNode nonce() throws KbsException {
+        return call("GET", "/v1/nonce", null);
+    }
+
+    /** Creates a namespace (admin). */
+    public void createNamespace(String ns) throws KbsException {
+        ObjectNode b = JSON.createObjectNode();
+        b.put("name", ns);
+        call("POST", "/v1/namespaces", b);
+    }
+
+    /** Issues a token (admin); the answer has {@code id} and {@code token}. */
+    public JsonNode createToken(Role role, String ns) throws KbsException {
+        ObjectNode b = JSON.createObjectNode();
+        b.put("role", role.label());
+        if (ns != null) {
+            b.put("namespace", ns);
+        }
+        return call("POST", "/v1/tokens", b);
+    }
+
+    /** Lists tokens (admin). */
+    public JsonNode tokens() throws KbsException {
+        return call("GET", "/v1/tokens", null);
+    }
+
+    /** Revokes a token (admin). */
+    public void revokeToken(String id) throws KbsException {
+        call("DELETE", "/v1/tokens/" + enc(id), null);
+    }
+
+    /** Uploads a new secret (value given) or generates one (value null); rotate adds a version. */
+    public JsonNode storeSecret(String ns, String name, SecretKind kind, byte[] value, boolean rotate)
+            throws KbsException {
+        ObjectNode b = JSON.createObjectNode();
+        b.put("kind", kind.label());
+        if (value != null) {
+            b.put("value", b64(value));
+        }
+        return call("POST", "/v1/secrets/" + enc(ns) + "/" + enc(name) + (rotate ? "/rotate" : ""), b);
+    }
+
+    /** Retires a version. */
+    public JsonNode retire(String ns, String name, int version) throws KbsException {
+        return call("POST", "/v1/secrets/" + enc(ns) + "/" + enc(name) + "/versions/" + version + "/retire",
+                JSON.createObjectNode());
+    }
+
+    /** Secret metadata of a namespace. */
+    public JsonNode list(String ns) throws KbsException {
+        return call("GET", "/v1/secrets/" + enc(ns), null);
+    }
+
+    /** Sets a secret's policy; returns the canonical text stored. */
+    public String setPolicy(String ns, String name, String text) throws KbsException {
+        ObjectNode b = JSON.createObjectNode();
+        b.put("policy", text);
+        return call("PUT", "/v1/policies/" + enc(ns) + "/" + enc(name), b).get("policy").asText();
+    }
+
+    /** A secret's policy text. */
+    public String policy(String ns, String name) throws KbsException {
+        return call("GET", "/v1/policies/" + enc(ns) + "/" + enc(name), null).get("policy").asText();
+    }
+
+    /** Audit entries after a sequence number. */
+    public List<JsonNode> audit(long after, int limit) throws KbsException {
+        List<JsonNode> out = new ArrayList<>();
+        call("GET", "/v1/audit?after=" + after + "&limit=" + limit, null).get("entries").forEach(out::add);
+        return out;
+    }
+
+    /** Server-side audit chain check. */
+    public JsonNode verifyAudit() throws KbsException {
+        return call("GET", "/v1/audit/verify", null);
+    }
+
+    /** Sends any request; public so that tests and tools can reach endpoints directly. */
+    public JsonNode call(String method, String path, JsonNode body) throws KbsException {
+        byte[] raw = null;
+        if (body != null) {
+            try {
+                raw = JSON.writeValueAsBytes(body);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        HttpResponse<byte[]> r = send(method, path, raw);
+        JsonNode j;
+        try {
+            j = JSON.readTree(r.body());
+        } catch (IOException e) {
+            throw KbsException.unavailable("broker answered " + r.statusCode() + " with non-JSON", e);
+        }
+        if (r.statusCode() >= 400) {
+            String msg = j != null && j.hasNonNull("error") ? j.get("error").asText() : "HTTP " + r.statusCode();
+            throw switch (r.statusCode()) {
+                case 400 -> KbsException.badRequest(msg);
+                case 401 -> KbsException.unauthorized(msg);
+                case 403 -> KbsException.denied(msg);
+                case 404 -> KbsException.notFound(msg);
+                case 409 -> KbsException.conflict(msg);
+                case 413 -> KbsException.tooLarge(msg);
+                case 429 -> KbsException.rateLimited(msg);
+                default -> KbsException.unavailable("broker: " + msg + " (HTTP " + r.statusCode() + ")", null);
+            };
+        }
+        return j;
+    }
+
+    /** Sends raw bytes (for tests of malformed input); returns status and body. */
+    public HttpResponse<byte[]> send(String method, String path, byte[] body) throws KbsException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(30));
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
+        }
+        if (body != null) {
+            b.header("Content-Type", "application/json");
+            b.method(method, HttpRequest.BodyPublishers.ofByteArray(body));
+        } else {
+            b.method(method, HttpRequest.BodyPublishers.noBody());
+        }
+        try {
+            return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw KbsException.unavailable("cannot reach broker " + base + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw KbsException.unavailable("interrupted talking to " + base, e);
+        }
+    }
+
+    private static String b64(byte[] b) {
+        return Base64.getEncoder().encodeToString(b);
+    }
+
+    private static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+}

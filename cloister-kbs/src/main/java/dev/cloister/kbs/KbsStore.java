@@ -1,0 +1,827 @@
+package dev.cloister.kbs;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Pattern;
+import javax.crypto.Cipher;
+import javax.crypto.Mac;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+
+/**
+ * The broker's state in SQLite or PostgreSQL through plain JDBC: namespaces, hashed tokens, versioned secrets
+ * encrypted under per-version data keys wrapped by a {@link KeyEncryptionKey}, policies, and the hash-chained
+ * audit log. Every change and its audit entry commit in one transaction, so a crash or a database failure never
+ * leaves one without the other; a failed transaction surfaces as {@link KbsException#unavailable} (503).
+ */
+public final class KbsStore implements AutoCloseable {
+    private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
+    private static final Pattern SECRET_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final byte[] ZERO32 = new byte[32];
+
+    private final String url;
+    private final boolean sqlite;
+    private final KeyEncryptionKey kek;
+    private final Clock clock;
+    private final BlockingQueue<Slot> pool;
+    /** Bumped on every database failure: pooled connections older than that are checked before reuse. */
+    private final java.util.concurrent.atomic.AtomicLong failureEpoch = new java.util.concurrent.atomic.AtomicLong();
+
+    private static final class Slot {
+        Connection c;
+        long epoch;
+
+        Slot(Connection c, long epoch) {
+            this.c = c;
+            this.epoch = epoch;
+        }
+    }
+    private final int poolSize;
+    private final ReentrantLock auditLock = new ReentrantLock(true);
+    private final byte[] auditKey;
+
+    private KbsStore(String url, KeyEncryptionKey kek, Clock clock) throws KbsException {
+        this.url = url;
+        this.sqlite = url.startsWith("jdbc:sqlite:");
+        this.kek = kek;
+        this.clock = clock;
+        this.poolSize = sqlite ? 1 : 8;
+        this.pool = new ArrayBlockingQueue<>(poolSize);
+        migrate();
+        for (int i = 0; i < poolSize; i++) {
+            pool.add(new Slot(connect(), 0));
+        }
+        this.auditKey = loadOrCreateAuditKey();
+    }
+
+    /**
+     * Opens (creating and migrating if needed) the store at {@code db}: a file path for SQLite, or a
+     * {@code jdbc:postgresql://} or {@code jdbc:sqlite:} URL.
+     */
+    public static KbsStore open(String db, KeyEncryptionKey kek, Clock clock) throws KbsException {
+        String url;
+        if (db.startsWith("jdbc:postgresql:") || db.startsWith("jdbc:sqlite:")) {
+            url = db;
+        } else if (db.startsWith("jdbc:")) {
+            throw KbsException.badRequest("unsupported database URL " + redact(db)
+                    + " (use a file path, jdbc:sqlite: or jdbc:postgresql:)");
+        } else {
+            Path p = Path.of(db).toAbsolutePath();
+            try {
+                Files.createDirectories(p.getParent());
+            } catch (java.io.IOException e) {
+                throw KbsException.unavailable("cannot create directory for " + p + ": " + e.getMessage(), e);
+            }
+            url = "jdbc:sqlite:" + p;
+        }
+        return new KbsStore(url, kek, clock);
+    }
+
+    /** The JDBC URL without credentials, for messages. */
+    public String describe() {
+        return redact(url);
+    }
+
+    static String redact(String url) {
+        return url.replaceAll("(?i)(password=)[^&]*", "$1***");
+    }
+
+    /** The clock this store stamps records with. */
+    public Clock clock() {
+        return clock;
+    }
+
+    private Connection connect() throws KbsException {
+        try {
+            Properties props = new Properties();
+            if (sqlite) {
+                // WAL with synchronous=FULL: a commit is on disk when executeUpdate/commit returns, so an
+                // acknowledged write survives SIGKILL and power loss; busy_timeout waits out other processes.
+                props.setProperty("journal_mode", "WAL");
+                props.setProperty("synchronous", "FULL");
+                props.setProperty("busy_timeout", "5000");
+                props.setProperty("foreign_keys", "true");
+            } else {
+                props.setProperty("connectTimeout", "5");
+                props.setProperty("socketTimeout", "30");
+                props.setProperty("tcpKeepAlive", "true");
+            }
+            Connection c = DriverManager.getConnection(url, props);
+            c.setAutoCommit(true);
+            if (sqlite) {
+                try (Statement s = c.createStatement()) {
+                    s.execute("PRAGMA journal_mode=WAL");
+                    s.execute("PRAGMA synchronous=FULL");
+                    s.execute("PRAGMA busy_timeout=5000");
+                }
+            }
+            return c;
+        } catch (SQLException e) {
+            throw KbsException.unavailable("database " + describe() + " unavailable: " + e.getMessage(), e);
+        }
+    }
+
+    private void migrate() throws KbsException {
+        try {
+            Flyway.configure()
+                    .dataSource(url, null, null)
+                    .locations("classpath:db/migration")
+                    .placeholders(Map.of("blob", sqlite ? "BLOB" : "BYTEA"))
+                    .table("kbs_schema_history")
+                    .loggers("slf4j")
+                    .load()
+                    .migrate();
+        } catch (FlywayException e) {
+            throw KbsException.unavailable("database " + describe() + " migration failed: " + e.getMessage(), e);
+        }
+    }
+
+    @FunctionalInterface
+    interface Work<T> {
+        T run(Connection c) throws SQLException, KbsException;
+    }
+
+    /** Runs {@code w} in one transaction; any failure rolls everything back. */
+    <T> T tx(boolean audited, Work<T> w) throws KbsException {
+        if (audited) {
+            auditLock.lock();
+        }
+        Slot slot;
+        try {
+            slot = pool.poll(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            if (audited) {
+                auditLock.unlock();
+            }
+            throw KbsException.unavailable("interrupted waiting for a database connection", e);
+        }
+        if (slot == null) {
+            if (audited) {
+                auditLock.unlock();
+            }
+            throw KbsException.unavailable("no database connection free within 30 s", null);
+        }
+        try {
+            long epoch = failureEpoch.get();
+            if (slot.c == null || slot.epoch < epoch && !valid(slot.c)) {
+                close(slot.c);
+                slot.c = null;
+                slot.c = connect();
+            }
+            slot.epoch = epoch;
+            Connection c = slot.c;
+            try {
+                c.setAutoCommit(false);
+                T r = w.run(c);
+                c.commit();
+                c.setAutoCommit(true);
+                return r;
+            } catch (SQLException e) {
+                failureEpoch.incrementAndGet();
+                rollback(c);
+                close(c);
+                slot.c = null;
+                throw KbsException.unavailable("database " + describe() + " failed; nothing was applied: "
+                        + e.getMessage(), e);
+            } catch (KbsException | RuntimeException e) {
+                rollback(c);
+                try {
+                    c.setAutoCommit(true);
+                } catch (SQLException ignored) {
+                    close(c);
+                    slot.c = null;
+                }
+                throw e;
+            }
+        } finally {
+            pool.add(slot);
+            if (audited) {
+                auditLock.unlock();
+            }
+        }
+    }
+
+    private static boolean valid(Connection c) {
+        try {
+            return c.isValid(2);
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    private static void close(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // Discarding a broken connection.
+            }
+        }
+    }
+
+    private static void rollback(Connection c) {
+        try {
+            c.rollback();
+        } catch (SQLException ignored) {
+            // The connection is closed after a SQL failure anyway.
+        }
+    }
+
+    // ---- meta and keys ------------------------------------------------------------------------------------------
+
+    private byte[] loadOrCreateAuditKey() throws KbsException {
+        byte[] aad = "cloister-kbs audit key".getBytes(StandardCharsets.US_ASCII);
+        return tx(true, c -> {
+            byte[] kekId = meta(c, "kek_id");
+            if (kekId != null && !new String(kekId, StandardCharsets.UTF_8).equals(kek.id())) {
+                throw KbsException.denied("database " + describe() + " was created under master key "
+                        + new String(kekId, StandardCharsets.UTF_8) + ", not " + kek.id());
+            }
+            byte[] wrapped = meta(c, "audit_key");
+            if (wrapped != null) {
+                return kek.unwrap(wrapped, aad);
+            }
+            byte[] k = new byte[32];
+            RANDOM.nextBytes(k);
+            putMeta(c, "kek_id", kek.id().getBytes(StandardCharsets.UTF_8));
+            putMeta(c, "audit_key", kek.wrap(k, aad));
+            return k;
+        });
+    }
+
+    private static byte[] meta(Connection c, String k) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT v FROM kbs_meta WHERE k = ?")) {
+            ps.setString(1, k);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getBytes(1) : null;
+            }
+        }
+    }
+
+    private static void putMeta(Connection c, String k, byte[] v) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO kbs_meta (k, v) VALUES (?, ?)")) {
+            ps.setString(1, k);
+            ps.setBytes(2, v);
+            ps.executeUpdate();
+        }
+    }
+
+    // ---- namespaces ---------------------------------------------------------------------------------------------
+
+    /** Checks a namespace name: lower-case letters, digits, {@code . _ -}, at most 64. */
+    public static String checkNamespace(String ns) throws KbsException {
+        if (ns == null || !NAME.matcher(ns).matches()) {
+            throw KbsException.badRequest("bad namespace name '" + ns + "' (lower-case letters, digits, . _ -; "
+                    + "at most 64)");
+        }
+        return ns;
+    }
+
+    /** Checks a secret name: letters, digits, {@code . _ -}, at most 128. */
+    public static String checkSecretName(String name) throws KbsException {
+        if (name == null || !SECRET_NAME.matcher(name).matches() || name.contains("..")) {
+            throw KbsException.badRequest("bad secret name '" + name + "' (letters, digits, . _ -; at most 128)");
+        }
+        return name;
+    }
+
+    /** Creates a namespace. */
+    public void createNamespace(String actor, String ns) throws KbsException {
+        checkNamespace(ns);
+        tx(true, c -> {
+            if (namespaceExists(c, ns)) {
+                throw KbsException.conflict("namespace " + ns + " exists");
+            }
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO namespaces (name, created_at) VALUES (?, ?)")) {
+                ps.setString(1, ns);
+                ps.setLong(2, clock.millis());
+                ps.executeUpdate();
+            }
+            append(c, actor, "namespace.create", ns, null, "ok", "");
+            return null;
+        });
+    }
+
+    /** The namespaces, sorted. */
+    public List<String> namespaces() throws KbsException {
+        return tx(false, c -> {
+            List<String> out = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT name FROM namespaces ORDER BY name");
+                    ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
+            }
+            return out;
+        });
+    }
+
+    private static boolean namespaceExists(Connection c, String ns) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM namespaces WHERE name = ?")) {
+            ps.setString(1, ns);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    // ---- tokens -------------------------------------------------------------------------------------------------
+
+    /** A new token: its public id and the bearer value, shown once and stored only as a hash. */
+    public record IssuedToken(String id, String token, Role role, String namespace) {}
+
+    /** Issues a token; owners need a namespace, which must exist. */
+    public IssuedToken createToken(String actor, Role role, String ns) throws KbsException {
+        if (role == Role.OWNER && ns == null) {
+            throw KbsException.badRequest("an owner token needs a namespace");
+        }
+        if (role == Role.ADMIN && ns != null) {
+            throw KbsException.badRequest("an admin token has no namespace");
+        }
+        if (ns != null) {
+            checkNamespace(ns);
+        }
+        byte[] idb = new byte[6];
+        RANDOM.nextBytes(idb);
+        String id = HexFormat.of().formatHex(idb);
+        byte[] secret = new byte[32];
+        RANDOM.nextBytes(secret);
+        String token = "kbs_" + id + "_" + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
+        tx(true, c -> {
+            if (ns != null && !namespaceExists(c, ns)) {
+                throw KbsException.notFound("no namespace " + ns);
+            }
+            try (PreparedStatement ps = c.prepareStatement(
+                    "INSERT INTO tokens (id, hash, role, namespace, created_at, revoked) VALUES (?, ?, ?, ?, ?, 0)")) {
+                ps.setString(1, id);
+                ps.setBytes(2, tokenHash(token));
+                ps.setString(3, role.label());
+                ps.setString(4, ns);
+                ps.setLong(5, clock.millis());
+                ps.executeUpdate();
+            }
+            append(c, actor, "token.create", ns, "token:" + id, "ok", "role " + role.label());
+            return null;
+        });
+        return new IssuedToken(id, token, role, ns);
+    }
+
+    /** Revokes a token by id. */
+    public void revokeToken(String actor, String id) throws KbsException {
+        tx(true, c -> {
+            try (PreparedStatement ps = c.prepareStatement("UPDATE tokens SET revoked = 1 WHERE id = ? AND revoked = 0")) {
+                ps.setString(1, id);
+                if (ps.executeUpdate() != 1) {
+                    throw KbsException.notFound("no active token " + id);
+                }
+            }
+            append(c, actor, "token.revoke", null, "token:" + id, "ok", "");
+            return null;
+        });
+    }
+
+    /** Whether any active admin token exists (the server creates the first one). */
+    public boolean hasAdminToken() throws KbsException {
+        return tx(false, c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT 1 FROM tokens WHERE role = 'admin' AND revoked = 0");
+                    ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        });
+    }
+
+    /** Token metadata: id, role, namespace, revoked. */
+    public List<Map<String, Object>> listTokens() throws KbsException {
+        return tx(false, c -> {
+            List<Map<String, Object>> out = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT id, role, namespace, created_at, revoked FROM tokens ORDER BY created_at, id");
+                    ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    java.util.LinkedHashMap<String, Object> m = new java.util.LinkedHashMap<>();
+                    m.put("id", rs.getString(1));
+                    m.put("role", rs.getString(2));
+                    m.put("namespace", rs.getString(3));
+                    m.put("created", Instant.ofEpochMilli(rs.getLong(4)).toString());
+                    m.put("revoked", rs.getInt(5) != 0);
+                    out.add(m);
+                }
+            }
+            return out;
+        });
+    }
+
+    /**
+     * Looks up a bearer token. The lookup is by SHA-256 of the token, so timing reveals nothing about the stored
+     * values; the hash is then compared again in constant time.
+     *
+     * @throws KbsException 401 when unknown or revoked
+     */
+    public Principal authenticate(String token) throws KbsException {
+        if (token == null || token.length() > 200 || !token.startsWith("kbs_")) {
+            throw KbsException.unauthorized("missing or malformed bearer token");
+        }
+        byte[] h = tokenHash(token);
+        return tx(false, c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT id, role, namespace, revoked, hash FROM tokens WHERE hash = ?")) {
+                ps.setBytes(1, h);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next() || rs.getInt(4) != 0 || !MessageDigest.isEqual(h, rs.getBytes(5))) {
+                        throw KbsException.unauthorized("unknown or revoked token");
+                    }
+                    return new Principal(rs.getString(1), Role.parse(rs.getString(2)), rs.getString(3));
+                }
+            }
+        });
+    }
+
+    private static byte[] tokenHash(String token) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    // ---- secrets ------------------------------------------------------------------------------------------------
+
+    /** A decrypted secret version. */
+    public record SecretValue(SecretInfo info, byte[] value) {}
+
+    /**
+     * Stores a new secret (version 1), or with {@code rotate} a new version of an existing one.
+     *
+     * @param value the value, or null to generate one of {@code kind}
+     * @return the stored version's metadata
+     */
+    public SecretInfo storeSecret(String actor, String ns, String name, SecretKind kind, byte[] value, boolean rotate)
+            throws KbsException {
+        checkNamespace(ns);
+        checkSecretName(name);
+        byte[] v = value == null ? kind.generate() : value.clone();
+        kind.validate(v);
+        return tx(true, c -> {
+            if (!namespaceExists(c, ns)) {
+                throw KbsException.notFound("no namespace " + ns);
+            }
+            int latest = 0;
+            SecretKind existingKind = null;
+            try (PreparedStatement ps = c.prepareStatement(
+                    "SELECT version, kind FROM secrets WHERE namespace = ? AND name = ? ORDER BY version DESC")) {
+                ps.setString(1, ns);
+                ps.setString(2, name);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        latest = rs.getInt(1);
+                        existingKind = SecretKind.valueOf(rs.getString(2));
+                    }
+                }
+            }
+            if (!rotate && latest > 0) {
+                throw KbsException.conflict("secret " + ns + "/" + name + " exists (version " + latest
+                        + "); rotate it to add a version");
+            }
+            if (rotate && latest == 0) {
+                throw KbsException.notFound("no secret " + ns + "/" + name);
+            }
+            if (rotate && existingKind != kind) {
+                throw KbsException.badRequest("secret " + ns + "/" + name + " is " + existingKind.label()
+                        + ", not " + kind.label());
+            }
+            int version = latest + 1;
+            Instant now = clock.instant();
+            byte[] aad = aad(ns, name, version, kind);
+            byte[] dek = new byte[32];
+            RANDOM.nextBytes(dek);
+            byte[] ct = seal(dek, v, aad);
+            byte[] wrapped = kek.wrap(dek, aad);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO secrets (namespace, name, version, kind, "
+                    + "state, wrapped_dek, ciphertext, created_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)")) {
+                ps.setString(1, ns);
+                ps.setString(2, name);
+                ps.setInt(3, version);
+                ps.setString(4, kind.name());
+                ps.setBytes(5, wrapped);
+                ps.setBytes(6, ct);
+                ps.setLong(7, now.toEpochMilli());
+                ps.executeUpdate();
+            }
+            append(c, actor, rotate ? "secret.rotate" : value == null ? "secret.generate" : "secret.put", ns,
+                    name + "@" + version, "ok", "kind " + kind.label());
+            return new SecretInfo(ns, name, version, kind, true, now, null);
+        });
+    }
+
+    /** Retires one version: it can no longer be released. */
+    public void retire(String actor, String ns, String name, int version) throws KbsException {
+        tx(true, c -> {
+            try (PreparedStatement ps = c.prepareStatement("UPDATE secrets SET state = 'retired', retired_at = ? "
+                    + "WHERE namespace = ? AND name = ? AND version = ? AND state = 'active'")) {
+                ps.setLong(1, clock.millis());
+                ps.setString(2, ns);
+                ps.setString(3, name);
+                ps.setInt(4, version);
+                if (ps.executeUpdate() != 1) {
+                    throw KbsException.notFound("no active version " + version + " of secret " + ns + "/" + name);
+                }
+            }
+            append(c, actor, "secret.retire", ns, name + "@" + version, "ok", "");
+            return null;
+        });
+    }
+
+    /** Every version of every secret in a namespace, by name then version. */
+    public List<SecretInfo> list(String ns) throws KbsException {
+        return tx(false, c -> {
+            List<SecretInfo> out = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT namespace, name, version, kind, state, created_at, "
+                    + "retired_at FROM secrets WHERE namespace = ? ORDER BY name, version")) {
+                ps.setString(1, ns);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(info(rs));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    private static SecretInfo info(ResultSet rs) throws SQLException {
+        long retired = rs.getLong(7);
+        boolean hasRetired = !rs.wasNull();
+        return new SecretInfo(rs.getString(1), rs.getString(2), rs.getInt(3), SecretKind.valueOf(rs.getString(4)),
+                rs.getString(5).equals("active"), Instant.ofEpochMilli(rs.getLong(6)),
+                hasRetired ? Instant.ofEpochMilli(retired) : null);
+    }
+
+    /**
+     * Reads and decrypts a secret: the given version, or the newest active one when {@code version} is null.
+     *
+     * @throws KbsException 404 when there is no such (active) version
+     */
+    public SecretValue read(String ns, String name, Integer version) throws KbsException {
+        return tx(false, c -> {
+            String sql = "SELECT namespace, name, version, kind, state, created_at, retired_at, wrapped_dek, ciphertext "
+                    + "FROM secrets WHERE namespace = ? AND name = ? AND state = 'active'"
+                    + (version == null ? " ORDER BY version DESC" : " AND version = ?");
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                ps.setString(1, ns);
+                ps.setString(2, name);
+                if (version != null) {
+                    ps.setInt(3, version);
+                }
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        throw KbsException.notFound("no " + (version == null ? "active secret" : "active version "
+                                + version + " of secret") + " " + ns + "/" + name);
+                    }
+                    SecretInfo info = info(rs);
+                    byte[] aad = aad(ns, name, info.version(), info.kind());
+                    byte[] dek = kek.unwrap(rs.getBytes(8), aad);
+                    return new SecretValue(info, open(dek, rs.getBytes(9), aad));
+                }
+            }
+        });
+    }
+
+    private static byte[] aad(String ns, String name, int version, SecretKind kind) {
+        return ("cloister-kbs secret\0" + ns + "\0" + name + "\0" + version + "\0" + kind.name())
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] seal(byte[] dek, byte[] plain, byte[] aad) {
+        try {
+            byte[] iv = new byte[12];
+            RANDOM.nextBytes(iv);
+            Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+            c.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(dek, "AES"), new GCMParameterSpec(128, iv));
+            c.updateAAD(aad);
+            return MasterKey.concat(iv, c.doFinal(plain));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static byte[] open(byte[] dek, byte[] ct, byte[] aad) throws KbsException {
+        try {
+            Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+            c.init(Cipher.DECRYPT_MODE, new SecretKeySpec(dek, "AES"), new GCMParameterSpec(128, ct, 0, 12));
+            c.updateAAD(aad);
+            return c.doFinal(ct, 12, ct.length - 12);
+        } catch (javax.crypto.AEADBadTagException e) {
+            throw KbsException.denied("stored secret does not authenticate (altered record)");
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    // ---- policies -----------------------------------------------------------------------------------------------
+
+    /** Sets the policy text of a secret (all its versions). The caller has parsed it already. */
+    public void setPolicy(String actor, String ns, String name, String text) throws KbsException {
+        checkNamespace(ns);
+        checkSecretName(name);
+        tx(true, c -> {
+            if (!namespaceExists(c, ns)) {
+                throw KbsException.notFound("no namespace " + ns);
+            }
+            String old = policy(c, ns, name);
+            String sql = old == null
+                    ? "INSERT INTO policies (text, updated_at, namespace, name) VALUES (?, ?, ?, ?)"
+                    : "UPDATE policies SET text = ?, updated_at = ? WHERE namespace = ? AND name = ?";
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                ps.setString(1, text);
+                ps.setLong(2, clock.millis());
+                ps.setString(3, ns);
+                ps.setString(4, name);
+                ps.executeUpdate();
+            }
+            append(c, actor, "policy.set", ns, name, "ok", text);
+            return null;
+        });
+    }
+
+    /** The policy text of a secret, or null. */
+    public String policy(String ns, String name) throws KbsException {
+        return tx(false, c -> policy(c, ns, name));
+    }
+
+    private static String policy(Connection c, String ns, String name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT text FROM policies WHERE namespace = ? AND name = ?")) {
+            ps.setString(1, ns);
+            ps.setString(2, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        }
+    }
+
+    // ---- audit --------------------------------------------------------------------------------------------------
+
+    /** Appends a decision (release or denial) to the audit log in its own transaction. */
+    public AuditEntry record(String actor, String action, String ns, String subject, String outcome, String detail)
+            throws KbsException {
+        return tx(true, c -> append(c, actor, action, ns, subject, outcome, detail));
+    }
+
+    private AuditEntry append(Connection c, String actor, String action, String ns, String subject, String outcome,
+            String detail) throws SQLException {
+        long seq = 0;
+        byte[] prev = ZERO32;
+        try (PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+                ResultSet rs = ps.executeQuery()) {
+            if (rs.next()) {
+                seq = rs.getLong(1);
+                prev = rs.getBytes(2);
+            }
+        }
+        AuditEntry draft = new AuditEntry(seq + 1, Instant.ofEpochMilli(clock.millis()), actor, action, ns, subject,
+                outcome, detail == null ? "" : detail, prev, null);
+        AuditEntry e = new AuditEntry(draft.seq(), draft.at(), actor, action, ns, subject, draft.outcome(),
+                draft.detail(), prev, chainMac(prev, draft));
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO audit (seq, at, actor, action, namespace, subject, "
+                + "outcome, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            ps.setLong(1, e.seq());
+            ps.setLong(2, e.at().toEpochMilli());
+            ps.setString(3, e.actor());
+            ps.setString(4, e.action());
+            ps.setString(5, e.namespace());
+            ps.setString(6, e.subject());
+            ps.setString(7, e.outcome());
+            ps.setString(8, e.detail());
+            ps.setBytes(9, e.prevHash());
+            ps.setBytes(10, e.hash());
+            ps.executeUpdate();
+        }
+        return e;
+    }
+
+    private byte[] chainMac(byte[] prev, AuditEntry e) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(auditKey, "HmacSHA256"));
+            mac.update(prev);
+            return mac.doFinal(e.canonical());
+        } catch (GeneralSecurityException ex) {
+            throw new IllegalStateException(ex);
+        }
+    }
+
+    /** Audit entries after {@code afterSeq}, oldest first, at most {@code limit}; {@code ns} null for all. */
+    public List<AuditEntry> audit(String ns, long afterSeq, int limit) throws KbsException {
+        return tx(false, c -> {
+            List<AuditEntry> out = new ArrayList<>();
+            String sql = "SELECT seq, at, actor, action, namespace, subject, outcome, detail, prev_hash, hash FROM audit "
+                    + "WHERE seq > ?" + (ns == null ? "" : " AND namespace = ?") + " ORDER BY seq LIMIT ?";
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                int i = 1;
+                ps.setLong(i++, afterSeq);
+                if (ns != null) {
+                    ps.setString(i++, ns);
+                }
+                ps.setInt(i, limit);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(new AuditEntry(rs.getLong(1), Instant.ofEpochMilli(rs.getLong(2)), rs.getString(3),
+                                rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8),
+                                rs.getBytes(9), rs.getBytes(10)));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    /**
+     * Checks the whole chain: sequence numbers 1..n without gaps, each entry's prevHash equal to the previous
+     * hash, and each MAC recomputed under the audit key. An edit breaks a MAC; a deletion or a reordering
+     * breaks the sequence or a link; recomputing the chain needs the audit key, which only the master key unwraps.
+     */
+    public AuditReport verifyAudit() throws KbsException {
+        List<String> problems = new ArrayList<>();
+        long expected = 1;
+        byte[] prev = ZERO32;
+        long count = 0;
+        long after = 0;
+        while (true) {
+            List<AuditEntry> page = audit(null, after, 5000);
+            if (page.isEmpty()) {
+                break;
+            }
+            for (AuditEntry e : page) {
+                count++;
+                if (e.seq() != expected) {
+                    problems.add("entry " + e.seq() + ": expected sequence number " + expected
+                            + " (entries missing or reordered)");
+                }
+                if (!MessageDigest.isEqual(prev, e.prevHash())) {
+                    problems.add("entry " + e.seq() + ": does not link to the entry before it (removed or reordered)");
+                }
+                if (!MessageDigest.isEqual(chainMac(e.prevHash(), e), e.hash())) {
+                    problems.add("entry " + e.seq() + ": content does not match its MAC (edited)");
+                }
+                prev = e.hash();
+                expected = e.seq() + 1;
+                after = e.seq();
+            }
+        }
+        return new AuditReport(count, problems);
+    }
+
+    // ---- backup -------------------------------------------------------------------------------------------------
+
+    /** Runs raw SQL for tests and maintenance tools that must bypass the API (e.g. tamper tests). */
+    public int executeRaw(String sql) throws KbsException {
+        return tx(false, c -> {
+            try (Statement s = c.createStatement()) {
+                return s.executeUpdate(sql);
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        Slot slot;
+        while ((slot = pool.poll()) != null) {
+            close(slot.c);
+        }
+    }
+
+    /** For {@link Backup}: the key-encryption key and the connection work helper. */
+    KeyEncryptionKey kek() {
+        return kek;
+    }
+
+    byte[] auditKeyForBackup() {
+        return auditKey.clone();
+    }
+}

@@ -1,0 +1,277 @@
+package dev.cloister.kbs;
+
+import dev.cloister.attestation.EvidenceException;
+import dev.cloister.attestation.EvidenceVerifier;
+import dev.cloister.attestation.Policy;
+import dev.cloister.attestation.Verdict;
+import dev.cloister.attestation.VerifiedEvidence;
+import dev.cloister.core.CloisterException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The broker's decisions, independent of transport: who may change what, and whether evidence earns a secret.
+ * Every release and every denial is audited; a release is only returned after its audit entry has committed.
+ */
+public final class KeyBroker {
+    private final KbsStore store;
+    private final EvidenceVerifier verifier;
+    private final PolicyParser parser;
+    private final NonceStore nonces;
+    private final Clock clock;
+    private final Map<String, Policy> policyCache = new ConcurrentHashMap<>();
+
+    public KeyBroker(KbsStore store, EvidenceVerifier verifier, PolicyParser parser, NonceStore nonces) {
+        this.store = store;
+        this.verifier = verifier;
+        this.parser = parser;
+        this.nonces = nonces;
+        this.clock = store.clock();
+    }
+
+    /** The store behind this broker. */
+    public KbsStore store() {
+        return store;
+    }
+
+    /** The nonce store. */
+    public NonceStore nonces() {
+        return nonces;
+    }
+
+    // ---- administration -----------------------------------------------------------------------------------------
+
+    private static void requireAdmin(Principal p) throws KbsException {
+        if (p.role() != Role.ADMIN) {
+            throw KbsException.denied("this needs an admin token");
+        }
+    }
+
+    /** Hides other tenants' namespaces: answers as if they did not exist. */
+    private static void requireRead(Principal p, String ns) throws KbsException {
+        if (!p.canRead(ns)) {
+            throw KbsException.notFound("no namespace " + ns);
+        }
+    }
+
+    private static void requireWrite(Principal p, String ns) throws KbsException {
+        requireRead(p, ns);
+        if (!p.canWrite(ns)) {
+            throw KbsException.denied("role " + p.role().label() + " cannot change namespace " + ns);
+        }
+    }
+
+    /** Creates a namespace (admin). */
+    public void createNamespace(Principal p, String ns) throws KbsException {
+        requireAdmin(p);
+        store.createNamespace(p.actor(), ns);
+    }
+
+    /** Lists the namespaces this principal can see. */
+    public List<String> namespaces(Principal p) throws KbsException {
+        return store.namespaces().stream().filter(p::canRead).toList();
+    }
+
+    /** Issues a token (admin). */
+    public KbsStore.IssuedToken createToken(Principal p, Role role, String ns) throws KbsException {
+        requireAdmin(p);
+        return store.createToken(p.actor(), role, ns);
+    }
+
+    /** Revokes a token (admin). */
+    public void revokeToken(Principal p, String id) throws KbsException {
+        requireAdmin(p);
+        store.revokeToken(p.actor(), id);
+    }
+
+    /** Token metadata (admin). */
+    public List<Map<String, Object>> tokens(Principal p) throws KbsException {
+        requireAdmin(p);
+        return store.listTokens();
+    }
+
+    /** Uploads ({@code value} given) or generates a new secret, or with {@code rotate} a new version. */
+    public SecretInfo storeSecret(Principal p, String ns, String name, SecretKind kind, byte[] value, boolean rotate)
+            throws KbsException {
+        requireWrite(p, ns);
+        return store.storeSecret(p.actor(), ns, name, kind, value, rotate);
+    }
+
+    /** Retires a version. */
+    public void retire(Principal p, String ns, String name, int version) throws KbsException {
+        requireWrite(p, ns);
+        store.retire(p.actor(), ns, name, version);
+    }
+
+    /** Secret metadata of a namespace. */
+    public List<SecretInfo> list(Principal p, String ns) throws KbsException {
+        requireRead(p, ns);
+        return store.list(ns);
+    }
+
+    /** Parses and stores a policy; the canonical text is stored so that {@code show} prints what is enforced. */
+    public String setPolicy(Principal p, String ns, String name, String text) throws CloisterException {
+        requireWrite(p, ns);
+        if (text == null || text.isBlank() || text.length() > 64 * 1024) {
+            throw KbsException.badRequest("policy text must be 1..65536 characters");
+        }
+        Policy policy = parser.parse(text);
+        String canonical = policy.toText();
+        store.setPolicy(p.actor(), ns, name, canonical);
+        return canonical;
+    }
+
+    /** The policy text of a secret. */
+    public String policy(Principal p, String ns, String name) throws KbsException {
+        requireRead(p, ns);
+        String t = store.policy(ns, name);
+        if (t == null) {
+            throw KbsException.notFound("no policy for " + ns + "/" + name);
+        }
+        return t;
+    }
+
+    /** Audit entries visible to this principal. */
+    public List<AuditEntry> audit(Principal p, long after, int limit) throws KbsException {
+        if (p.role() == Role.ADMIN || p.role() == Role.AUDITOR && p.namespace() == null) {
+            return store.audit(null, after, limit);
+        }
+        return store.audit(p.namespace(), after, limit);
+    }
+
+    /** Verifies the audit chain (admin or global auditor). */
+    public AuditReport verifyAudit(Principal p) throws KbsException {
+        if (!(p.role() == Role.ADMIN || p.role() == Role.AUDITOR && p.namespace() == null)) {
+            throw KbsException.denied("verifying the whole audit chain needs an admin or global auditor token");
+        }
+        return store.verifyAudit();
+    }
+
+    // ---- release ------------------------------------------------------------------------------------------------
+
+    /** Issues a release nonce. */
+    public byte[] nonce() throws KbsException {
+        return nonces.issue(clock.instant());
+    }
+
+    /**
+     * Runs the release protocol: nonce, evidence, key binding, policy; then seals the secret to the ephemeral key.
+     *
+     * @param peer who asked (an address), for the audit log
+     * @throws KbsException 400 malformed, 403 denied (with the explanation), 404 unknown, 503 database
+     */
+    public ReleaseResponse release(ReleaseRequest r, String peer) throws KbsException {
+        Instant now = clock.instant();
+        String ns = KbsStore.checkNamespace(r.namespace());
+        String name = KbsStore.checkSecretName(r.name());
+        String subject = name + (r.version() == null ? "" : "@" + r.version());
+        String actor = "workload:" + peer;
+        if (r.nonce() == null || r.nonce().length != NonceStore.LENGTH) {
+            throw KbsException.badRequest("nonce must be " + NonceStore.LENGTH + " bytes");
+        }
+        if (r.evidence() == null || r.evidence().length == 0) {
+            throw KbsException.badRequest("evidence is missing");
+        }
+        if (r.publicKey() == null) {
+            throw KbsException.badRequest("publicKey is missing");
+        }
+        KbsStore.SecretValue secret;
+        try {
+            nonces.consume(r.nonce(), now);
+            VerifiedEvidence ev = verify(r.evidence(), r.collateral(), now);
+            if (!ReleaseBinding.matches(ev.reportData(), r.nonce(), r.publicKey())) {
+                throw KbsException.denied("report data is not SHA-256(nonce || publicKey): the evidence was made "
+                        + "for another nonce or key");
+            }
+            secret = store.read(ns, name, r.version());
+            appraise(ns, name, ev, now);
+        } catch (KbsException e) {
+            if (e.httpStatus() == 503) {
+                throw e;
+            }
+            store.record(actor, "release", ns, subject, "denied", e.getMessage());
+            throw e;
+        }
+        byte[][] sealed = r.kem().seal(r.publicKey(),
+                HpkeSuite.aad(ns, name, secret.info().version()), secret.value());
+        store.record(actor, "release", ns, name + "@" + secret.info().version(), "ok",
+                "kem " + r.kem().name());
+        return new ReleaseResponse(ns, name, secret.info().version(), secret.info().kind(), r.kem(), sealed[0],
+                sealed[1]);
+    }
+
+    /**
+     * The Gramine secret-provisioning decision: evidence already verified from the RA-TLS certificate; the
+     * secret's policy decides. Returns the newest active value.
+     */
+    public byte[] provision(String ns, String name, VerifiedEvidence ev, String peer) throws KbsException {
+        Instant now = clock.instant();
+        String actor = "gramine:" + peer;
+        try {
+            KbsStore.SecretValue secret = store.read(ns, name, null);
+            appraise(ns, name, ev, now);
+            store.record(actor, "release.gramine", ns, name + "@" + secret.info().version(), "ok", "ra-tls");
+            return secret.value();
+        } catch (KbsException e) {
+            if (e.httpStatus() != 503) {
+                store.record(actor, "release.gramine", ns, name, "denied", e.getMessage());
+            }
+            throw e;
+        }
+    }
+
+    /** Records a denial that happened before the broker saw a request (e.g. an RA-TLS certificate rejected). */
+    public void recordDenial(String actor, String action, String ns, String name, String why) throws KbsException {
+        store.record(actor, action, ns, name, "denied", why);
+    }
+
+    private VerifiedEvidence verify(byte[] evidence, byte[] collateral, Instant now) throws KbsException {
+        try {
+            return verifier.verify(evidence, collateral, now);
+        } catch (EvidenceException e) {
+            if (e.kind() == CloisterException.Kind.BAD_INPUT) {
+                throw KbsException.badRequest("malformed evidence: " + e.getMessage());
+            }
+            throw KbsException.denied("evidence rejected: " + e.getMessage());
+        }
+    }
+
+    private void appraise(String ns, String name, VerifiedEvidence ev, Instant now) throws KbsException {
+        String text = store.policy(ns, name);
+        if (text == null) {
+            throw KbsException.denied("no policy is set for " + ns + "/" + name + "; nothing is released without one");
+        }
+        Policy policy = parsedPolicy(text);
+        Verdict v = policy.appraise(ev, now);
+        if (!v.accepted()) {
+            throw KbsException.denied("policy denied: " + v.explanation());
+        }
+    }
+
+    private Policy parsedPolicy(String text) throws KbsException {
+        Policy p = policyCache.get(text);
+        if (p == null) {
+            try {
+                p = parser.parse(text);
+            } catch (CloisterException e) {
+                throw KbsException.denied("stored policy does not parse: " + e.getMessage());
+            }
+            if (policyCache.size() > 10_000) {
+                policyCache.clear();
+            }
+            policyCache.put(text, p);
+        }
+        return p;
+    }
+
+    /** Appraises evidence against policy text without any secret, for {@code cloister kbs policy test}. */
+    public static Verdict test(EvidenceVerifier verifier, PolicyParser parser, String policyText, byte[] evidence,
+            byte[] collateral, Instant at) throws CloisterException {
+        Policy policy = parser.parse(policyText);
+        VerifiedEvidence ev = verifier.verify(evidence, collateral, at);
+        return policy.appraise(ev, at);
+    }
+}

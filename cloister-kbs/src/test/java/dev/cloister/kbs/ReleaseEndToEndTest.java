@@ -1,0 +1,274 @@
+package dev.cloister.kbs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cloister.attestation.TcbStatus;
+import dev.cloister.attestation.policy.Policies;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The release protocol over real HTTPS, with simulated evidence, on SQLite and on PostgreSQL. */
+class ReleaseEndToEndTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    static List<String> dbs() {
+        return TestDatabases.kinds();
+    }
+
+    private final TestClock clock = new TestClock(Instant.parse("2026-11-27T12:00:00Z"));
+    private KbsStore store;
+    private KbsServer server;
+    private KbsClient admin;
+    private KbsClient owner;
+    private KbsClient workload;
+    private String db;
+    private javax.net.ssl.SSLContext ownerTls;
+    private final byte[] pfKey = HexFormat.of().parseHex("000102030405060708090a0b0c0d0e0f");
+
+    private void start(String kind) throws Exception {
+        db = TestDatabases.fresh(kind, dir);
+        store = KbsStore.open(db, MasterKey.generate(), clock);
+        KeyBroker broker = new KeyBroker(store, TestEvidence.verifier(), Policies::parse,
+                new NonceStore(Duration.ofMinutes(2), 10_000));
+        Tls tls = Tls.selfSigned(Instant.now());
+        server = KbsServer.start(broker, new InetSocketAddress("127.0.0.1", 0), tls, 0);
+        URI base = URI.create("https://127.0.0.1:" + server.address().getPort());
+        var ctx = Tls.clientContextTrusting(tls.chain()[0]);
+        ownerTls = ctx;
+        String adminToken = store.createToken("local:test", Role.ADMIN, null).token();
+        admin = new KbsClient(base, adminToken, ctx);
+        admin.createNamespace("alice");
+        owner = new KbsClient(base, admin.createToken(Role.OWNER, "alice").get("token").asText(), ctx);
+        owner.storeSecret("alice", "pf", SecretKind.PF_KEY, pfKey, false);
+        owner.setPolicy("alice", "pf", TestEvidence.allowPolicy());
+        workload = new KbsClient(base, null, ctx);
+    }
+
+    @AfterEach
+    void stop() {
+        if (server != null) {
+            server.close();
+        }
+        if (store != null) {
+            store.close();
+        }
+    }
+
+    private KbsClient.Released release(dev.cloister.attestation.SgxMeasurements m, TcbStatus tcb) throws Exception {
+        return workload.release("alice", "pf", null, HpkeSuite.X25519, TestEvidence.source(m, tcb, clock.instant()));
+    }
+
+    private static void assertDenied(ThrowingRunnable r, String explanation) {
+        assertThatThrownBy(r::run).isInstanceOf(KbsException.class)
+                .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(403))
+                .hasMessageContaining(explanation);
+    }
+
+    interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    private String lastAudit() throws Exception {
+        List<JsonNode> all = admin.audit(0, 1000);
+        JsonNode e = all.get(all.size() - 1);
+        return e.get("action").asText() + " " + e.get("outcome").asText() + " " + e.get("detail").asText();
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void allowedMeasurementGetsTheKeyBothKems(String kind) throws Exception {
+        start(kind);
+        KbsClient.Released r = release(TestEvidence.good(), TcbStatus.UP_TO_DATE);
+        assertThat(r.value()).isEqualTo(pfKey);
+        assertThat(r.version()).isEqualTo(1);
+        assertThat(r.kind()).isEqualTo(SecretKind.PF_KEY);
+        KbsClient.Released p = workload.release("alice", "pf", 1, HpkeSuite.P256,
+                TestEvidence.source(TestEvidence.good(), TcbStatus.UP_TO_DATE, clock.instant()));
+        assertThat(p.value()).isEqualTo(pfKey);
+        assertThat(lastAudit()).isEqualTo("release ok kem P256");
+        // Rotation: the newest version is released; the old one still on request until retired.
+        owner.storeSecret("alice", "pf", SecretKind.PF_KEY, null, true);
+        assertThat(release(TestEvidence.good(), TcbStatus.UP_TO_DATE).version()).isEqualTo(2);
+        owner.retire("alice", "pf", 1);
+        assertThatThrownBy(() -> workload.release("alice", "pf", 1, HpkeSuite.X25519,
+                TestEvidence.source(TestEvidence.good(), TcbStatus.UP_TO_DATE, clock.instant())))
+                .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(404));
+        assertThat(admin.verifyAudit().get("intact").asBoolean()).isTrue();
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void wrongMeasurementIsDenied(String kind) throws Exception {
+        start(kind);
+        byte[] other = HexFormat.of().parseHex("33".repeat(32));
+        assertDenied(() -> release(TestEvidence.sgx(other, false, 3), TcbStatus.UP_TO_DATE),
+                "policy denied: mrenclave " + "33".repeat(32) + " is not in the accepted list");
+        assertThat(lastAudit()).startsWith("release denied policy denied: mrenclave 3333");
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void debugEnclaveIsDenied(String kind) throws Exception {
+        start(kind);
+        assertDenied(() -> release(TestEvidence.sgx(TestEvidence.MRENCLAVE, true, 3), TcbStatus.UP_TO_DATE),
+                "runs in debug mode, which is not allowed");
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void staleTcbIsDenied(String kind) throws Exception {
+        start(kind);
+        assertDenied(() -> release(TestEvidence.good(), TcbStatus.OUT_OF_DATE),
+                "TCB status OutOfDate is not accepted");
+        assertDenied(() -> release(TestEvidence.sgx(TestEvidence.MRENCLAVE, false, 2), TcbStatus.UP_TO_DATE),
+                "isvSvn 2 is below the minimum 3");
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void simulatedEvidenceUnderHardwareOnlyPolicyIsDenied(String kind) throws Exception {
+        start(kind);
+        owner.setPolicy("alice", "pf", TestEvidence.allowPolicy().replace(" SIM:ALLOW", ""));
+        assertDenied(() -> release(TestEvidence.good(), TcbStatus.UP_TO_DATE), "simulated evidence is not allowed");
+        assertThat(lastAudit()).contains("release denied policy denied: simulated evidence is not allowed");
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void replayedNonceIsDenied(String kind) throws Exception {
+        start(kind);
+        byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
+        ObjectNode req = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
+        assertThat(workload.call("POST", "/v1/release", req).get("version").asInt()).isEqualTo(1);
+        assertDenied(() -> workload.call("POST", "/v1/release", req), "nonce already used (replay)");
+        assertThat(lastAudit()).isEqualTo("release denied nonce already used (replay)");
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void expiredNonceIsDenied(String kind) throws Exception {
+        start(kind);
+        byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
+        ObjectNode req = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
+        clock.advance(Duration.ofMinutes(2).plusSeconds(1));
+        assertDenied(() -> workload.call("POST", "/v1/release", req), "nonce expired at 2026-11-27T12:02:00Z");
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void keyNotBoundIntoEvidenceIsDenied(String kind) throws Exception {
+        start(kind);
+        byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
+        ObjectNode req = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
+        // A man in the middle swaps in its own key: the evidence no longer matches.
+        req.put("publicKey", TestEvidence.b64(HpkeSuite.X25519.publicKey(HpkeSuite.X25519.generateKeyPair())));
+        assertDenied(() -> workload.call("POST", "/v1/release", req), "report data is not SHA-256(nonce || publicKey)");
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void malformedUnknownAndUnauthorized(String kind) throws Exception {
+        start(kind);
+        HttpResponse<byte[]> r = workload.send("POST", "/v1/release", "{\"namespace\":".getBytes(StandardCharsets.UTF_8));
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(new String(r.body(), StandardCharsets.UTF_8)).contains("malformed JSON");
+        byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
+        ObjectNode bad = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
+        bad.put("evidence", TestEvidence.b64("garbage".getBytes(StandardCharsets.US_ASCII)));
+        assertThatThrownBy(() -> workload.call("POST", "/v1/release", bad)).hasMessageContaining("malformed evidence")
+                .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(400));
+        assertThatThrownBy(() -> workload.release("alice", "nope", null, HpkeSuite.X25519,
+                TestEvidence.source(TestEvidence.good(), TcbStatus.UP_TO_DATE, clock.instant())))
+                .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(404))
+                .hasMessageContaining("no active secret alice/nope");
+        assertThat(workload.send("GET", "/v1/secrets/alice", null).statusCode()).isEqualTo(401);
+        // Another tenant sees neither alice's secrets nor whether the namespace exists.
+        admin.createNamespace("mallory");
+        KbsClient mallory = new KbsClient(URI.create("https://127.0.0.1:" + server.address().getPort()),
+                admin.createToken(Role.OWNER, "mallory").get("token").asText(),
+                ownerTls);
+        assertThatThrownBy(() -> mallory.list("alice")).hasMessage("no namespace alice");
+        assertThatThrownBy(() -> mallory.list("ghost")).hasMessage("no namespace ghost");
+        assertThatThrownBy(() -> mallory.setPolicy("alice", "pf", "SIM:ALLOW")).hasMessage("no namespace alice");
+        assertThat(mallory.call("GET", "/v1/namespaces", null).get("namespaces").toString()).isEqualTo("[\"mallory\"]");
+        assertThatThrownBy(() -> owner.createNamespace("x")).hasMessageContaining("needs an admin token");
+        HttpResponse<byte[]> big = owner.send("POST", "/v1/secrets/alice/big",
+                ("{\"kind\":\"opaque\",\"value\":\"" + "A".repeat(KbsServer.MAX_BODY) + "\"}").getBytes());
+        assertThat(big.statusCode()).isEqualTo(413);
+        assertThatThrownBy(() -> owner.setPolicy("alice", "pf", "E:zz")).hasMessageContaining("E:zz")
+                .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(400));
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void fuzzedReleaseRequestsNeverCauseServerErrors(String kind) throws Exception {
+        start(kind);
+        Random rnd = new Random(6);
+        byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
+        byte[] good = JSON.writeValueAsBytes(request(nonce, HpkeSuite.P256.generateKeyPair(), HpkeSuite.P256));
+        for (int i = 0; i < 150; i++) {
+            byte[] m = good.clone();
+            int edits = 1 + rnd.nextInt(4);
+            for (int k = 0; k < edits; k++) {
+                m[rnd.nextInt(m.length)] = (byte) rnd.nextInt(256);
+            }
+            int status = workload.send("POST", "/v1/release", m).statusCode();
+            assertThat(status).as("mutation %d", i).isIn(400, 403, 404);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void rateLimitPerClient(String kind) throws Exception {
+        start(kind);
+        server.close();
+        KeyBroker broker = new KeyBroker(store, TestEvidence.verifier(), Policies::parse,
+                new NonceStore(Duration.ofMinutes(2), 10_000));
+        Tls tls = Tls.selfSigned(Instant.now());
+        server = KbsServer.start(broker, new InetSocketAddress("127.0.0.1", 0), tls, 5);
+        KbsClient c = new KbsClient(URI.create("https://127.0.0.1:" + server.address().getPort()), null,
+                Tls.clientContextTrusting(tls.chain()[0]));
+        int limited = 0;
+        for (int i = 0; i < 40; i++) {
+            if (c.send("GET", "/v1/nonce", null).statusCode() == 429) {
+                limited++;
+            }
+        }
+        assertThat(limited).isGreaterThan(10);
+    }
+
+    private ObjectNode request(byte[] nonce, AsymmetricCipherKeyPair kp, HpkeSuite kem) {
+        byte[] pk = kem.publicKey(kp);
+        byte[][] ev = TestEvidence.quote(TestEvidence.good(), ReleaseBinding.reportData(nonce, pk),
+                TcbStatus.UP_TO_DATE, clock.instant());
+        ObjectNode req = JSON.createObjectNode();
+        req.put("namespace", "alice");
+        req.put("secret", "pf");
+        req.put("nonce", TestEvidence.b64(nonce));
+        req.put("evidence", TestEvidence.b64(ev[0]));
+        req.put("kem", kem.name());
+        req.put("publicKey", TestEvidence.b64(pk));
+        return req;
+    }
+}
