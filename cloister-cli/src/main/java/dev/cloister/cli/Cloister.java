@@ -34,8 +34,10 @@ import picocli.CommandLine.ScopeType;
             "Without SGX hardware the simulation backend runs the same flow with simulated evidence, which "
                     + "every verifier rejects unless a policy explicitly allows simulation."
         },
-        subcommands = {CommandLine.HelpCommand.class, dev.cloister.cli.bundle.BuildCommand.class,
-            dev.cloister.cli.bundle.BundleCommand.class},
+        subcommands = {CommandLine.HelpCommand.class,
+            dev.cloister.cli.bundle.BuildCommand.class,
+            dev.cloister.cli.bundle.BundleCommand.class,
+            dev.cloister.cli.pf.PfCommand.class},
         footerHeading = "%nExit status:%n",
         footer = {
             "  0   success",

@@ -35,7 +35,7 @@ final class PfStreams {
         byte[] plain = new byte[BLOCK];
         byte[] block = new byte[Layout.NODE + BLOCK];
         byte[] nodeKey = new byte[Layout.KEY];
-        Parking parking = new Parking();
+        Parking parking = new Parking(out);
         try {
             int first = in.readNBytes(md.plain, MetadataNode.OFF_DATA, Layout.MD_DATA);
             long size = first;
@@ -57,7 +57,7 @@ final class PfStreams {
                                 block, i * Layout.ENTRY + Layout.KEY);
                         System.arraycopy(nodeKey, 0, block, i * Layout.ENTRY, Layout.KEY);
                     }
-                    parking.crypt(m, block, 0);
+                    parking.park(m, block);
                     PfFile.writeFully(out, block, 0, Layout.NODE * (nodes + 1), Layout.physicalOfMht(m) * Layout.NODE);
                     size += n;
                     mhtCount = m + 1;
@@ -85,7 +85,7 @@ final class PfStreams {
             Arrays.fill(block, 0, Layout.NODE, (byte) 0);
             Arrays.fill(nodeKey, (byte) 0);
             md.wipe();
-            parking.wipe();
+            parking.close();
         }
     }
 
@@ -97,8 +97,7 @@ final class PfStreams {
         byte[] key = new byte[Layout.KEY];
         long pos = Layout.physicalOfMht(m) * Layout.NODE;
         try {
-            PfFile.readFully(out, node, pos, "output");
-            parking.crypt(m, node, 0);
+            parking.unpark(m, node);
             for (long c = m * Layout.CHILDREN_PER_MHT + 1; c <= m * Layout.CHILDREN_PER_MHT + Layout.CHILDREN_PER_MHT
                     && c < count; c++) {
                 seal(c, count, out, crypto, keys, parking, node, Layout.childSlotOffset(c));
@@ -117,12 +116,28 @@ final class PfStreams {
      * Hides parked MHT entries (which contain node keys) on disk between the two passes: AES-CTR under a
      * one-time random key, a distinct counter block per MHT node. No authentication is needed: a parked node
      * altered by someone else would yield keys that fail every data node's tag, never a silently wrong file.
+     *
+     * <p>Parked nodes live in the output itself when it is readable; a write-only output (such as the channel
+     * {@code AtomicFiles} hands out) gets a scratch file in {@code java.io.tmpdir}, 1/97 of the output's size,
+     * deleted when done.
      */
-    private static final class Parking {
+    private static final class Parking implements AutoCloseable {
         private final byte[] key = new byte[16];
         private final Cipher ctr;
+        private final FileChannel out;
+        private FileChannel scratch;
 
-        Parking() {
+        Parking(FileChannel out) throws IOException {
+            this.out = out;
+            try {
+                out.read(java.nio.ByteBuffer.allocate(0), 0);
+            } catch (java.nio.channels.NonReadableChannelException e) {
+                java.nio.file.Path tmp = java.nio.file.Files.createTempFile("cloister-pf-", ".park",
+                        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+                scratch = FileChannel.open(tmp, java.nio.file.StandardOpenOption.READ,
+                        java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.DELETE_ON_CLOSE);
+            }
             new java.security.SecureRandom().nextBytes(key);
             try {
                 ctr = Cipher.getInstance("AES/CTR/NoPadding");
@@ -144,8 +159,34 @@ final class PfStreams {
             }
         }
 
+        /** Hides {@code node} (the first 4096 bytes of the block) before it is written to the output. */
+        void park(long m, byte[] node) throws IOException {
+            crypt(m, node, 0);
+            if (scratch != null) {
+                PfFile.writeFully(scratch, node, 0, Layout.NODE, m * Layout.NODE);
+            }
+        }
+
+        /** Reads back and reveals parked MHT node {@code m}. */
+        void unpark(long m, byte[] node) throws IOException, PfException {
+            if (scratch != null) {
+                PfFile.readFully(scratch, node, m * Layout.NODE, "scratch file");
+            } else {
+                PfFile.readFully(out, node, Layout.physicalOfMht(m) * Layout.NODE, "output");
+            }
+            crypt(m, node, 0);
+        }
+
         void wipe() {
             Arrays.fill(key, (byte) 0);
+        }
+
+        @Override
+        public void close() throws IOException {
+            wipe();
+            if (scratch != null) {
+                scratch.close();
+            }
         }
     }
 
