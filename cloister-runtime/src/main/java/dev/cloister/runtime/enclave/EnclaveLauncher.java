@@ -2,6 +2,7 @@ package dev.cloister.runtime.enclave;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cloister.attestation.SgxMeasurements;
 import dev.cloister.core.AtomicFiles;
 import dev.cloister.core.CloisterException;
 import dev.cloister.pf.PathPolicy;
@@ -42,10 +43,10 @@ public final class EnclaveLauncher {
     public interface Measurer {
         /**
          * @param bundle the bundle folder (manifest and files)
-         * @return the measurement, hex
+         * @return the identity the evidence will state: MRENCLAVE is the bundle measurement
          * @throws CloisterException DENIED naming the first file whose hash does not match
          */
-        String measure(Path bundle) throws CloisterException, IOException;
+        SgxMeasurements measure(Path bundle) throws CloisterException, IOException;
     }
 
     /** What the launcher reports to the host at the end. */
@@ -75,13 +76,14 @@ public final class EnclaveLauncher {
     public Report run(EnclavePlan plan, Path stdoutCiphertext, Path stderrCiphertext, HostChannel host)
             throws CloisterException, IOException, InterruptedException {
         Path root = Path.of(plan.root());
-        String measurement = measurer.measure(Path.of(plan.bundle()));
+        SgxMeasurements identity = measurer.measure(Path.of(plan.bundle()));
+        String measurement = java.util.HexFormat.of().formatHex(identity.mrEnclave());
         if (plan.measurement() != null && !plan.measurement().equalsIgnoreCase(measurement)) {
             throw new CloisterException(CloisterException.Kind.DENIED, "bundle measures " + measurement
                     + ", not the " + plan.measurement() + " the job expects");
         }
         host.tell("progress", HostChannel.object().put("stage", "measured").put("measurement", measurement));
-        try (PfKey key = provisioner.obtain(plan.key(), measurement, host)) {
+        try (PfKey key = provisioner.obtain(plan.key(), identity, host)) {
             host.tell("progress", HostChannel.object().put("stage", "key released"));
             Path inputs = Files.createDirectories(memory.resolve("inputs"));
             Path outputs = Files.createDirectories(memory.resolve("outputs"));

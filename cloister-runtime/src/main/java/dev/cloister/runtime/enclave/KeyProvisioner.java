@@ -1,5 +1,6 @@
 package dev.cloister.runtime.enclave;
 
+import dev.cloister.attestation.SgxMeasurements;
 import dev.cloister.core.CloisterException;
 import dev.cloister.pf.PfKey;
 
@@ -12,8 +13,8 @@ public interface KeyProvisioner {
     /**
      * Obtains the key the plan names.
      *
-     * @param measurement the measurement the launcher computed itself (hex), which the evidence states
+     * @param identity what the launcher measured itself, which the evidence states
      * @throws CloisterException DENIED when the broker refuses (its explanation is in the message)
      */
-    PfKey obtain(EnclavePlan.KeyRequest request, String measurement, HostChannel host) throws CloisterException;
+    PfKey obtain(EnclavePlan.KeyRequest request, SgxMeasurements identity, HostChannel host) throws CloisterException;
 }
