@@ -161,7 +161,7 @@ public final class EnclaveLauncher {
         try (var entries = Files.list(root)) {
             for (Path e : entries.sorted().toList()) {
                 String name = "/" + e.getFileName();
-                if (List.of("/proc", "/dev", "/tmp", "/inputs", "/outputs").contains(name)) {
+                if (List.of("/proc", "/dev", "/inputs", "/outputs").contains(name)) {
                     continue;
                 }
                 if (Files.isSymbolicLink(e)) {
@@ -173,8 +173,10 @@ public final class EnclaveLauncher {
         }
         b.readOnly(inputs, "/inputs")
                 .writable(outputs, "/outputs")
-                .tmpfs("/tmp")
                 .workDir(plan.workDir());
+        if (!Files.exists(root.resolve("tmp"))) {
+            b.tmpfs("/tmp"); // a private scratch space, in memory; a bundle that ships /tmp files keeps them instead
+        }
         for (Map.Entry<String, String> e : plan.env().entrySet()) {
             b.env(e.getKey(), e.getValue());
         }

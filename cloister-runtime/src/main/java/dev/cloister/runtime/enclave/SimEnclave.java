@@ -107,7 +107,10 @@ public final class SimEnclave {
         String error = null;
         if (exit != 0) {
             List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            error = lines.isEmpty() ? "launcher exited with " + exit : lines.getLast();
+            // The launcher's own one-line error if it wrote one, else the first line (a JVM or sandbox failure).
+            error = lines.stream().filter(l -> l.startsWith("launcher: ")).reduce((a, b) -> b)
+                    .map(l -> l.substring("launcher: ".length()))
+                    .orElse(lines.isEmpty() ? "launcher exited with " + exit : lines.getFirst());
         }
         return new Outcome(exit, done, error);
     }

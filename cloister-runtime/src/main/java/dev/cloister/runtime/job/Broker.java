@@ -17,6 +17,9 @@ public interface Broker {
      */
     void createJobKey(String secret, byte[] key, String policy) throws CloisterException, IOException;
 
+    /** The full name an enclave asks for, e.g. {@code NAMESPACE/NAME}, of a secret created here. */
+    String qualify(String secret);
+
     /** A fresh single-use nonce, base64, for one release. */
     String nonce() throws CloisterException, IOException;
 
@@ -27,6 +30,9 @@ public interface Broker {
      */
     JsonNode release(JsonNode request) throws CloisterException, IOException;
 
-    /** The audit log's lines about {@code secret}, oldest first: each release or denial with the measurement. */
-    List<String> history(String secret) throws CloisterException, IOException;
+    /**
+     * The audit log's lines about a secret (by its {@link #qualify qualified} name), oldest first: each release or
+     * denial with the measurement.
+     */
+    List<String> history(String qualifiedSecret) throws CloisterException, IOException;
 }

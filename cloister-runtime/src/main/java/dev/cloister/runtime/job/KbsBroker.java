@@ -25,8 +25,8 @@ public final class KbsBroker implements Broker {
         this.namespace = namespace;
     }
 
-    /** The broker's full name of a job secret. */
-    public String qualified(String secret) {
+    @Override
+    public String qualify(String secret) {
         return namespace + "/" + secret;
     }
 
@@ -48,7 +48,8 @@ public final class KbsBroker implements Broker {
     }
 
     @Override
-    public List<String> history(String secret) throws CloisterException {
+    public List<String> history(String qualifiedSecret) throws CloisterException {
+        String secret = qualifiedSecret.substring(qualifiedSecret.indexOf('/') + 1);
         List<String> out = new ArrayList<>();
         long after = 0;
         while (true) {

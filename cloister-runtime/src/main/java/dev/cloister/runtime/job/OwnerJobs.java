@@ -85,7 +85,7 @@ public final class OwnerJobs {
                 java.util.Arrays.fill(raw, (byte) 0);
             }
             JobRecord rec = new JobRecord(id, spec.name(), bundlePath.toAbsolutePath().normalize().toString(),
-                    measurement, spec.bundle().policy(), secret, spec.broker(), spec.backend(), spec.args(),
+                    measurement, spec.bundle().policy(), broker.qualify(secret), spec.broker(), spec.backend(), spec.args(),
                     spec.env(), inputs, spec.outputs());
             repo.putRef(JobRecord.ref(id), rec.toBytes());
             return rec;
@@ -108,21 +108,25 @@ public final class OwnerJobs {
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
         JobResult res = JobResult.parse(repo.getRef(JobResult.ref(id)).orElseThrow(() ->
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + " has no result yet")), id);
-        if (!res.missing().isEmpty()) {
-            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + ": the program did not write "
-                    + String.join(", ", res.missing()) + " (exit " + res.programExit() + "); see its stderr");
-        }
         Files.createDirectories(outDir);
         List<Fetched> out = new ArrayList<>();
         try (PfKey key = PfKey.read(keyFile(id))) {
+            // The program's stdout and stderr first: when outputs are missing, they say why.
+            Fetched stdout = decrypt(res.stdout(), "/cloister/stdout", outDir.resolve("stdout.txt"), key, "stdout");
+            Fetched stderr = decrypt(res.stderr(), "/cloister/stderr", outDir.resolve("stderr.txt"), key, "stderr");
+            if (!res.missing().isEmpty()) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + ": the program did not "
+                        + "write " + String.join(", ", res.missing()) + " (exit " + res.programExit() + "); its stderr is in "
+                        + stderr.file());
+            }
             for (JobSpec.Output o : rec.outputs()) {
                 JobResult.Output got = res.outputs().stream().filter(x -> x.name().equals(o.name())).findFirst()
                         .orElseThrow(() -> new CloisterException(CloisterException.Kind.BAD_INPUT,
                                 "job " + id + ": output " + o.name() + " is missing from the result"));
                 out.add(decrypt(got.object(), o.path(), outDir.resolve(o.name()), key, o.name()));
             }
-            out.add(decrypt(res.stdout(), "/cloister/stdout", outDir.resolve("stdout.txt"), key, "stdout"));
-            out.add(decrypt(res.stderr(), "/cloister/stderr", outDir.resolve("stderr.txt"), key, "stderr"));
+            out.add(stdout);
+            out.add(stderr);
         }
         return out;
     }
