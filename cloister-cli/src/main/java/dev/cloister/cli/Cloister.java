@@ -37,7 +37,10 @@ import picocli.CommandLine.ScopeType;
         subcommands = {CommandLine.HelpCommand.class,
             dev.cloister.cli.bundle.BuildCommand.class,
             dev.cloister.cli.bundle.BundleCommand.class,
-            dev.cloister.cli.pf.PfCommand.class},
+            dev.cloister.cli.pf.PfCommand.class,
+            dev.cloister.cli.job.JobCommand.class,
+            dev.cloister.cli.job.WorkerCommand.class,
+            dev.cloister.cli.job.DemoCommand.class},
         footerHeading = "%nExit status:%n",
         footer = {
             "  0   success",

@@ -146,15 +146,17 @@ public final class SimEnclave {
                 .readOnly(planFile, PLAN)
                 .env("HOME", "/tmp")
                 .network(false);
-        // The launcher's own code, read-only at the same paths as on the host, unless /usr already has it.
+        // The launcher's own code, read-only at the same paths as on the host, unless /usr already has it. A jar's
+        // folder is bound rather than the jar, because an executable jar names its libraries relative to itself.
         Set<Path> extra = new LinkedHashSet<>();
         if (!javaHome.startsWith("/usr")) {
             extra.add(javaHome);
         }
         for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
-            Path e = Path.of(entry).toAbsolutePath();
-            if (!entry.isEmpty() && !e.startsWith("/usr") && Files.exists(e)) {
-                extra.add(e);
+            Path e = Path.of(entry).toAbsolutePath().normalize();
+            Path bind = Files.isRegularFile(e) ? e.getParent() : e;
+            if (!entry.isEmpty() && !bind.startsWith("/usr") && Files.exists(bind)) {
+                extra.add(bind);
             }
         }
         extra.forEach(e -> b.readOnly(e, e.toString()));
