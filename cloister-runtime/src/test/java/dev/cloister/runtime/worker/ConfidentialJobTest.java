@@ -27,6 +27,11 @@ import dev.cloister.runtime.job.OwnerJobs;
 import dev.cloister.runtime.repo.LocalRepository;
 import dev.cloister.runtime.repo.ObjectId;
 import dev.cloister.runtime.repo.Repository;
+import dev.cloister.runtime.repo.S3ProxyServer;
+import dev.cloister.runtime.repo.S3Repository;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -190,5 +195,89 @@ class ConfidentialJobTest {
                 p -> stages.add(p.path("stage").asText())))
                 .isInstanceOf(CloisterException.class);
         assertThat(stages).contains("key released").doesNotContain("program exited");
+    }
+
+    private JobRecord submitUpper(Bundle b, Repository r) throws Exception {
+        Files.writeString(tmp.resolve("secret.txt"), "attack at dawn\n");
+        OwnerJobs jobs = new OwnerJobs(r, new KbsBroker(owner, "alice"), tmp.resolve("keys"));
+        return jobs.submit(spec(b, "E:" + b.measurement() + " SIM:ALLOW"), tmp, b.dir(), b.measurement());
+    }
+
+    @Test
+    void sqlite3QueriesAnEncryptedDatabase() throws Exception {
+        Path db = tmp.resolve("clinic.db");
+        Process mk = new ProcessBuilder("sqlite3", db.toString(), "create table v(g text, x real);"
+                + "insert into v values ('a', 1.5), ('a', 2.5), ('b', 10), ('b', 11), ('b', 12);")
+                .inheritIO().start();
+        assertThat(mk.waitFor()).isZero();
+        String query = "select g, count(*), avg(x) from v group by g order by g;";
+        Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin/sqlite3")),
+                tmp.resolve("sq"), false).dir());
+        JobSpec js = new JobSpec("sq", new JobSpec.Bundle(b.dir().toString(), null, "E:" + b.measurement() + " SIM:ALLOW"),
+                List.of(new JobSpec.Input("db", "clinic.db", "/inputs/clinic.db")),
+                List.of(new JobSpec.Output("report", "/outputs/report.csv")),
+                List.of("-readonly", "-csv", "-cmd", ".output /outputs/report.csv", "/inputs/clinic.db", query),
+                Map.of(), "sim", "unused", "unused");
+        OwnerJobs jobs = new OwnerJobs(repo, new KbsBroker(owner, "alice"), tmp.resolve("keys"));
+        JobRecord rec = jobs.submit(js, tmp, b.dir(), b.measurement());
+        JobResult res = worker().run(rec.id(), Files.createDirectories(tmp.resolve("work")), p -> {});
+        assertThat(res.programExit()).isZero();
+        jobs.fetch(rec.id(), tmp.resolve("out"));
+        Process direct = new ProcessBuilder("sqlite3", "-readonly", "-csv", db.toString(), query).start();
+        String expected = new String(direct.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(direct.waitFor()).isZero();
+        assertThat(expected).contains("a,2,2.0");
+        assertThat(Files.readString(tmp.resolve("out/report"))).isEqualTo(expected);
+    }
+
+    @Test
+    void theSameFlowWorksWithAnS3Repository() throws Exception {
+        try (S3ProxyServer s3 = S3ProxyServer.start(Files.createDirectories(tmp.resolve("s3")))) {
+            try (S3Client admin = S3Client.builder().httpClientBuilder(UrlConnectionHttpClient.builder())
+                    .endpointOverride(s3.endpoint).forcePathStyle(true).region(Region.US_EAST_1)
+                    .credentialsProvider(S3ProxyServer.credentials()).build()) {
+                admin.createBucket(x -> x.bucket("jobs"));
+            }
+            repo = S3Repository.open(s3.endpoint, "us-east-1", "jobs", "alice", S3ProxyServer.credentials());
+            Bundle b = upperBundle();
+            JobRecord rec = submitUpper(b, repo);
+            JobResult res = worker().run(rec.id(), Files.createDirectories(tmp.resolve("work")), p -> {});
+            assertThat(res.programExit()).isZero();
+            new OwnerJobs(repo, null, tmp.resolve("keys")).fetch(rec.id(), tmp.resolve("out"));
+            assertThat(Files.readString(tmp.resolve("out/result"))).isEqualTo("ATTACK AT DAWN\n");
+        }
+    }
+
+    @Test
+    void aJobRunsAgainAfterAnInterruptedOrRepeatedRun() throws Exception {
+        Bundle b = upperBundle();
+        JobRecord rec = submitUpper(b, repo);
+        Path work = Files.createDirectories(tmp.resolve("work"));
+        // An interrupted run leaves scratch files and no result; a new run starts over and publishes one.
+        Files.createDirectories(work.resolve("out"));
+        Files.writeString(work.resolve("out/result.pf"), "half-written");
+        worker().run(rec.id(), work, p -> {});
+        JobResult again = worker().run(rec.id(), work, p -> {});
+        assertThat(again.programExit()).isZero();
+        new OwnerJobs(repo, null, tmp.resolve("keys")).fetch(rec.id(), tmp.resolve("out"));
+        assertThat(Files.readString(tmp.resolve("out/result"))).isEqualTo("ATTACK AT DAWN\n");
+    }
+
+    @Test
+    void anUnreachableBrokerOrAMissingObjectIsAClearError() throws Exception {
+        Bundle b = upperBundle();
+        JobRecord rec = submitUpper(b, repo);
+        KbsClient nowhere = new KbsClient(URI.create("https://127.0.0.1:1"), null,
+                Tls.clientContextTrusting(Tls.selfSigned(Instant.now()).chain()[0]));
+        Worker w = new Worker(repo, new KbsBroker(nowhere, "alice"), WorkerBundles::open,
+                new SimEnclave(LauncherMain.class.getName()));
+        assertThatThrownBy(() -> w.run(rec.id(), Files.createDirectories(tmp.resolve("w1")), p -> {}))
+                .isInstanceOf(CloisterException.class).hasMessageContaining("cannot reach broker")
+                .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.ENVIRONMENT));
+        String obj = rec.inputs().get(0).object();
+        Files.delete(tmp.resolve("repo/objects/sha256").resolve(obj.substring(0, 2)).resolve(obj.substring(2)));
+        assertThatThrownBy(() -> worker().run(rec.id(), Files.createDirectories(tmp.resolve("w2")), p -> {}))
+                .isInstanceOf(CloisterException.class)
+                .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.BAD_INPUT));
     }
 }
