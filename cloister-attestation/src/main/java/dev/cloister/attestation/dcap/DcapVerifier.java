@@ -186,16 +186,16 @@ public final class DcapVerifier implements EvidenceVerifier {
         }
         Cert root = vc.anchor.cert;
         vc.rootCrl = Crl.parse(c.rootCaCrl(), "root_ca_crl");
-        if (!vc.rootCrl.issuer.equals(root.subject) || !vc.rootCrl.signedBy(root.key)) {
+        if (!vc.rootCrl.issuedBy(root) || !vc.rootCrl.signedBy(root.key)) {
             throw EvidenceException.rejected("signature is invalid for the root CA CRL (issuer "
-                    + Cert.cn(vc.rootCrl.issuer) + ")");
+                    + vc.rootCrl.issuerCn + ")");
         }
         vc.intervals.add(new Interval("root CA CRL", vc.rootCrl.thisUpdate, vc.rootCrl.nextUpdate));
         vc.pckCrlIssuer = crlChain.get(0);
         vc.pckCrl = Crl.parse(c.pckCrl(), "pck_crl");
-        if (!vc.pckCrl.issuer.equals(vc.pckCrlIssuer.subject) || !vc.pckCrl.signedBy(vc.pckCrlIssuer.key)) {
+        if (!vc.pckCrl.issuedBy(vc.pckCrlIssuer) || !vc.pckCrl.signedBy(vc.pckCrlIssuer.key)) {
             throw EvidenceException.rejected("signature is invalid for the PCK CRL (issuer "
-                    + Cert.cn(vc.pckCrl.issuer) + ")");
+                    + vc.pckCrl.issuerCn + ")");
         }
         vc.intervals.add(new Interval("PCK CRL", vc.pckCrl.thisUpdate, vc.pckCrl.nextUpdate));
         for (List<Cert> ch : List.of(tcbChain, qeChain, crlChain)) {
@@ -268,7 +268,7 @@ public final class DcapVerifier implements EvidenceVerifier {
             if (!issuer.ca) {
                 throw EvidenceException.rejected(what + ": issuer " + issuer.cn() + " is not a CA");
             }
-            if (!c.issuer.equals(issuer.subject) || !c.signedBy(issuer.key)) {
+            if (!c.issuedBy(issuer) || !c.signedBy(issuer.key)) {
                 throw EvidenceException.rejected(what + ": signature of " + c.cn() + " by " + issuer.cn()
                         + " is invalid");
             }
@@ -350,10 +350,10 @@ public final class DcapVerifier implements EvidenceVerifier {
         boolean tdx = q.teeType() == TeeType.TDX;
 
         // B.2, B.3: the PCK CRL is the one of the PCK's issuing CA, and the PCK and its CA are not revoked
-        String crlIssuerCn = Cert.cn(vc.pckCrl.issuer);
-        if (!crlIssuerCn.contains("CA") || !vc.pckCrl.issuer.equals(chain.leaf.issuer)) {
+        String crlIssuerCn = vc.pckCrl.issuerCn;
+        if (!crlIssuerCn.contains("CA") || !Arrays.equals(vc.pckCrl.issuerDer, chain.leaf.issuerDer)) {
             throw EvidenceException.rejected("the PCK CRL is issued by " + crlIssuerCn + " but the PCK by "
-                    + Cert.cn(chain.leaf.issuer));
+                    + chain.leaf.issuerCn);
         }
         if (vc.pckCrl.revokes(chain.leaf)) {
             throw EvidenceException.rejected("the PCK certificate (serial " + chain.leaf.serial.toString(16)

@@ -439,7 +439,7 @@ class NegativeTest {
             denied(e.quote(), with(c, "qeIdentityIssuerChain", "\n").toBytes(), "too short for QE Identity");
             denied(e.quote(), with(c, "pckCrlIssuerChain", "\n").toBytes(), "too short for the PCK CRL");
             malformed(e.quote(), with(c, "tcbInfoIssuerChain", "-----BEGIN CERTIFICATE-----\nAAAA\n"
-                    + "-----END CERTIFICATE-----\n").toBytes(), "not an X.509 certificate");
+                    + "-----END CERTIFICATE-----\n").toBytes(), "not a well-formed X.509 certificate");
         }
 
         @Test
