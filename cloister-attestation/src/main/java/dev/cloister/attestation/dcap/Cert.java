@@ -26,6 +26,12 @@ final class Cert {
     final Certificate cert;
     final X500Name subject;
     final X500Name issuer;
+    final byte[] subjectDer;
+    final byte[] issuerDer;
+    final String cn;
+    final String issuerCn;
+    private final ASN1ObjectIdentifier sigAlg;
+    private final byte[] signature;
     final BigInteger serial;
     final Instant notBefore;
     final Instant notAfter;
@@ -40,8 +46,27 @@ final class Cert {
         try {
             cert = Certificate.getInstance(der);
             spki = cert.getSubjectPublicKeyInfo().getEncoded("DER");
+            // BouncyCastle parses lazily: force every field used later, so malformed input fails here, typed
+            subject = cert.getSubject();
+            issuer = cert.getIssuer();
+            subjectDer = subject.getEncoded("DER");
+            issuerDer = issuer.getEncoded("DER");
+            cn = cn(subject);
+            issuerCn = cn(issuer);
+            serial = cert.getSerialNumber().getValue();
+            notBefore = cert.getStartDate().getDate().toInstant();
+            notAfter = cert.getEndDate().getDate().toInstant();
+            Extensions ext = cert.getTBSCertificate().getExtensions();
+            BasicConstraints bc = ext == null ? null : BasicConstraints.fromExtensions(ext);
+            ca = bc != null && bc.isCA();
+            sigAlg = cert.getSignatureAlgorithm().getAlgorithm();
+            signature = cert.getSignature().getOctets();
+            key = Ecdsa.encodedPublicKey(cert.getSubjectPublicKeyInfo().getPublicKeyData().getBytes());
         } catch (RuntimeException | java.io.IOException e) {
-            throw EvidenceException.malformed(what + " is not an X.509 certificate");
+            throw EvidenceException.malformed(what + " is not a well-formed X.509 certificate");
+        }
+        if (key == null) {
+            throw EvidenceException.malformed(what + " (" + cn + ") does not hold a P-256 public key");
         }
         int[] tbs = Der.firstInner(der);
         if (tbs == null) {
@@ -49,18 +74,6 @@ final class Cert {
         }
         tbsOff = tbs[0];
         tbsLen = tbs[1];
-        subject = cert.getSubject();
-        issuer = cert.getIssuer();
-        serial = cert.getSerialNumber().getValue();
-        notBefore = cert.getStartDate().getDate().toInstant();
-        notAfter = cert.getEndDate().getDate().toInstant();
-        Extensions ext = cert.getTBSCertificate().getExtensions();
-        BasicConstraints bc = ext == null ? null : BasicConstraints.fromExtensions(ext);
-        ca = bc != null && bc.isCA();
-        key = Ecdsa.encodedPublicKey(cert.getSubjectPublicKeyInfo().getPublicKeyData().getBytes());
-        if (key == null) {
-            throw EvidenceException.malformed(what + " (" + cn() + ") does not hold a P-256 public key");
-        }
     }
 
     static Cert parse(byte[] der, String what) throws EvidenceException {
@@ -69,6 +82,16 @@ final class Cert {
 
     /** Parses concatenated PEM certificates, in order. */
     static List<Cert> parsePemChain(String pem, String what) throws EvidenceException {
+        return parsePemChain(pem, what, new java.util.HashMap<>());
+    }
+
+    /**
+     * As {@link #parsePemChain(String, String)}, reusing certificates already parsed in {@code intern}: the same
+     * certificate appears in several chains of one verification, and one object means one public-key
+     * precomputation.
+     */
+    static List<Cert> parsePemChain(String pem, String what, java.util.Map<java.nio.ByteBuffer, Cert> intern)
+            throws EvidenceException {
         List<Cert> out = new ArrayList<>();
         int i = 0;
         String begin = "-----BEGIN CERTIFICATE-----";
@@ -88,19 +111,31 @@ final class Cert {
             } catch (IllegalArgumentException e) {
                 throw EvidenceException.malformed(what + " has invalid base64 in certificate " + (out.size() + 1));
             }
-            out.add(parse(der, what + " certificate " + (out.size() + 1)));
+            java.nio.ByteBuffer key = java.nio.ByteBuffer.wrap(der);
+            Cert c = intern.get(key);
+            if (c == null) {
+                c = parse(der, what + " certificate " + (out.size() + 1));
+                intern.put(key, c);
+            }
+            out.add(c);
             i = z + end.length();
         }
         return out;
     }
 
     String cn() {
-        return cn(subject);
+        return cn;
     }
 
+    /** The first CN of a name; throws on malformed names (callers parse eagerly). */
     static String cn(X500Name name) {
         RDN[] rdns = name.getRDNs(BCStyle.CN);
         return rdns.length == 0 ? "" : IETFUtils.valueToString(rdns[0].getFirst().getValue());
+    }
+
+    /** Whether this certificate names {@code other} as its issuer (DER comparison of the names). */
+    boolean issuedBy(Cert other) {
+        return Arrays.equals(issuerDer, other.subjectDer);
     }
 
     Extension extension(ASN1ObjectIdentifier oid) {
@@ -110,10 +145,10 @@ final class Cert {
 
     /** Whether {@code issuerKey} signed this certificate (ECDSA P-256 with SHA-256 only). */
     boolean signedBy(ECPublicKeyParameters issuerKey) {
-        if (!ECDSA_SHA256.equals(cert.getSignatureAlgorithm().getAlgorithm())) {
+        if (!ECDSA_SHA256.equals(sigAlg)) {
             return false;
         }
-        return Ecdsa.verifyDer(issuerKey, der, tbsOff, tbsLen, cert.getSignature().getOctets());
+        return Ecdsa.verifyDer(issuerKey, der, tbsOff, tbsLen, signature);
     }
 
     boolean validAt(Instant at) {

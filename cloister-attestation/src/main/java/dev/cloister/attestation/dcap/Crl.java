@@ -14,6 +14,10 @@ import org.bouncycastle.crypto.params.ECPublicKeyParameters;
 final class Crl {
     final byte[] der;
     final X500Name issuer;
+    final byte[] issuerDer;
+    final String issuerCn;
+    private final org.bouncycastle.asn1.ASN1ObjectIdentifier sigAlg;
+    private final byte[] signature;
     final Instant thisUpdate;
     final Instant nextUpdate;
     private final Set<BigInteger> revoked = new HashSet<>();
@@ -26,6 +30,10 @@ final class Crl {
         try {
             list = CertificateList.getInstance(der);
             issuer = list.getIssuer();
+            issuerDer = issuer.getEncoded("DER");
+            issuerCn = Cert.cn(issuer);
+            sigAlg = list.getSignatureAlgorithm().getAlgorithm();
+            signature = list.getSignature().getOctets();
             thisUpdate = list.getThisUpdate().getDate().toInstant();
             if (list.getNextUpdate() == null) {
                 throw EvidenceException.malformed(what + " has no nextUpdate");
@@ -34,8 +42,8 @@ final class Crl {
             for (TBSCertList.CRLEntry e : list.getRevokedCertificates()) {
                 revoked.add(e.getUserCertificate().getValue());
             }
-        } catch (RuntimeException e) {
-            throw EvidenceException.malformed(what + " is not an X.509 CRL");
+        } catch (RuntimeException | java.io.IOException e) {
+            throw EvidenceException.malformed(what + " is not a well-formed X.509 CRL");
         }
         int[] tbs = Der.firstInner(der);
         if (tbs == null) {
@@ -50,10 +58,14 @@ final class Crl {
     }
 
     boolean signedBy(ECPublicKeyParameters key) {
-        if (!Cert.ECDSA_SHA256.equals(list.getSignatureAlgorithm().getAlgorithm())) {
+        if (!Cert.ECDSA_SHA256.equals(sigAlg)) {
             return false;
         }
-        return Ecdsa.verifyDer(key, der, tbsOff, tbsLen, list.getSignature().getOctets());
+        return Ecdsa.verifyDer(key, der, tbsOff, tbsLen, signature);
+    }
+
+    boolean issuedBy(Cert c) {
+        return java.util.Arrays.equals(issuerDer, c.subjectDer);
     }
 
     boolean revokes(Cert c) {
