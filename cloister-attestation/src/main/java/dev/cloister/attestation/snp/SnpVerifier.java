@@ -79,20 +79,46 @@ public final class SnpVerifier implements EvidenceVerifier {
 
     private static final int MAX_CACHED_CHAINS = 1024;
 
+    /** Trust anchor name to SPKI SHA-256 (hex). */
     private final Map<String, String> pins;
+    /** Whether the anchors are AMD's own; otherwise results name the explicit root. */
+    private final boolean amd;
     /**
      * Digests of chains whose signatures already verified. Signatures do not depend on time, so this saves three
      * RSA-4096 verifications per report; validity periods are still checked at every call.
      */
     private final Map<String, Boolean> verifiedChains = new java.util.concurrent.ConcurrentHashMap<>();
 
-    private SnpVerifier(Map<String, String> pins) {
+    private SnpVerifier(Map<String, String> pins, boolean amd) {
         this.pins = Map.copyOf(pins);
+        this.amd = amd;
     }
 
     /** A verifier trusting AMD's production ARKs for Milan, Genoa and Turin. */
     public static SnpVerifier amdRoots() {
-        return new SnpVerifier(PINNED_ARK_SPKI_SHA256);
+        return new SnpVerifier(PINNED_ARK_SPKI_SHA256, true);
+    }
+
+    /**
+     * A verifier trusting only the given self-signed root instead of AMD's (a test PKI, or a root the caller
+     * pinned out of band). Results name it: {@code explicit root <CN> (SPKI SHA-256 <hex>)}. The product layout of
+     * REPORTED_TCB is then taken from the VCEK's product-name extension (Milan when absent).
+     *
+     * @throws EvidenceException {@code BAD_INPUT} when the certificate is unreadable or not self-signed
+     */
+    public static SnpVerifier withRoot(byte[] rootCertificate) throws EvidenceException {
+        List<X509Certificate> certs = parseCertificates(rootCertificate);
+        if (certs.size() != 1) {
+            throw EvidenceException.malformed("the explicit root must be one certificate, got " + certs.size());
+        }
+        X509Certificate root = certs.get(0);
+        try {
+            root.verify(root.getPublicKey());
+        } catch (GeneralSecurityException e) {
+            throw EvidenceException.malformed("the explicit root " + cn(root) + " is not self-signed");
+        }
+        String spki = spkiSha256(root);
+        return new SnpVerifier(Map.of("explicit root " + cn(root) + " (SPKI SHA-256 " + spki + ")", spki), false);
     }
 
     @Override
@@ -107,7 +133,9 @@ public final class SnpVerifier implements EvidenceVerifier {
         X509Certificate leaf = leaf(supplied);
         X509Certificate ask = issuerOf(leaf, supplied, "VCEK/VLEK");
         X509Certificate ark = issuerOf(ask, supplied, "ASK/ASVK");
-        String product = pinnedProduct(ark);
+        String anchor = pinnedAnchor(ark);
+        String leafProductName = extensionString(leaf, OID_PRODUCT);
+        String product = amd ? anchor : productOf(leafProductName);
 
         boolean vlek = ask.getSubjectX500Principal().getName().contains("SEV-VLEK-")
                 || leaf.getExtensionValue(OID_CSP) != null;
@@ -119,8 +147,8 @@ public final class SnpVerifier implements EvidenceVerifier {
         }
         String chainKey = chainDigest(leaf, ask, ark);
         if (!verifiedChains.containsKey(chainKey)) {
-            checkSigned(ark, ark, "ARK-" + product + " self-signature");
-            checkSigned(ask, ark, (vlek ? "ASVK" : "ASK") + " signature by ARK-" + product);
+            checkSigned(ark, ark, cn(ark) + " self-signature");
+            checkSigned(ask, ark, (vlek ? "ASVK" : "ASK") + " signature by " + cn(ark));
             checkSigned(leaf, ask, leafName + " signature by " + cn(ask));
             if (verifiedChains.size() < MAX_CACHED_CHAINS) {
                 verifiedChains.put(chainKey, Boolean.TRUE);
@@ -129,9 +157,8 @@ public final class SnpVerifier implements EvidenceVerifier {
         for (X509Certificate c : List.of(ark, ask, leaf)) {
             checkValid(c, at);
         }
-        String leafProduct = extensionString(leaf, OID_PRODUCT);
-        if (leafProduct != null && !leafProduct.startsWith(product)) {
-            throw EvidenceException.rejected(leafName + " is for product " + leafProduct + " but chains to ARK-"
+        if (amd && leafProductName != null && !leafProductName.startsWith(product)) {
+            throw EvidenceException.rejected(leafName + " is for product " + leafProductName + " but chains to ARK-"
                     + product);
         }
         verifyReportSignature(report, leaf.getPublicKey(), leafName);
@@ -145,7 +172,7 @@ public final class SnpVerifier implements EvidenceVerifier {
         SnpMeasurements m = new SnpMeasurements(report.measurement(), report.hostData(), report.policy(),
                 report.reportedTcb(), report.vmpl(), report.debug());
         return new VerifiedEvidence(TeeType.SEV_SNP, report.version(), TcbStatus.UP_TO_DATE, List.of(), m,
-                report.reportData(), issued, next, "AMD ARK-" + product, false);
+                report.reportData(), issued, next, amd ? "AMD ARK-" + product : anchor, false);
     }
 
     /** Strips an Azure HCL wrapper; anything else is taken as a bare report. */
@@ -213,21 +240,33 @@ public final class SnpVerifier implements EvidenceVerifier {
                 + ") in " + (pool == BUILTIN ? "AMD's product chains" : "the collateral's chain"));
     }
 
-    private String pinnedProduct(X509Certificate ark) throws EvidenceException {
-        String spki;
-        try {
-            spki = HEX.formatHex(MessageDigest.getInstance("SHA-256").digest(ark.getPublicKey().getEncoded()));
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
+    private String pinnedAnchor(X509Certificate ark) throws EvidenceException {
+        String spki = spkiSha256(ark);
         for (var e : pins.entrySet()) {
             if (MessageDigest.isEqual(e.getValue().getBytes(StandardCharsets.US_ASCII),
                     spki.getBytes(StandardCharsets.US_ASCII))) {
                 return e.getKey();
             }
         }
-        throw EvidenceException.rejected("unknown root: " + cn(ark) + " (SPKI SHA-256 " + spki
-                + ") is not a pinned AMD ARK for Milan, Genoa or Turin");
+        throw EvidenceException.rejected("unknown root: " + cn(ark) + " (SPKI SHA-256 " + spki + ") is not "
+                + (amd ? "a pinned AMD ARK for Milan, Genoa or Turin" : "the explicit root"));
+    }
+
+    private static String spkiSha256(X509Certificate c) {
+        try {
+            return HEX.formatHex(MessageDigest.getInstance("SHA-256").digest(c.getPublicKey().getEncoded()));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("SHA-256 unavailable", e);
+        }
+    }
+
+    private static String productOf(String leafProductName) {
+        for (String p : List.of("Milan", "Genoa", "Turin")) {
+            if (leafProductName != null && leafProductName.startsWith(p)) {
+                return p;
+            }
+        }
+        return "Milan";
     }
 
     private static String chainDigest(X509Certificate... certs) throws EvidenceException {
