@@ -134,7 +134,8 @@ public final class SnpVerifier implements EvidenceVerifier {
             throw EvidenceException.malformed("SEV-SNP verification needs the VCEK or VLEK certificate as collateral"
                     + " (PEM or DER, optionally with the ASK/ARK chain); this verifier does not fetch from AMD KDS");
         }
-        List<X509Certificate> supplied = parseCertificates(collateral);
+        List<java.security.cert.X509CRL> crls = new ArrayList<>();
+        List<X509Certificate> supplied = parseCertificates(withoutCrls(collateral, crls));
         X509Certificate leaf = leaf(supplied);
         X509Certificate ask = issuerOf(leaf, supplied, "VCEK/VLEK");
         X509Certificate ark = issuerOf(ask, supplied, "ASK/ASVK");
@@ -164,6 +165,9 @@ public final class SnpVerifier implements EvidenceVerifier {
         for (X509Certificate c : List.of(ark, ask, leaf)) {
             checkValid(c, at);
         }
+        for (java.security.cert.X509CRL crl : crls) {
+            checkCrl(crl, ark, ask, leaf, at);
+        }
         if (amd && leafProductName != null && !leafProductName.startsWith(product)) {
             throw EvidenceException.rejected(leafName + " is for product " + leafProductName + " but chains to ARK-"
                     + product);
@@ -176,6 +180,12 @@ public final class SnpVerifier implements EvidenceVerifier {
 
         Instant issued = latest(leaf, ask, ark);
         Instant next = earliestExpiry(leaf, ask, ark);
+        for (java.security.cert.X509CRL crl : crls) {
+            issued = max(issued, crl.getThisUpdate().toInstant());
+            if (crl.getNextUpdate() != null && crl.getNextUpdate().toInstant().isBefore(next)) {
+                next = crl.getNextUpdate().toInstant();
+            }
+        }
         SnpMeasurements m = new SnpMeasurements(report.measurement(), report.hostData(), report.policy(),
                 report.reportedTcb(), report.vmpl(), report.debug());
         return new VerifiedEvidence(TeeType.SEV_SNP, report.version(), TcbStatus.UP_TO_DATE, List.of(), m,
@@ -202,6 +212,81 @@ public final class SnpVerifier implements EvidenceVerifier {
         } catch (EvidenceException e) {
             return false;
         }
+    }
+
+    private static final String CRL_BEGIN = "-----BEGIN X509 CRL-----";
+    private static final String CRL_END = "-----END X509 CRL-----";
+
+    /**
+     * Moves PEM CRL blocks (e.g. AMD KDS {@code /vcek/v1/{product}/crl}, converted to PEM) into {@code crls} and
+     * returns the rest of the collateral.
+     */
+    static byte[] withoutCrls(byte[] collateral, List<java.security.cert.X509CRL> crls) throws EvidenceException {
+        String text = new String(collateral, StandardCharsets.ISO_8859_1);
+        if (!text.contains(CRL_BEGIN)) {
+            return collateral;
+        }
+        StringBuilder rest = new StringBuilder();
+        int pos = 0;
+        while (true) {
+            int b = text.indexOf(CRL_BEGIN, pos);
+            if (b < 0) {
+                rest.append(text, pos, text.length());
+                break;
+            }
+            int e = text.indexOf(CRL_END, b);
+            if (e < 0) {
+                throw EvidenceException.malformed("SEV-SNP collateral has a CRL without its END line");
+            }
+            rest.append(text, pos, b);
+            e += CRL_END.length();
+            try {
+                crls.add((java.security.cert.X509CRL) CertificateFactory.getInstance("X.509")
+                        .generateCRL(new ByteArrayInputStream(text.substring(b, e).getBytes(StandardCharsets.ISO_8859_1))));
+            } catch (java.security.cert.CRLException | CertificateException | RuntimeException ex) {
+                throw EvidenceException.malformed("SEV-SNP collateral has an unreadable CRL: " + ex.getMessage());
+            }
+            pos = e;
+        }
+        return rest.toString().getBytes(StandardCharsets.ISO_8859_1);
+    }
+
+    /** A CRL from the chain's ARK (revoking ASKs) or ASK (revoking VCEKs): signed, current, and not listing ours. */
+    private static void checkCrl(java.security.cert.X509CRL crl, X509Certificate ark, X509Certificate ask,
+            X509Certificate leaf, Instant at) throws EvidenceException {
+        X509Certificate issuer;
+        X509Certificate subject;
+        if (crl.getIssuerX500Principal().equals(ark.getSubjectX500Principal())) {
+            issuer = ark;
+            subject = ask;
+        } else if (crl.getIssuerX500Principal().equals(ask.getSubjectX500Principal())) {
+            issuer = ask;
+            subject = leaf;
+        } else {
+            throw EvidenceException.rejected("CRL issued by " + cn(crl.getIssuerX500Principal())
+                    + " does not belong to this chain (" + cn(ark) + ", " + cn(ask) + ")");
+        }
+        try {
+            crl.verify(issuer.getPublicKey());
+        } catch (GeneralSecurityException e) {
+            throw EvidenceException.rejected("CRL of " + cn(issuer) + " has an invalid signature");
+        }
+        if (crl.getThisUpdate().toInstant().isAfter(at)) {
+            throw EvidenceException.rejected("CRL of " + cn(issuer) + " is not valid before "
+                    + crl.getThisUpdate().toInstant() + " (checked at " + at + ")");
+        }
+        if (crl.getNextUpdate() != null && crl.getNextUpdate().toInstant().isBefore(at)) {
+            throw EvidenceException.rejected("CRL of " + cn(issuer) + " expired " + crl.getNextUpdate().toInstant()
+                    + " (checked at " + at + ")");
+        }
+        if (crl.isRevoked(subject)) {
+            throw EvidenceException.rejected(cn(subject) + " certificate (serial " + subject.getSerialNumber().toString(16)
+                    + ") is revoked by the " + cn(issuer) + " CRL");
+        }
+    }
+
+    private static Instant max(Instant a, Instant b) {
+        return a.isAfter(b) ? a : b;
     }
 
     static List<X509Certificate> parseCertificates(byte[] collateral) throws EvidenceException {

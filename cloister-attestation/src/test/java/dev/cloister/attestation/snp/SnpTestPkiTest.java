@@ -158,6 +158,59 @@ class SnpTestPkiTest {
                 .hasMessage("the explicit root SEV-Milan is not self-signed");
     }
 
+    static byte[] crl(String issuer, KeyPair issuerKeys, BigInteger revoked, Instant thisUpdate, Instant nextUpdate)
+            throws Exception {
+        var b = new org.bouncycastle.cert.X509v2CRLBuilder(new X500Name("CN=" + issuer + ",O=Test"),
+                Date.from(thisUpdate));
+        b.setNextUpdate(Date.from(nextUpdate));
+        if (revoked != null) {
+            b.addCRLEntry(revoked, Date.from(thisUpdate), 0);
+        }
+        byte[] der = b.build(new JcaContentSignerBuilder("SHA384withRSAandMGF1").setProvider(BC)
+                .build(issuerKeys.getPrivate())).getEncoded();
+        return ("-----BEGIN X509 CRL-----\n" + java.util.Base64.getMimeEncoder().encodeToString(der)
+                + "\n-----END X509 CRL-----\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    static final BigInteger VCEK_SERIAL = BigInteger.valueOf("SEV-VCEK".hashCode() & 0x7fffffff);
+    static final BigInteger ASK_SERIAL = BigInteger.valueOf("SEV-Milan".hashCode() & 0x7fffffff);
+
+    @Test
+    void crlsInTheCollateralAreCheckedForSignatureTimeAndRevocation() throws Exception {
+        long[] spl = {2, 0, 5, 68};
+        byte[] report = report(TCB, chipId, 0);
+        SnpVerifier v = SnpVerifier.withRoot(arkDer);
+        Instant from = AT.minus(1, ChronoUnit.DAYS);
+        Instant to = AT.plus(7, ChronoUnit.DAYS);
+        byte[] clean = SnpVerifierTest.concat(chain(spl), crl("ARK-Milan", ark, BigInteger.valueOf(999), from, to),
+                crl("SEV-Milan", ask, null, from, to));
+        VerifiedEvidence ok = v.verify(report, clean, AT);
+        assertThat(ok.collateralNextUpdate()).isEqualTo(to);
+        assertThat(ok.collateralIssued()).isEqualTo(from);
+
+        assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
+                crl("SEV-Milan", ask, VCEK_SERIAL, from, to)), AT))
+                .hasMessage("SEV-VCEK certificate (serial " + VCEK_SERIAL.toString(16) + ") is revoked by the"
+                        + " SEV-Milan CRL");
+        assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
+                crl("ARK-Milan", ark, ASK_SERIAL, from, to)), AT))
+                .hasMessageContaining("SEV-Milan certificate (serial").hasMessageContaining("revoked by the ARK-Milan CRL");
+        assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
+                crl("ARK-Milan", ark, null, from.minus(30, ChronoUnit.DAYS), from)), AT))
+                .hasMessageStartingWith("CRL of ARK-Milan expired ");
+        assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
+                crl("ARK-Milan", ask, null, from, to)), AT))
+                .hasMessage("CRL of ARK-Milan has an invalid signature");
+        assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
+                crl("ARK-Genoa", ark, null, from, to)), AT))
+                .hasMessageContaining("CRL issued by ARK-Genoa does not belong to this chain");
+        byte[] broken = SnpVerifierTest.concat(chain(spl), "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        assertThatThrownBy(() -> v.verify(report, broken, AT))
+                .isInstanceOfSatisfying(EvidenceException.class,
+                        e -> assertThat(e.kind()).isEqualTo(dev.cloister.core.CloisterException.Kind.BAD_INPUT));
+    }
+
     private static Exception catchVerify(byte[] report) {
         try {
             SnpVerifier.withRoot(arkDer).verify(report, chain(new long[] {2, 0, 5, 68}), AT);
