@@ -471,11 +471,12 @@ class NegativeTest {
 
         @Test
         void forgedChainSignatureIsDenied() throws Exception {
-            // a PCK chain from another PKI, with this PKI's root appended: the CA's signature by the root fails
+            // a PCK chain from another PKI whose root has the same name, with this PKI's root appended
             SimulatedEvidence e = PKI.issue(sgx());
             Quote q = Quote.parse(e.quote());
             String own = q.signatureData().qe().certificationData().pckChainPem();
-            String foreign = Quote.parse(Simulator.standard().issue(sgx()).quote()).signatureData().qe()
+            String foreign = Quote.parse(Simulator.fromSeed("another seed", "Cloister test root").issue(sgx()).quote())
+                    .signatureData().qe()
                     .certificationData().pckChainPem();
             int cut = foreign.lastIndexOf("-----BEGIN");
             String forged = foreign.substring(0, cut) + own.substring(own.lastIndexOf("-----BEGIN"));
