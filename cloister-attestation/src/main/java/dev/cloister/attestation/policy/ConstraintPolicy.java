@@ -24,9 +24,9 @@ import java.util.stream.Collectors;
  * have the same {@link #toText()}. A {@code null} component means "not constrained".
  *
  * <p>Constraints that name TEE-specific values (SGX: E, S, PROD, SVN; TDX: MRTD, RTMRn, MRCONFIGID, TDATTR,
- * MRSERVICETD; SNP: MEASUREMENT, SNPPOLICY, MINTCB, VMPL, HOSTDATA) also say which TEE types the policy is about: evidence of
- * a type the policy has no such constraint for is denied when any other type is constrained, so an SGX policy
- * never accepts a TDX quote by accident.
+ * MRSERVICETD; SNP: MEASUREMENT, SNPPOLICY, MINTCB, VMPL, HOSTDATA) also say which TEE types the policy is
+ * about: evidence of a type the policy has no such constraint for is denied when any other type is constrained,
+ * so an SGX policy never accepts a TDX quote by accident.
  *
  * @param mrEnclaves accepted MRENCLAVE values (32-byte hex); empty means any
  * @param mrSigner required MRSIGNER (32-byte hex)
