@@ -45,11 +45,11 @@ public final class DcapVerifier implements EvidenceVerifier {
     private final Map<ByteBuffer, VerifiedCollateral> collateralCache = new ConcurrentHashMap<>();
     private final Map<ByteBuffer, PckChain> chainCache = new ConcurrentHashMap<>();
 
-    /** Where collateral comes from when the caller passes none. */
+    /** Where collateral comes from when the caller passes none (see {@link PcsCollateralProvider}). */
     @FunctionalInterface
     public interface CollateralSource {
         /** Collateral (QuoteCollateralV3 JSON) for a quote, valid at {@code at}. */
-        byte[] collateralFor(Quote quote, PckExtensions pck, Instant at) throws EvidenceException;
+        byte[] collateralFor(CollateralRequest request, Instant at) throws EvidenceException;
     }
 
     private record Anchor(TrustAnchor anchor, Cert cert) {}
@@ -106,7 +106,8 @@ public final class DcapVerifier implements EvidenceVerifier {
             if (source == null) {
                 throw EvidenceException.malformed("no collateral given and no collateral source configured");
             }
-            collateral = source.collateralFor(quote, chain.ext, at);
+            String ca = chain.ca.cn().contains("Platform") ? "platform" : "processor";
+            collateral = source.collateralFor(new CollateralRequest(quote.teeType(), chain.ext.fmspc(), ca), at);
         }
         VerifiedCollateral vc = verifiedCollateral(collateral, work);
         if (chain.anchor != vc.anchor) {
