@@ -60,6 +60,16 @@ public final class AttestVerify implements Callable<Integer> {
                     + "--collateral.")
     String pccs;
 
+    @Option(names = "--cache", paramLabel = "DIR",
+            description = "DCAP: on-disk collateral cache for --pccs (entries are reused while valid at --at) and"
+                    + " --offline.")
+    Path cache;
+
+    @Option(names = "--offline",
+            description = "DCAP: take collateral only from --cache, never from the network (exit 4 when the cache"
+                    + " has none valid at --at).")
+    boolean offline;
+
     @Option(names = "--at", paramLabel = "TIME",
             description = "Verify as of this time: ISO-8601 (2025-06-01T00:00:00Z) or Unix seconds. "
                     + "Default: now.")
@@ -87,19 +97,23 @@ public final class AttestVerify implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--collateral and --pccs are mutually exclusive");
         }
+        if (offline && (cache == null || pccs != null || collateral != null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--offline needs --cache and excludes --pccs and --collateral");
+        }
         Instant t = EvidenceInput.time(at);
         Policy p = EvidenceInput.policy(policy);
         byte[] evidence = EvidenceInput.binaryOrHex(quote);
         byte[] col = collateral == null ? null : Files.readAllBytes(collateral);
         EvidenceVerifier verifier;
         if (SnpVerifier.looksLikeReport(evidence)) {
-            if (pccs != null) {
-                throw new CommandLine.ParameterException(spec.commandLine(),
-                        "--pccs applies to DCAP quotes; " + quote + " is an SEV-SNP report (give --collateral VCEK)");
+            if (pccs != null || offline) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--pccs and --offline apply to DCAP"
+                        + " quotes; " + quote + " is an SEV-SNP report (give --collateral VCEK)");
             }
             verifier = root == null ? SnpVerifier.amdRoots() : SnpVerifier.withRoot(Files.readAllBytes(root));
         } else {
-            verifier = DcapSupport.verifier(root, pccs);
+            verifier = DcapSupport.verifier(root, pccs, cache, offline);
         }
         return run(spec.commandLine().getOut(), verifier, evidence, col, t, p, json);
     }

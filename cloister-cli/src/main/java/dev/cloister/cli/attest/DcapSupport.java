@@ -3,6 +3,7 @@ package dev.cloister.cli.attest;
 import dev.cloister.attestation.EvidenceException;
 import dev.cloister.attestation.EvidenceVerifier;
 import dev.cloister.attestation.dcap.DcapVerifier;
+import dev.cloister.attestation.dcap.PcsCollateralProvider;
 import dev.cloister.attestation.dcap.TrustAnchor;
 import dev.cloister.attestation.sim.Simulator;
 import dev.cloister.core.CloisterException;
@@ -16,7 +17,7 @@ import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import java.util.List;
 
-/** The DCAP side of {@code attest verify}: which roots the verifier trusts. */
+/** The DCAP side of {@code attest verify}: which roots the verifier trusts and where collateral comes from. */
 final class DcapSupport {
     private DcapSupport() {}
 
@@ -25,11 +26,23 @@ final class DcapSupport {
      * (flagged {@code simulated}) and are then denied by every policy without SIM:ALLOW. With {@code --root}: that
      * root only.
      */
-    static EvidenceVerifier verifier(Path root, String pccs) throws CloisterException, IOException {
+    static EvidenceVerifier verifier(Path root, String pccs, Path cache, boolean offline)
+            throws CloisterException, IOException {
+        DcapVerifier v = roots(root);
         if (pccs != null) {
-            throw new CloisterException(CloisterException.Kind.ENVIRONMENT,
-                    "fetching collateral from a PCCS (--pccs " + pccs + ") is not in this build; pass --collateral");
+            try {
+                return v.withCollateralSource(PcsCollateralProvider.online(pccs, cache));
+            } catch (IllegalArgumentException e) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "--pccs '" + pccs + "' is not a URL");
+            }
         }
+        if (offline) {
+            return v.withCollateralSource(PcsCollateralProvider.offline(cache));
+        }
+        return v;
+    }
+
+    private static DcapVerifier roots(Path root) throws CloisterException, IOException {
         if (root == null) {
             return DcapVerifier.withSimulation();
         }

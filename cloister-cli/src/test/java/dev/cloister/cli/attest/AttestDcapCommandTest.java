@@ -157,7 +157,32 @@ class AttestDcapCommandTest {
                 "--json");
         assertThat(r.exit()).isEqualTo(ExitCodes.BAD_INPUT);
         assertThat(r.json().get("status").asText()).isEqualTo("Malformed");
-        Run p = run("attest", "verify", "--quote", f("sgx_quote"), "--pccs", "http://127.0.0.1:9");
-        assertThat(p.exit()).isEqualTo(ExitCodes.ENVIRONMENT);
+        Run p = run("attest", "verify", "--quote", f("sgx_quote"), "--pccs", "http://127.0.0.1:9", "--at", SGX_AT);
+        assertThat(p.exit()).as(p.err()).isEqualTo(ExitCodes.ENVIRONMENT);
+        Run none = run("attest", "verify", "--quote", f("sgx_quote"), "--at", SGX_AT);
+        assertThat(none.exit()).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(none.err()).contains("no collateral given");
+        Run offlineAlone = run("attest", "verify", "--quote", f("sgx_quote"), "--offline");
+        assertThat(offlineAlone.exit()).isEqualTo(ExitCodes.USAGE);
+    }
+
+    @Test
+    void offlineVerificationUsesTheCollateralCache() throws Exception {
+        Path cache = dir.resolve("cache");
+        Files.createDirectories(cache);
+        String[] args = {"attest", "verify", "--quote", f("sgx_quote"), "--offline", "--cache", cache.toString(),
+            "--at", SGX_AT, "--policy", "TCB:ConfigurationAndSWHardeningNeeded ADV:*"};
+        Run miss = run(args);
+        assertThat(miss.exit()).isEqualTo(ExitCodes.ENVIRONMENT);
+        assertThat(miss.err()).contains("offline: no cached collateral valid at 2025-07-19T10:01:17Z for SGX FMSPC ");
+        // The message names the cache entry the provider looks for; put the matching collateral there.
+        String entry = miss.err().substring(miss.err().indexOf(" in ") + 4).strip();
+        Files.copy(dir.resolve("sgx_quote_collateral.json"), Path.of(entry));
+        Run hit = run(args);
+        assertThat(hit.exit()).as(hit.err()).isEqualTo(ExitCodes.OK);
+        assertThat(hit.out()).contains("tcb status:  ConfigurationAndSWHardeningNeeded");
+        // A time after the cached collateral lapses is a cache miss again, not a stale verdict.
+        args[8] = "2025-07-20T00:00:00Z";
+        assertThat(run(args).exit()).isEqualTo(ExitCodes.ENVIRONMENT);
     }
 }
