@@ -101,7 +101,18 @@ public final class DcapVerifier implements EvidenceVerifier {
         Objects.requireNonNull(at, "at");
         Quote quote = Quote.parse(evidence);
         Work work = new Work();
-        PckChain chain = pckChain(quote, work);
+        CertificationData cd = quote.signatureData().qe().certificationData();
+        PckChain chain;
+        if (cd.type() == CertificationData.PCK_CHAIN) {
+            chain = pckChain(cd.pckChainPem(), work);
+        } else {
+            // quotes carrying only the (encrypted) PPID need the PCK chain from the collateral
+            String pem = collateral == null ? null : Collateral.parse(collateral).pckCertificateChain();
+            if (pem == null) {
+                cd.pckChainPem(); // throws, naming the certification data type
+            }
+            chain = pckChain(pem, work);
+        }
         if (collateral == null) {
             if (source == null) {
                 throw EvidenceException.malformed("no collateral given and no collateral source configured");
@@ -314,9 +325,7 @@ public final class DcapVerifier implements EvidenceVerifier {
         List<Interval> intervals = new ArrayList<>();
     }
 
-    private PckChain pckChain(Quote quote, Work work) throws EvidenceException {
-        CertificationData cd = quote.signatureData().qe().certificationData();
-        String pem = cd.pckChainPem();
+    private PckChain pckChain(String pem, Work work) throws EvidenceException {
         byte[] keyBytes = pem.getBytes(StandardCharsets.US_ASCII);
         if (!caching) {
             return buildChain(pem, work);
