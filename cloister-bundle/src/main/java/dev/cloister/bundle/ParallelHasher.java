@@ -27,6 +27,8 @@ import java.util.concurrent.Future;
  */
 public final class ParallelHasher {
     private static final int BUFFER = 1 << 20;
+    // One buffer per hashing thread: allocating a fresh 1 MiB per small file made the GC, not SHA-256, the limit.
+    private static final ThreadLocal<byte[]> BUFFERS = ThreadLocal.withInitial(() -> new byte[BUFFER]);
 
     private ParallelHasher() {}
 
@@ -93,7 +95,7 @@ public final class ParallelHasher {
     /** Hashes (and, if {@code dest} is given, copies) one file. */
     static Digest one(Path src, Path dest) throws IOException {
         MessageDigest md = sha256();
-        byte[] buf = new byte[BUFFER];
+        byte[] buf = BUFFERS.get();
         long size = 0;
         try (InputStream in = Files.newInputStream(src);
                 OutputStream out = dest == null ? OutputStream.nullOutputStream() : Files.newOutputStream(dest)) {
