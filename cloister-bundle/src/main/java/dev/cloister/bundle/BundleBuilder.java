@@ -250,7 +250,14 @@ public final class BundleBuilder {
         Files.write(dir.resolve(Bundle.DESCRIPTOR),
                 BundleJson.write(new BundleJson.Doc(o.name(), o.version(), measurement, spec)));
         normalizeTree(dir, files);
-        String tree = Bundle.treeDigest(dir);
+        SortedMap<String, String> entries = new TreeMap<>();
+        for (BundleFile f : files) {
+            entries.put(BundleSpec.ROOT + f.path(), (f.executable() ? "755 " : "644 ") + f.sha256());
+        }
+        entries.put(Bundle.MANIFEST, "644 " + HexFormat.of().formatHex(ParallelHasher.sha256().digest(manifest)));
+        entries.put(Bundle.DESCRIPTOR, "644 " + HexFormat.of().formatHex(ParallelHasher.sha256().digest(
+                Files.readAllBytes(dir.resolve(Bundle.DESCRIPTOR)))));
+        String tree = Bundle.treeDigest(entries);
         long total = files.stream().mapToLong(BundleFile::size).sum();
         return new Result(dir, measurement, tree, files.size(), total);
     }

@@ -148,6 +148,8 @@ class RealProgramsTest {
         BundleBuilder.Result r2 = BundleBuilder.build(BuildOptions.dir(app2, "run.sh"), tmp.resolve("y/z/b2"), true);
         assertThat(r2.measurement()).isEqualTo(r1.measurement());
         assertThat(r2.treeDigest()).isEqualTo(r1.treeDigest());
+        // The builder's digest (from the hashes taken while copying) is the digest of what is on disk.
+        assertThat(Bundle.treeDigest(r1.dir())).isEqualTo(r1.treeDigest());
         assertThat(Files.readAllBytes(r1.dir().resolve(Bundle.DESCRIPTOR)))
                 .isEqualTo(Files.readAllBytes(r2.dir().resolve(Bundle.DESCRIPTOR)));
         assertThat(Files.getLastModifiedTime(r2.dir().resolve("root/app/data/a.txt")).toInstant())
