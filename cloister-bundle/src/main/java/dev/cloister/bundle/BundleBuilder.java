@@ -90,12 +90,22 @@ public final class BundleBuilder {
     }
 
     static Plan plan(BuildOptions o) throws CloisterException, IOException {
+        List<Path> cleanup = new ArrayList<>();
+        try {
+            return plan(o, cleanup);
+        } catch (CloisterException | IOException | RuntimeException e) {
+            // An unpacked image must not outlive a failed build.
+            cleanup.forEach(BundleBuilder::deleteQuietly);
+            throw e;
+        }
+    }
+
+    private static Plan plan(BuildOptions o, List<Path> cleanup) throws CloisterException, IOException {
         int sources = (o.binary().isPresent() ? 1 : 0) + (o.dir().isPresent() ? 1 : 0)
                 + (o.image().isPresent() ? 1 : 0);
         if (sources != 1) {
             throw BundleException.badInput("give exactly one of --binary, --dir or --image");
         }
-        List<Path> cleanup = new ArrayList<>();
         Namespace ns;
         String program;
         List<String> imageArgs = List.of();
@@ -122,13 +132,7 @@ public final class BundleBuilder {
         } else {
             Path rootfs = Files.createTempDirectory("cloister-image-");
             cleanup.add(rootfs);
-            OciImage.Config cfg;
-            try {
-                cfg = OciImage.unpack(o.image().get(), rootfs);
-            } catch (CloisterException | IOException | RuntimeException e) {
-                deleteQuietly(rootfs);
-                throw e;
-            }
+            OciImage.Config cfg = OciImage.unpack(o.image().get(), rootfs);
             ns = new Namespace(RootFs.confined(rootfs, true, "image " + o.image().get().getFileName()));
             List<String> cmd = new ArrayList<>(cfg.entrypoint());
             cmd.addAll(cfg.cmd());
