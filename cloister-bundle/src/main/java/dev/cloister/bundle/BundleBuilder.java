@@ -112,6 +112,7 @@ public final class BundleBuilder {
         SortedMap<String, String> env = new TreeMap<>();
         env.put("PATH", DEFAULT_PATH);
         List<String> trees = new ArrayList<>();
+        boolean strictTrees = true;
         if (o.binary().isPresent()) {
             ns = new Namespace(RootFs.hostRoot());
             program = o.binary().get().toAbsolutePath().normalize().toString();
@@ -148,11 +149,12 @@ public final class BundleBuilder {
             for (String top : OciImage.topLevel(rootfs)) {
                 trees.add(top);
             }
+            strictTrees = false;
         }
         DependencyResolver dr = new DependencyResolver(ns);
         List<String> argv = new ArrayList<>(dr.addProgram(program));
         for (String t : trees) {
-            dr.addTree(t);
+            dr.addTree(t, strictTrees);
         }
         for (String inc : o.includes()) {
             if (!inc.startsWith("/")) {

@@ -42,7 +42,7 @@ public final class DependencyResolver {
     private ElfFile main;
     private ElfFile mainElf;
 
-    private record Obj(String path, ElfFile elf, String neededBy) {}
+    private record Obj(String path, ElfFile elf, String neededBy, boolean strict) {}
 
     /** What the program needs: its files, how to start it, and where its libraries are. */
     public record Result(SortedMap<String, Path> files, List<String> argvPrefix, String entrypoint,
@@ -96,6 +96,17 @@ public final class DependencyResolver {
 
     /** Adds a file or directory tree (data such as a Python standard library); ELF files in it bring their libraries. */
     public void addTree(String path) throws BundleException {
+        addTree(path, true);
+    }
+
+    /**
+     * Adds a tree.
+     *
+     * @param strict whether a library that an ELF file in the tree needs but that cannot be found is an error; an
+     *               image's own tree is scanned leniently (everything in it is bundled anyway, and images often
+     *               carry plugins whose optional libraries are absent), the program's closure never is
+     */
+    public void addTree(String path, boolean strict) throws BundleException {
         SortedMap<String, Path> found = new TreeMap<>();
         ns.walk(path, found);
         for (Map.Entry<String, Path> e : found.entrySet()) {
@@ -104,7 +115,7 @@ public final class DependencyResolver {
             if (ElfFile.isElf(head) && main != null) {
                 ElfFile elf = ElfFile.parse(read(e.getValue(), e.getKey()), e.getKey());
                 if (elf.compatibleWith(main) && (elf.type() == 3 || elf.type() == 2)) {
-                    work.add(new Obj(e.getKey(), elf, null));
+                    work.add(new Obj(e.getKey(), elf, null, strict));
                 }
             }
         }
@@ -134,7 +145,7 @@ public final class DependencyResolver {
         }
         String p = Namespace.normalize(path);
         files.put(p, r.hostPath());
-        work.add(new Obj(p, elf, neededBy));
+        work.add(new Obj(p, elf, neededBy, true));
     }
 
     private void drain() throws BundleException {
@@ -153,13 +164,21 @@ public final class DependencyResolver {
                 if (libraries.containsKey(name)) {
                     continue;
                 }
-                Lib lib = find(name, o);
+                Lib lib;
+                try {
+                    lib = find(name, o);
+                } catch (BundleException e) {
+                    if (o.strict()) {
+                        throw e;
+                    }
+                    continue;
+                }
                 libraries.put(name, lib.path());
                 if (!files.containsKey(lib.path())) {
                     files.put(lib.path(), lib.host());
                     int slash = lib.path().lastIndexOf('/');
                     libraryDirs.add(slash == 0 ? "/" : lib.path().substring(0, slash));
-                    work.add(new Obj(lib.path(), lib.elf(), o.path()));
+                    work.add(new Obj(lib.path(), lib.elf(), o.path(), o.strict()));
                 }
             }
         }

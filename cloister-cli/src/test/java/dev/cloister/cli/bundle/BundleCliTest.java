@@ -82,6 +82,10 @@ class BundleCliTest {
         assertBadInput(out, "missing library libfoo.so needed by " + prog, "build", "--binary", prog.toString(),
                 "--out", out.toString());
 
+        // Files named with --include are held to the same rule.
+        assertBadInput(out, "missing library libfoo.so needed by " + prog, "build", "--binary", "/usr/bin/sqlite3",
+                "--include", prog.toString(), "--out", out.toString());
+
         Path app = tmp.resolve("app");
         Files.createDirectories(app);
         Files.writeString(app.resolve("run.sh"), "#!/bin/sh\necho hi\n");
