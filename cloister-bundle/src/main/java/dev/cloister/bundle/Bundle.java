@@ -122,6 +122,11 @@ public record Bundle(Path dir, String name, String version, BundleSpec spec, byt
      * @throws BundleException DENIED naming the first file (in path order) that differs, is missing or is extra
      */
     public void verify() throws BundleException {
+        verify(n -> { });
+    }
+
+    /** Like {@link #verify()}, reporting bytes re-hashed to {@code progress} (from any thread). */
+    public void verify(java.util.function.LongConsumer progress) throws BundleException {
         Map<String, Path> paths = new TreeMap<>();
         Map<String, BundleFile> byPath = new HashMap<>();
         for (BundleFile f : spec.files()) {
@@ -146,7 +151,7 @@ public record Bundle(Path dir, String name, String version, BundleSpec spec, byt
             throw BundleException.badInput("cannot list " + root + ": " + e.getMessage());
         }
         SortedMap<String, ParallelHasher.Digest> got =
-                ParallelHasher.hash(paths, Runtime.getRuntime().availableProcessors());
+                ParallelHasher.hash(paths, Runtime.getRuntime().availableProcessors(), progress);
         for (Map.Entry<String, ParallelHasher.Digest> e : got.entrySet()) {
             BundleFile f = byPath.get(e.getKey());
             if (!MessageDigest.isEqual(HexFormat.of().parseHex(f.sha256()),

@@ -53,6 +53,18 @@ public final class BundleBuilder {
      */
     public static Result build(BuildOptions o, Path out, boolean checkReproducible) throws CloisterException,
             IOException {
+        return build(o, out, checkReproducible, (total, done) -> { });
+    }
+
+    /** Receives progress: the total bytes to copy and hash, then bytes done (from any thread). */
+    public interface Progress {
+        /** {@code total} bytes in this pass; {@code done} bytes more finished. */
+        void advance(long total, long done);
+    }
+
+    /** Like {@link #build(BuildOptions, Path, boolean)}, reporting copy-and-hash progress. */
+    public static Result build(BuildOptions o, Path out, boolean checkReproducible, Progress progress)
+            throws CloisterException, IOException {
         Path target = out.toAbsolutePath().normalize();
         if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             throw new FileAlreadyExistsException(target.toString(), null, "output exists");
@@ -63,12 +75,12 @@ public final class BundleBuilder {
         Path tmpA = Files.createTempDirectory(parent, "." + target.getFileName() + ".tmp-");
         Path tmpB = null;
         try {
-            Result a = write(plan, o, tmpA.resolve("b"));
+            Result a = write(plan, o, tmpA.resolve("b"), progress);
             if (checkReproducible) {
                 tmpB = Files.createTempDirectory("cloister-repro-");
                 Plan again = plan(o);
                 try {
-                    Result b = write(again, o, tmpB.resolve("b"));
+                    Result b = write(again, o, tmpB.resolve("b"), progress);
                     if (!a.treeDigest().equals(b.treeDigest()) || !a.measurement().equals(b.measurement())) {
                         throw BundleException.badInput("build is not reproducible: tree digest " + a.treeDigest()
                                 + " vs " + b.treeDigest() + " (" + firstDifference(tmpA.resolve("b"),
@@ -226,7 +238,13 @@ public final class BundleBuilder {
         }
     }
 
-    private static Result write(Plan plan, BuildOptions o, Path dir) throws CloisterException, IOException {
+    private static Result write(Plan plan, BuildOptions o, Path dir, Progress progress)
+            throws CloisterException, IOException {
+        long total = 0;
+        for (Path p : plan.files().values()) {
+            total += Files.size(p);
+        }
+        long all = total;
         Path root = dir.resolve(BundleSpec.ROOT);
         Files.createDirectories(root);
         Set<String> dirs = new TreeSet<>();
@@ -239,7 +257,7 @@ public final class BundleBuilder {
             Files.createDirectories(root.resolve(d.substring(1)));
         }
         SortedMap<String, ParallelHasher.Digest> digests =
-                ParallelHasher.copyAndHash(plan.files(), root, o.threads());
+                ParallelHasher.copyAndHash(plan.files(), root, o.threads(), n -> progress.advance(all, n));
         List<BundleFile> files = new ArrayList<>();
         for (Map.Entry<String, Path> e : plan.files().entrySet()) {
             ParallelHasher.Digest d = digests.get(e.getKey());
@@ -264,8 +282,8 @@ public final class BundleBuilder {
         entries.put(Bundle.DESCRIPTOR, "644 " + HexFormat.of().formatHex(ParallelHasher.sha256().digest(
                 Files.readAllBytes(dir.resolve(Bundle.DESCRIPTOR)))));
         String tree = Bundle.treeDigest(entries);
-        long total = files.stream().mapToLong(BundleFile::size).sum();
-        return new Result(dir, measurement, tree, files.size(), total);
+        long size = files.stream().mapToLong(BundleFile::size).sum();
+        return new Result(dir, measurement, tree, files.size(), size);
     }
 
     /** Fixed modes and timestamps, deepest entries first so directory times stick. */

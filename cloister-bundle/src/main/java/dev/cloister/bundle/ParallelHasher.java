@@ -18,6 +18,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.LongConsumer;
 
 /**
  * SHA-256 of many files on all cores, optionally copying each file while hashing it so that a bundle's recorded
@@ -37,7 +38,13 @@ public final class ParallelHasher {
 
     /** Hashes each file of {@code files} (key: name used in errors). */
     public static SortedMap<String, Digest> hash(Map<String, Path> files, int threads) throws BundleException {
-        return run(files, null, threads);
+        return run(files, null, threads, n -> { });
+    }
+
+    /** Like {@link #hash(Map, int)}, reporting bytes hashed to {@code progress} (from any thread). */
+    public static SortedMap<String, Digest> hash(Map<String, Path> files, int threads, LongConsumer progress)
+            throws BundleException {
+        return run(files, null, threads, progress);
     }
 
     /**
@@ -45,13 +52,13 @@ public final class ParallelHasher {
      *
      * @param copies key -> source; the destination is {@code destRoot} + key
      */
-    public static SortedMap<String, Digest> copyAndHash(Map<String, Path> copies, Path destRoot, int threads)
-            throws BundleException {
-        return run(copies, destRoot, threads);
+    public static SortedMap<String, Digest> copyAndHash(Map<String, Path> copies, Path destRoot, int threads,
+            LongConsumer progress) throws BundleException {
+        return run(copies, destRoot, threads, progress);
     }
 
-    private static SortedMap<String, Digest> run(Map<String, Path> files, Path destRoot, int threads)
-            throws BundleException {
+    private static SortedMap<String, Digest> run(Map<String, Path> files, Path destRoot, int threads,
+            LongConsumer progress) throws BundleException {
         List<Map.Entry<String, Path>> order = new ArrayList<>(files.entrySet());
         Map<Path, Long> sizes = new java.util.HashMap<>();
         for (Map.Entry<String, Path> e : order) {
@@ -73,7 +80,7 @@ public final class ParallelHasher {
             List<Map.Entry<String, Future<Digest>>> futures = new ArrayList<>();
             for (Map.Entry<String, Path> e : order) {
                 Path dest = destRoot == null ? null : destRoot.resolve(e.getKey().substring(1));
-                futures.add(Map.entry(e.getKey(), pool.submit(() -> one(e.getValue(), dest))));
+                futures.add(Map.entry(e.getKey(), pool.submit(() -> one(e.getValue(), dest, progress))));
             }
             for (Map.Entry<String, Future<Digest>> f : futures) {
                 try {
@@ -94,6 +101,10 @@ public final class ParallelHasher {
 
     /** Hashes (and, if {@code dest} is given, copies) one file. */
     static Digest one(Path src, Path dest) throws IOException {
+        return one(src, dest, n -> { });
+    }
+
+    private static Digest one(Path src, Path dest, LongConsumer progress) throws IOException {
         MessageDigest md = sha256();
         byte[] buf = BUFFERS.get();
         long size = 0;
@@ -104,6 +115,7 @@ public final class ParallelHasher {
                 md.update(buf, 0, n);
                 out.write(buf, 0, n);
                 size += n;
+                progress.accept(n);
             }
         }
         return new Digest(HexFormat.of().formatHex(md.digest()), size);
