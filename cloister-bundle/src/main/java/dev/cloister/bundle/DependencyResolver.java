@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Deque;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -41,6 +40,7 @@ public final class DependencyResolver {
     private final Deque<Obj> work = new ArrayDeque<>();
     private ElfFile main;
     private ElfFile mainElf;
+    private String mainPath;
 
     private record Obj(String path, ElfFile elf, String neededBy, boolean strict) {}
 
@@ -78,8 +78,9 @@ public final class DependencyResolver {
             List<String> prefix = new ArrayList<>();
             if (interp.endsWith("/env") && shebang.size() == 2 && !shebang.get(1).startsWith("-")) {
                 String prog = findOnPath(shebang.get(1), path);
-                addElf(interp, "#! of " + path, true);
-                addElf(prog, "#! of " + path, false);
+                // The program env starts is the process image whose DT_RPATH the loader inherits: add it first.
+                addElf(prog, "#! of " + path, true);
+                addElf(interp, "#! of " + path, false);
                 prefix.addAll(List.of(prog));
             } else {
                 addElf(interp, "#! of " + path, true);
@@ -139,9 +140,10 @@ public final class DependencyResolver {
         if (elf.type() != 2 && elf.type() != 3) {
             throw BundleException.badInput(path + " is not an executable (ELF type " + elf.type() + ")");
         }
-        if (main == null) {
+        if (isMain) {
             main = elf;
             mainElf = elf;
+            mainPath = Namespace.normalize(path);
         }
         String p = Namespace.normalize(path);
         files.put(p, r.hostPath());
@@ -198,7 +200,7 @@ public final class DependencyResolver {
         if (o.elf().runpath().isEmpty()) {
             dirs.addAll(o.elf().rpath().stream().map(d -> expand(d, o.path())).toList());
             if (mainElf != null && mainElf.runpath().isEmpty() && mainElf != o.elf()) {
-                dirs.addAll(mainElf.rpath());
+                dirs.addAll(mainElf.rpath().stream().map(d -> expand(d, mainPath)).toList());
             }
         }
         dirs.addAll(o.elf().runpath().stream().map(d -> expand(d, o.path())).toList());
@@ -366,10 +368,5 @@ public final class DependencyResolver {
         } catch (IOException e) {
             throw BundleException.badInput("cannot read " + name + ": " + e.getMessage());
         }
-    }
-
-    @SuppressWarnings("unused")
-    private static String describe(byte[] b) {
-        return Arrays.toString(Arrays.copyOf(b, Math.min(4, b.length)));
     }
 }

@@ -164,6 +164,21 @@ class RealProgramsTest {
     }
 
     @Test
+    void envShebangStartsTheNamedProgramDirectly() throws Exception {
+        Path app = tmp.resolve("app");
+        Files.createDirectories(app);
+        Files.writeString(app.resolve("hello"), "#!/usr/bin/env sh\necho \"sh says $1\"\n");
+        Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.dir(app, "hello").withArgs(List.of("hi")),
+                tmp.resolve("b"), false).dir());
+        assertThat(b.spec().argv()).containsExactly("/usr/bin/sh", "/app/hello", "hi");
+        assertThat(Sandbox.paths(b)).contains("/usr/bin/env", "/usr/bin/sh", "/app/hello")
+                .containsAll(Sandbox.ldd("/usr/bin/sh"));
+        Sandbox.Run run = Sandbox.runBundle(b);
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out()).isEqualTo("sh says hi\n");
+    }
+
+    @Test
     void tamperingAnyFileFailsVerifyNamingIt() throws Exception {
         Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin/sqlite3")),
                 tmp.resolve("b"), false).dir());
