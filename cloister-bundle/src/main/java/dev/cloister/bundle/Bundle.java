@@ -8,7 +8,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -123,6 +122,11 @@ public record Bundle(Path dir, String name, String version, BundleSpec spec, byt
      * @throws BundleException DENIED naming the first file (in path order) that differs, is missing or is extra
      */
     public void verify() throws BundleException {
+        verify(n -> { });
+    }
+
+    /** Like {@link #verify()}, reporting bytes re-hashed to {@code progress} (from any thread). */
+    public void verify(java.util.function.LongConsumer progress) throws BundleException {
         Map<String, Path> paths = new TreeMap<>();
         Map<String, BundleFile> byPath = new HashMap<>();
         for (BundleFile f : spec.files()) {
@@ -147,7 +151,7 @@ public record Bundle(Path dir, String name, String version, BundleSpec spec, byt
             throw BundleException.badInput("cannot list " + root + ": " + e.getMessage());
         }
         SortedMap<String, ParallelHasher.Digest> got =
-                ParallelHasher.hash(paths, Runtime.getRuntime().availableProcessors());
+                ParallelHasher.hash(paths, Runtime.getRuntime().availableProcessors(), progress);
         for (Map.Entry<String, ParallelHasher.Digest> e : got.entrySet()) {
             BundleFile f = byPath.get(e.getKey());
             if (!MessageDigest.isEqual(HexFormat.of().parseHex(f.sha256()),
@@ -192,10 +196,18 @@ public record Bundle(Path dir, String name, String version, BundleSpec spec, byt
         }
         SortedMap<String, ParallelHasher.Digest> d =
                 ParallelHasher.hash(files, Runtime.getRuntime().availableProcessors());
+        SortedMap<String, String> lines = new TreeMap<>();
+        d.forEach((k, v) -> lines.put(k, modes.get(k) + " " + v.sha256()));
+        return treeDigest(lines);
+    }
+
+    /**
+     * The tree digest from already known entries: relative path -> {@code "755 <sha256>"} or {@code "644 <sha256>"}
+     * (the builder knows the hash of every file it copied, so it need not read them again).
+     */
+    static String treeDigest(SortedMap<String, String> entries) {
         MessageDigest md = ParallelHasher.sha256();
-        List<String> lines = new ArrayList<>();
-        d.forEach((k, v) -> lines.add(k + " " + modes.get(k) + " " + v.sha256() + "\n"));
-        lines.forEach(l -> md.update(l.getBytes(StandardCharsets.UTF_8)));
+        entries.forEach((k, v) -> md.update((k + " " + v + "\n").getBytes(StandardCharsets.UTF_8)));
         return HexFormat.of().formatHex(md.digest());
     }
 

@@ -53,6 +53,18 @@ public final class BundleBuilder {
      */
     public static Result build(BuildOptions o, Path out, boolean checkReproducible) throws CloisterException,
             IOException {
+        return build(o, out, checkReproducible, (total, done) -> { });
+    }
+
+    /** Receives progress: the total bytes to copy and hash, then bytes done (from any thread). */
+    public interface Progress {
+        /** {@code total} bytes in this pass; {@code done} bytes more finished. */
+        void advance(long total, long done);
+    }
+
+    /** Like {@link #build(BuildOptions, Path, boolean)}, reporting copy-and-hash progress. */
+    public static Result build(BuildOptions o, Path out, boolean checkReproducible, Progress progress)
+            throws CloisterException, IOException {
         Path target = out.toAbsolutePath().normalize();
         if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             throw new FileAlreadyExistsException(target.toString(), null, "output exists");
@@ -63,12 +75,12 @@ public final class BundleBuilder {
         Path tmpA = Files.createTempDirectory(parent, "." + target.getFileName() + ".tmp-");
         Path tmpB = null;
         try {
-            Result a = write(plan, o, tmpA.resolve("b"));
+            Result a = write(plan, o, tmpA.resolve("b"), progress);
             if (checkReproducible) {
                 tmpB = Files.createTempDirectory("cloister-repro-");
                 Plan again = plan(o);
                 try {
-                    Result b = write(again, o, tmpB.resolve("b"));
+                    Result b = write(again, o, tmpB.resolve("b"), progress);
                     if (!a.treeDigest().equals(b.treeDigest()) || !a.measurement().equals(b.measurement())) {
                         throw BundleException.badInput("build is not reproducible: tree digest " + a.treeDigest()
                                 + " vs " + b.treeDigest() + " (" + firstDifference(tmpA.resolve("b"),
@@ -90,18 +102,29 @@ public final class BundleBuilder {
     }
 
     static Plan plan(BuildOptions o) throws CloisterException, IOException {
+        List<Path> cleanup = new ArrayList<>();
+        try {
+            return plan(o, cleanup);
+        } catch (CloisterException | IOException | RuntimeException e) {
+            // An unpacked image must not outlive a failed build.
+            cleanup.forEach(BundleBuilder::deleteQuietly);
+            throw e;
+        }
+    }
+
+    private static Plan plan(BuildOptions o, List<Path> cleanup) throws CloisterException, IOException {
         int sources = (o.binary().isPresent() ? 1 : 0) + (o.dir().isPresent() ? 1 : 0)
                 + (o.image().isPresent() ? 1 : 0);
         if (sources != 1) {
             throw BundleException.badInput("give exactly one of --binary, --dir or --image");
         }
-        List<Path> cleanup = new ArrayList<>();
         Namespace ns;
         String program;
         List<String> imageArgs = List.of();
         SortedMap<String, String> env = new TreeMap<>();
         env.put("PATH", DEFAULT_PATH);
         List<String> trees = new ArrayList<>();
+        boolean strictTrees = true;
         if (o.binary().isPresent()) {
             ns = new Namespace(RootFs.hostRoot());
             program = o.binary().get().toAbsolutePath().normalize().toString();
@@ -122,13 +145,7 @@ public final class BundleBuilder {
         } else {
             Path rootfs = Files.createTempDirectory("cloister-image-");
             cleanup.add(rootfs);
-            OciImage.Config cfg;
-            try {
-                cfg = OciImage.unpack(o.image().get(), rootfs);
-            } catch (CloisterException | IOException | RuntimeException e) {
-                deleteQuietly(rootfs);
-                throw e;
-            }
+            OciImage.Config cfg = OciImage.unpack(o.image().get(), rootfs);
             ns = new Namespace(RootFs.confined(rootfs, true, "image " + o.image().get().getFileName()));
             List<String> cmd = new ArrayList<>(cfg.entrypoint());
             cmd.addAll(cfg.cmd());
@@ -144,11 +161,12 @@ public final class BundleBuilder {
             for (String top : OciImage.topLevel(rootfs)) {
                 trees.add(top);
             }
+            strictTrees = false;
         }
         DependencyResolver dr = new DependencyResolver(ns);
         List<String> argv = new ArrayList<>(dr.addProgram(program));
         for (String t : trees) {
-            dr.addTree(t);
+            dr.addTree(t, strictTrees);
         }
         for (String inc : o.includes()) {
             if (!inc.startsWith("/")) {
@@ -220,7 +238,13 @@ public final class BundleBuilder {
         }
     }
 
-    private static Result write(Plan plan, BuildOptions o, Path dir) throws CloisterException, IOException {
+    private static Result write(Plan plan, BuildOptions o, Path dir, Progress progress)
+            throws CloisterException, IOException {
+        long total = 0;
+        for (Path p : plan.files().values()) {
+            total += Files.size(p);
+        }
+        long all = total;
         Path root = dir.resolve(BundleSpec.ROOT);
         Files.createDirectories(root);
         Set<String> dirs = new TreeSet<>();
@@ -233,7 +257,7 @@ public final class BundleBuilder {
             Files.createDirectories(root.resolve(d.substring(1)));
         }
         SortedMap<String, ParallelHasher.Digest> digests =
-                ParallelHasher.copyAndHash(plan.files(), root, o.threads());
+                ParallelHasher.copyAndHash(plan.files(), root, o.threads(), n -> progress.advance(all, n));
         List<BundleFile> files = new ArrayList<>();
         for (Map.Entry<String, Path> e : plan.files().entrySet()) {
             ParallelHasher.Digest d = digests.get(e.getKey());
@@ -250,9 +274,16 @@ public final class BundleBuilder {
         Files.write(dir.resolve(Bundle.DESCRIPTOR),
                 BundleJson.write(new BundleJson.Doc(o.name(), o.version(), measurement, spec)));
         normalizeTree(dir, files);
-        String tree = Bundle.treeDigest(dir);
-        long total = files.stream().mapToLong(BundleFile::size).sum();
-        return new Result(dir, measurement, tree, files.size(), total);
+        SortedMap<String, String> entries = new TreeMap<>();
+        for (BundleFile f : files) {
+            entries.put(BundleSpec.ROOT + f.path(), (f.executable() ? "755 " : "644 ") + f.sha256());
+        }
+        entries.put(Bundle.MANIFEST, "644 " + HexFormat.of().formatHex(ParallelHasher.sha256().digest(manifest)));
+        entries.put(Bundle.DESCRIPTOR, "644 " + HexFormat.of().formatHex(ParallelHasher.sha256().digest(
+                Files.readAllBytes(dir.resolve(Bundle.DESCRIPTOR)))));
+        String tree = Bundle.treeDigest(entries);
+        long size = files.stream().mapToLong(BundleFile::size).sum();
+        return new Result(dir, measurement, tree, files.size(), size);
     }
 
     /** Fixed modes and timestamps, deepest entries first so directory times stick. */

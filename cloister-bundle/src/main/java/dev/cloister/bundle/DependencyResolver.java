@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Deque;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -41,8 +40,9 @@ public final class DependencyResolver {
     private final Deque<Obj> work = new ArrayDeque<>();
     private ElfFile main;
     private ElfFile mainElf;
+    private String mainPath;
 
-    private record Obj(String path, ElfFile elf, String neededBy) {}
+    private record Obj(String path, ElfFile elf, String neededBy, boolean strict) {}
 
     /** What the program needs: its files, how to start it, and where its libraries are. */
     public record Result(SortedMap<String, Path> files, List<String> argvPrefix, String entrypoint,
@@ -78,8 +78,9 @@ public final class DependencyResolver {
             List<String> prefix = new ArrayList<>();
             if (interp.endsWith("/env") && shebang.size() == 2 && !shebang.get(1).startsWith("-")) {
                 String prog = findOnPath(shebang.get(1), path);
-                addElf(interp, "#! of " + path, true);
-                addElf(prog, "#! of " + path, false);
+                // The program env starts is the process image whose DT_RPATH the loader inherits: add it first.
+                addElf(prog, "#! of " + path, true);
+                addElf(interp, "#! of " + path, false);
                 prefix.addAll(List.of(prog));
             } else {
                 addElf(interp, "#! of " + path, true);
@@ -96,6 +97,17 @@ public final class DependencyResolver {
 
     /** Adds a file or directory tree (data such as a Python standard library); ELF files in it bring their libraries. */
     public void addTree(String path) throws BundleException {
+        addTree(path, true);
+    }
+
+    /**
+     * Adds a tree.
+     *
+     * @param strict whether a library that an ELF file in the tree needs but that cannot be found is an error; an
+     *               image's own tree is scanned leniently (everything in it is bundled anyway, and images often
+     *               carry plugins whose optional libraries are absent), the program's closure never is
+     */
+    public void addTree(String path, boolean strict) throws BundleException {
         SortedMap<String, Path> found = new TreeMap<>();
         ns.walk(path, found);
         for (Map.Entry<String, Path> e : found.entrySet()) {
@@ -104,7 +116,7 @@ public final class DependencyResolver {
             if (ElfFile.isElf(head) && main != null) {
                 ElfFile elf = ElfFile.parse(read(e.getValue(), e.getKey()), e.getKey());
                 if (elf.compatibleWith(main) && (elf.type() == 3 || elf.type() == 2)) {
-                    work.add(new Obj(e.getKey(), elf, null));
+                    work.add(new Obj(e.getKey(), elf, null, strict));
                 }
             }
         }
@@ -128,13 +140,14 @@ public final class DependencyResolver {
         if (elf.type() != 2 && elf.type() != 3) {
             throw BundleException.badInput(path + " is not an executable (ELF type " + elf.type() + ")");
         }
-        if (main == null) {
+        if (isMain) {
             main = elf;
             mainElf = elf;
+            mainPath = Namespace.normalize(path);
         }
         String p = Namespace.normalize(path);
         files.put(p, r.hostPath());
-        work.add(new Obj(p, elf, neededBy));
+        work.add(new Obj(p, elf, neededBy, true));
     }
 
     private void drain() throws BundleException {
@@ -153,13 +166,21 @@ public final class DependencyResolver {
                 if (libraries.containsKey(name)) {
                     continue;
                 }
-                Lib lib = find(name, o);
+                Lib lib;
+                try {
+                    lib = find(name, o);
+                } catch (BundleException e) {
+                    if (o.strict()) {
+                        throw e;
+                    }
+                    continue;
+                }
                 libraries.put(name, lib.path());
                 if (!files.containsKey(lib.path())) {
                     files.put(lib.path(), lib.host());
                     int slash = lib.path().lastIndexOf('/');
                     libraryDirs.add(slash == 0 ? "/" : lib.path().substring(0, slash));
-                    work.add(new Obj(lib.path(), lib.elf(), o.path()));
+                    work.add(new Obj(lib.path(), lib.elf(), o.path(), o.strict()));
                 }
             }
         }
@@ -179,7 +200,7 @@ public final class DependencyResolver {
         if (o.elf().runpath().isEmpty()) {
             dirs.addAll(o.elf().rpath().stream().map(d -> expand(d, o.path())).toList());
             if (mainElf != null && mainElf.runpath().isEmpty() && mainElf != o.elf()) {
-                dirs.addAll(mainElf.rpath());
+                dirs.addAll(mainElf.rpath().stream().map(d -> expand(d, mainPath)).toList());
             }
         }
         dirs.addAll(o.elf().runpath().stream().map(d -> expand(d, o.path())).toList());
@@ -347,10 +368,5 @@ public final class DependencyResolver {
         } catch (IOException e) {
             throw BundleException.badInput("cannot read " + name + ": " + e.getMessage());
         }
-    }
-
-    @SuppressWarnings("unused")
-    private static String describe(byte[] b) {
-        return Arrays.toString(Arrays.copyOf(b, Math.min(4, b.length)));
     }
 }

@@ -10,7 +10,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -300,7 +299,4 @@ public final class OciImage {
         }
         return out;
     }
-
-    @SuppressWarnings("unused")
-    private static final Comparator<String> ORDER = Comparator.naturalOrder();
 }

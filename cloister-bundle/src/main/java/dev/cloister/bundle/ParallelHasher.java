@@ -18,6 +18,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.LongConsumer;
 
 /**
  * SHA-256 of many files on all cores, optionally copying each file while hashing it so that a bundle's recorded
@@ -27,6 +28,8 @@ import java.util.concurrent.Future;
  */
 public final class ParallelHasher {
     private static final int BUFFER = 1 << 20;
+    // One buffer per hashing thread: allocating a fresh 1 MiB per small file made the GC, not SHA-256, the limit.
+    private static final ThreadLocal<byte[]> BUFFERS = ThreadLocal.withInitial(() -> new byte[BUFFER]);
 
     private ParallelHasher() {}
 
@@ -35,7 +38,13 @@ public final class ParallelHasher {
 
     /** Hashes each file of {@code files} (key: name used in errors). */
     public static SortedMap<String, Digest> hash(Map<String, Path> files, int threads) throws BundleException {
-        return run(files, null, threads);
+        return run(files, null, threads, n -> { });
+    }
+
+    /** Like {@link #hash(Map, int)}, reporting bytes hashed to {@code progress} (from any thread). */
+    public static SortedMap<String, Digest> hash(Map<String, Path> files, int threads, LongConsumer progress)
+            throws BundleException {
+        return run(files, null, threads, progress);
     }
 
     /**
@@ -43,13 +52,13 @@ public final class ParallelHasher {
      *
      * @param copies key -> source; the destination is {@code destRoot} + key
      */
-    public static SortedMap<String, Digest> copyAndHash(Map<String, Path> copies, Path destRoot, int threads)
-            throws BundleException {
-        return run(copies, destRoot, threads);
+    public static SortedMap<String, Digest> copyAndHash(Map<String, Path> copies, Path destRoot, int threads,
+            LongConsumer progress) throws BundleException {
+        return run(copies, destRoot, threads, progress);
     }
 
-    private static SortedMap<String, Digest> run(Map<String, Path> files, Path destRoot, int threads)
-            throws BundleException {
+    private static SortedMap<String, Digest> run(Map<String, Path> files, Path destRoot, int threads,
+            LongConsumer progress) throws BundleException {
         List<Map.Entry<String, Path>> order = new ArrayList<>(files.entrySet());
         Map<Path, Long> sizes = new java.util.HashMap<>();
         for (Map.Entry<String, Path> e : order) {
@@ -71,7 +80,7 @@ public final class ParallelHasher {
             List<Map.Entry<String, Future<Digest>>> futures = new ArrayList<>();
             for (Map.Entry<String, Path> e : order) {
                 Path dest = destRoot == null ? null : destRoot.resolve(e.getKey().substring(1));
-                futures.add(Map.entry(e.getKey(), pool.submit(() -> one(e.getValue(), dest))));
+                futures.add(Map.entry(e.getKey(), pool.submit(() -> one(e.getValue(), dest, progress))));
             }
             for (Map.Entry<String, Future<Digest>> f : futures) {
                 try {
@@ -92,8 +101,12 @@ public final class ParallelHasher {
 
     /** Hashes (and, if {@code dest} is given, copies) one file. */
     static Digest one(Path src, Path dest) throws IOException {
+        return one(src, dest, n -> { });
+    }
+
+    private static Digest one(Path src, Path dest, LongConsumer progress) throws IOException {
         MessageDigest md = sha256();
-        byte[] buf = new byte[BUFFER];
+        byte[] buf = BUFFERS.get();
         long size = 0;
         try (InputStream in = Files.newInputStream(src);
                 OutputStream out = dest == null ? OutputStream.nullOutputStream() : Files.newOutputStream(dest)) {
@@ -102,6 +115,7 @@ public final class ParallelHasher {
                 md.update(buf, 0, n);
                 out.write(buf, 0, n);
                 size += n;
+                progress.accept(n);
             }
         }
         return new Digest(HexFormat.of().formatHex(md.digest()), size);

@@ -62,6 +62,17 @@ class OciImageTest {
         Files.writeString(d.resolve("usr/share/.wh.doc"), "");
         Files.writeString(d.resolve("etc/motd"), "layer 2");
         Files.writeString(d.resolve("data/note.txt"), "data");
+        // A plugin whose optional library the image lacks: bundled as is, not an error (it is not the entrypoint).
+        Path src = tmp.resolve("plugin.c");
+        Files.writeString(src, "int foo(void); int main(void) { return foo(); }\n");
+        Path lib = tmp.resolve("libfoo.c");
+        Files.writeString(lib, "int foo(void) { return 0; }\n");
+        Files.createDirectories(tmp.resolve("foolib"));
+        assertThat(Sandbox.run("gcc", "-shared", "-fPIC", "-o", tmp.resolve("foolib/libfoo.so").toString(),
+                lib.toString()).exit()).isZero();
+        Files.createDirectories(d.resolve("usr/bin"));
+        assertThat(Sandbox.run("gcc", "-o", d.resolve("usr/bin/plugin").toString(), src.toString(),
+                "-L" + tmp.resolve("foolib"), "-lfoo").exit()).isZero();
         return tar(d, "l2.tar");
     }
 
@@ -136,7 +147,7 @@ class OciImageTest {
         assertThat(b.spec().argv()).containsExactly("/usr/bin/sqlite3", ":memory:", "select 40+2;");
         assertThat(b.spec().env()).containsEntry("LANG", "C.UTF-8").containsEntry("PATH", "/usr/local/bin:/usr/bin:/bin");
         assertThat(Sandbox.paths(b)).containsAll(Sandbox.ldd("/usr/bin/sqlite3"))
-                .contains("/data/note.txt", "/etc/motd")
+                .contains("/data/note.txt", "/etc/motd", "/usr/bin/plugin")
                 .doesNotContain("/usr/share/doc/junk.txt", "/usr/share/doc/old.txt");
         assertThat(Sandbox.paths(b)).noneMatch(p -> p.startsWith("/proc"));
         String motd = Files.readString(b.hostPath(b.files().stream().filter(f -> f.path().equals("/etc/motd"))

@@ -148,6 +148,8 @@ class RealProgramsTest {
         BundleBuilder.Result r2 = BundleBuilder.build(BuildOptions.dir(app2, "run.sh"), tmp.resolve("y/z/b2"), true);
         assertThat(r2.measurement()).isEqualTo(r1.measurement());
         assertThat(r2.treeDigest()).isEqualTo(r1.treeDigest());
+        // The builder's digest (from the hashes taken while copying) is the digest of what is on disk.
+        assertThat(Bundle.treeDigest(r1.dir())).isEqualTo(r1.treeDigest());
         assertThat(Files.readAllBytes(r1.dir().resolve(Bundle.DESCRIPTOR)))
                 .isEqualTo(Files.readAllBytes(r2.dir().resolve(Bundle.DESCRIPTOR)));
         assertThat(Files.getLastModifiedTime(r2.dir().resolve("root/app/data/a.txt")).toInstant())
@@ -159,6 +161,21 @@ class RealProgramsTest {
         Sandbox.Run run = Sandbox.runBundle(Bundle.open(r1.dir()));
         assertThat(run.exit()).as(run.err()).isZero();
         assertThat(run.out()).isEqualTo("hi\n");
+    }
+
+    @Test
+    void envShebangStartsTheNamedProgramDirectly() throws Exception {
+        Path app = tmp.resolve("app");
+        Files.createDirectories(app);
+        Files.writeString(app.resolve("hello"), "#!/usr/bin/env sh\necho \"sh says $1\"\n");
+        Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.dir(app, "hello").withArgs(List.of("hi")),
+                tmp.resolve("b"), false).dir());
+        assertThat(b.spec().argv()).containsExactly("/usr/bin/sh", "/app/hello", "hi");
+        assertThat(Sandbox.paths(b)).contains("/usr/bin/env", "/usr/bin/sh", "/app/hello")
+                .containsAll(Sandbox.ldd("/usr/bin/sh"));
+        Sandbox.Run run = Sandbox.runBundle(b);
+        assertThat(run.exit()).as(run.err()).isZero();
+        assertThat(run.out()).isEqualTo("sh says hi\n");
     }
 
     @Test

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.bundle.BuildOptions;
 import dev.cloister.bundle.BundleBuilder;
 import dev.cloister.cli.Json;
+import dev.cloister.cli.Progress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -11,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -172,7 +174,24 @@ public final class BuildCommand implements Callable<Integer> {
                 Optional.ofNullable(source.dir), mount, Optional.ofNullable(entrypoint),
                 Optional.ofNullable(source.image), includes, args, env, allowed, enclaveSize, maxThreads, isvProdId,
                 isvSvn, Optional.ofNullable(brokerCa), Optional.ofNullable(broker), gramineLib, t);
-        BundleBuilder.Result r = BundleBuilder.build(o, out, checkReproducible);
+        BundleBuilder.Result r;
+        // The total is known only once the files are found, so the bar is made on the first report.
+        AtomicReference<Progress> bar = new AtomicReference<>();
+        int passes = checkReproducible ? 2 : 1;
+        try {
+            r = BundleBuilder.build(o, out, checkReproducible, (total, done) -> {
+                Progress p = bar.get();
+                if (p == null) {
+                    bar.compareAndSet(null, Progress.bytes("copy+hash", total * passes, json));
+                    p = bar.get();
+                }
+                p.advance(done);
+            });
+        } finally {
+            if (bar.get() != null) {
+                bar.get().close();
+            }
+        }
         var w = spec.commandLine().getOut();
         if (json) {
             ObjectNode n = Json.object();

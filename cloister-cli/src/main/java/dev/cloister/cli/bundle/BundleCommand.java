@@ -7,6 +7,7 @@ import dev.cloister.bundle.ImageExport;
 import dev.cloister.bundle.SignerKeys;
 import dev.cloister.bundle.Sigstruct;
 import dev.cloister.cli.Json;
+import dev.cloister.cli.Progress;
 import dev.cloister.core.AtomicFiles;
 import dev.cloister.core.CloisterException;
 import java.io.PrintWriter;
@@ -125,7 +126,9 @@ public final class BundleCommand implements Runnable {
                 throw new BundleException(CloisterException.Kind.DENIED, dir + " is not signed ("
                         + Bundle.SIGNATURE + " is missing)");
             }
-            b.verify();
+            try (Progress bar = Progress.bytes("verify", b.totalSize(), false)) {
+                b.verify(bar::advance);
+            }
             PrintWriter out = spec.commandLine().getOut();
             out.println("ok: " + b.files().size() + " files match measurement " + b.measurement()
                     + b.sigstruct().map(s -> ", signed by " + HexFormat.of().formatHex(s.mrSigner())).orElse(""));
