@@ -41,7 +41,7 @@ final class PfFile {
     private final MetadataNode md;
     private final boolean writable;
     private final LinkedHashMap<Long, Node> cache = new LinkedHashMap<>(64, 0.75f, true);
-    private final byte[] io = new byte[Layout.NODE];
+    private final byte[] io = new byte[Layout.NODE + Layout.TAG]; // a node plus room for its tag
     private Node root;
     private long size;
     private boolean dirty;
@@ -265,8 +265,8 @@ final class PfFile {
             throw new PfException(PfException.Reason.TRUNCATED, name + " is truncated: " + what
                     + " (physical node " + phys + ") is missing");
         }
-        readFully(ch, io, pos, name);
-        if (!crypto.decrypt(entries, entryOff, io, 0, Layout.NODE, entries, entryOff + Layout.KEY, out, 0)) {
+        readFully(ch, io, 0, Layout.NODE, pos, name);
+        if (!crypto.decryptTagAfter(entries, entryOff, io, 0, Layout.NODE, entries, entryOff + Layout.KEY, out, 0)) {
             throw new PfException(PfException.Reason.AUTHENTICATION_FAILED, what + " (physical node " + phys + ") of "
                     + name + " failed authentication: the file was tampered with, or nodes were swapped");
         }
@@ -352,9 +352,9 @@ final class PfFile {
     }
 
     private void sealNode(Node n, byte[] key, long phys, byte[] entries, int entryOff) throws IOException {
-        crypto.encrypt(key, n.plain, 0, Layout.NODE, io, 0, entries, entryOff + Layout.KEY);
+        crypto.encryptSpill(key, n.plain, 0, Layout.NODE, io, 0, entries, entryOff + Layout.KEY);
         System.arraycopy(key, 0, entries, entryOff, Layout.KEY);
-        writeFully(ch, io, phys * Layout.NODE);
+        writeFully(ch, io, 0, Layout.NODE, phys * Layout.NODE);
         n.dirty = false;
     }
 
