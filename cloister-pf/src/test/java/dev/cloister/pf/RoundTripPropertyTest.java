@@ -40,8 +40,8 @@ class RoundTripPropertyTest {
             s.add(k * NODE); // multiples of 4096 (they do not line up with data nodes: 3072 bytes are in node 0)
         }
         Random r = new Random(20261127);
-        for (int i = 0; i < 6; i++) {
-            s.add(r.nextInt(2_000_000));
+        for (int i = 0; i < 4; i++) {
+            s.add(r.nextInt(1_000_000));
         }
         return s.stream();
     }
