@@ -230,13 +230,13 @@ final class PfStreams {
                     mht = new byte[Layout.NODE];
                     byte[] parent = mhts.load(Layout.parentOf(m));
                     mhts.check(crypto.decryptTagAfter(parent, Layout.childSlotOffset(m), block, 0, Layout.NODE, parent,
-                            Layout.childSlotOffset(m) + Layout.KEY, mht, 0), "MHT node " + m, Layout.physicalOfMht(m));
+                            Layout.childSlotOffset(m) + Layout.KEY, mht, 0), "MHT node ", m, Layout.physicalOfMht(m));
                     mhts.put(m, mht);
                 }
                 for (int i = 0; i < nodes; i++) {
                     long d = m * Layout.DATA_PER_MHT + i;
                     mhts.check(crypto.decryptTagAfter(mht, i * Layout.ENTRY, block, (i + 1) * SLOT, Layout.NODE, mht,
-                            i * Layout.ENTRY + Layout.KEY, plain, i * Layout.NODE), "data node " + d,
+                            i * Layout.ENTRY + Layout.KEY, plain, i * Layout.NODE), "data node ", d,
                             Layout.physicalOfData(d));
                 }
                 long remaining = size - Layout.MD_DATA - m * (long) BLOCK;
@@ -333,9 +333,10 @@ final class PfStreams {
             }
         }
 
-        void check(boolean authentic, String what, long phys) throws PfException {
+        /** The message is built only on failure: this runs once per node. */
+        void check(boolean authentic, String kind, long number, long phys) throws PfException {
             if (!authentic) {
-                throw new PfException(PfException.Reason.AUTHENTICATION_FAILED, what + " (physical node " + phys
+                throw new PfException(PfException.Reason.AUTHENTICATION_FAILED, kind + number + " (physical node " + phys
                         + ") of " + name + " failed authentication: the file was tampered with, or nodes were swapped");
             }
         }
