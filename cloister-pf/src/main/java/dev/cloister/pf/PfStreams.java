@@ -3,6 +3,7 @@ package dev.cloister.pf;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.security.GeneralSecurityException;
 import java.util.Arrays;
@@ -24,6 +25,7 @@ import javax.crypto.spec.SecretKeySpec;
  */
 final class PfStreams {
     private static final int BLOCK = Layout.DATA_PER_MHT * Layout.NODE;
+    private static final int SLOT = Layout.NODE + Layout.TAG;
 
     private PfStreams() {}
 
@@ -33,7 +35,7 @@ final class PfStreams {
         MetadataNode md = MetadataNode.create(version, path);
         byte[] kdk = key.raw().clone();
         byte[] plain = new byte[BLOCK];
-        byte[] block = new byte[Layout.NODE + BLOCK];
+        byte[] block = new byte[Layout.NODE + BLOCK + Layout.TAG]; // + the last node's tag spill
         byte[] nodeKey = new byte[Layout.KEY];
         Parking parking = new Parking(out);
         try {
@@ -53,8 +55,8 @@ final class PfStreams {
                     for (int i = 0; i < nodes; i++) {
                         long d = m * Layout.DATA_PER_MHT + i;
                         keys.dataKey(d, nodeKey);
-                        crypto.encrypt(nodeKey, plain, i * Layout.NODE, Layout.NODE, block, Layout.NODE * (i + 1),
-                                block, i * Layout.ENTRY + Layout.KEY);
+                        crypto.encryptSpill(nodeKey, plain, i * Layout.NODE, Layout.NODE, block,
+                                Layout.NODE * (i + 1), block, i * Layout.ENTRY + Layout.KEY);
                         System.arraycopy(nodeKey, 0, block, i * Layout.ENTRY, Layout.KEY);
                     }
                     parking.park(m, block);
@@ -197,9 +199,16 @@ final class PfStreams {
         long size = md.size();
         PfInfo info = PfInfo.of(md.version, md.path(), size);
         Crypto crypto = new Crypto();
-        byte[] block = new byte[Layout.NODE + BLOCK];
+        // Each node read lands in its own slot with 16 spare bytes after it for the tag, so that GCM gets
+        // ciphertext||tag in one piece without copying the ciphertext (a scattering read fills the slots).
+        byte[] block = new byte[SLOT * (Layout.DATA_PER_MHT + 1)];
+        ByteBuffer[] slots = new ByteBuffer[Layout.DATA_PER_MHT + 1];
+        for (int j = 0; j < slots.length; j++) {
+            slots[j] = ByteBuffer.wrap(block, j * SLOT, Layout.NODE).slice();
+        }
         byte[] plain = new byte[BLOCK];
         MhtCache mhts = new MhtCache(in, name, crypto);
+        long savedPosition = in.position();
         try {
             int first = (int) Math.min(size, Layout.MD_DATA);
             out.write(md.plain, MetadataNode.OFF_DATA, first);
@@ -213,21 +222,22 @@ final class PfStreams {
             for (long m = 0; m * Layout.DATA_PER_MHT < dataNodes; m++) {
                 int nodes = (int) Math.min(Layout.DATA_PER_MHT, dataNodes - m * Layout.DATA_PER_MHT);
                 long pos = Layout.physicalOfMht(m) * Layout.NODE;
-                PfFile.readFully(in, block, 0, Layout.NODE * (nodes + 1), pos, name);
+                readSlots(in, slots, nodes + 1, pos, name);
                 byte[] mht;
                 if (m == 0) {
                     mht = mhts.get(0);
                 } else {
                     mht = new byte[Layout.NODE];
                     byte[] parent = mhts.load(Layout.parentOf(m));
-                    mhts.decryptBytes(block, 0, parent, Layout.childSlotOffset(m), mht, "MHT node " + m,
-                            Layout.physicalOfMht(m));
+                    mhts.check(crypto.decryptTagAfter(parent, Layout.childSlotOffset(m), block, 0, Layout.NODE, parent,
+                            Layout.childSlotOffset(m) + Layout.KEY, mht, 0), "MHT node ", m, Layout.physicalOfMht(m));
                     mhts.put(m, mht);
                 }
                 for (int i = 0; i < nodes; i++) {
                     long d = m * Layout.DATA_PER_MHT + i;
-                    mhts.decryptBytes(block, Layout.NODE * (i + 1), mht, i * Layout.ENTRY, plain, i * Layout.NODE,
-                            "data node " + d, Layout.physicalOfData(d));
+                    mhts.check(crypto.decryptTagAfter(mht, i * Layout.ENTRY, block, (i + 1) * SLOT, Layout.NODE, mht,
+                            i * Layout.ENTRY + Layout.KEY, plain, i * Layout.NODE), "data node ", d,
+                            Layout.physicalOfData(d));
                 }
                 long remaining = size - Layout.MD_DATA - m * (long) BLOCK;
                 int n = (int) Math.min(remaining, (long) nodes * Layout.NODE);
@@ -239,6 +249,25 @@ final class PfStreams {
             Arrays.fill(plain, (byte) 0);
             mhts.wipe();
             head.wipe();
+            in.position(savedPosition);
+        }
+    }
+
+    /** Fills the first {@code count} slots from consecutive nodes at {@code pos}, with one scattering read. */
+    private static void readSlots(FileChannel in, ByteBuffer[] slots, int count, long pos, String name)
+            throws IOException, PfException {
+        for (int j = 0; j < count; j++) {
+            slots[j].clear();
+        }
+        in.position(pos);
+        long want = (long) count * Layout.NODE;
+        long got = 0;
+        while (got < want) {
+            long n = in.read(slots, 0, count);
+            if (n < 0) {
+                throw new PfException(PfException.Reason.TRUNCATED, name + " ends unexpectedly at byte " + (pos + got));
+            }
+            got += n;
         }
     }
 
@@ -300,6 +329,14 @@ final class PfStreams {
                 throws PfException {
             if (!crypto.decrypt(entries, off, src, srcOff, Layout.NODE, entries, off + Layout.KEY, out, outOff)) {
                 throw new PfException(PfException.Reason.AUTHENTICATION_FAILED, what + " (physical node " + phys
+                        + ") of " + name + " failed authentication: the file was tampered with, or nodes were swapped");
+            }
+        }
+
+        /** The message is built only on failure: this runs once per node. */
+        void check(boolean authentic, String kind, long number, long phys) throws PfException {
+            if (!authentic) {
+                throw new PfException(PfException.Reason.AUTHENTICATION_FAILED, kind + number + " (physical node " + phys
                         + ") of " + name + " failed authentication: the file was tampered with, or nodes were swapped");
             }
         }
