@@ -34,7 +34,7 @@ import picocli.CommandLine.ScopeType;
             "Without SGX hardware the simulation backend runs the same flow with simulated evidence, which "
                     + "every verifier rejects unless a policy explicitly allows simulation."
         },
-        subcommands = {CommandLine.HelpCommand.class},
+        subcommands = {CommandLine.HelpCommand.class, dev.cloister.cli.kbs.KbsCommand.class},
         footerHeading = "%nExit status:%n",
         footer = {
             "  0   success",

@@ -26,33 +26,33 @@ import javax.crypto.spec.SecretKeySpec;
  * and report data, and a verifier for it that behaves like DcapVerifier.withSimulation() (results are
  * simulated, collateral valid for 30 days, malformed input is BAD_INPUT, a bad MAC is DENIED).
  */
-final class TestEvidence {
+public final class TestSupport {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final byte[] KEY = "cloister kbs test evidence key (protects nothing)".getBytes(StandardCharsets.US_ASCII);
     private static final String MAGIC = "CLOISTER-TEST-EVIDENCE\n";
 
-    private TestEvidence() {}
+    private TestSupport() {}
 
-    static final byte[] MRENCLAVE = HexFormat.of().parseHex("11".repeat(32));
-    static final byte[] MRSIGNER = HexFormat.of().parseHex("22".repeat(32));
+    public static final byte[] MRENCLAVE = HexFormat.of().parseHex("11".repeat(32));
+    public static final byte[] MRSIGNER = HexFormat.of().parseHex("22".repeat(32));
 
-    static SgxMeasurements good() {
+    public static SgxMeasurements good() {
         return sgx(MRENCLAVE, false, 3);
     }
 
-    static SgxMeasurements sgx(byte[] mrEnclave, boolean debug, int svn) {
+    public static SgxMeasurements sgx(byte[] mrEnclave, boolean debug, int svn) {
         byte[] attrs = new byte[16];
         attrs[0] = (byte) (0x04 | (debug ? 0x02 : 0) | 0x01);
         return new SgxMeasurements(mrEnclave, MRSIGNER, 1, svn, attrs, debug);
     }
 
     /** The policy that accepts {@link #good()} as simulated evidence. */
-    static String allowPolicy() {
+    public static String allowPolicy() {
         return "E:" + HexFormat.of().formatHex(MRENCLAVE) + " S:" + HexFormat.of().formatHex(MRSIGNER)
                 + " PROD:1 SVN:3 TCB:UpToDate SIM:ALLOW";
     }
 
-    static byte[][] quote(SgxMeasurements m, byte[] reportData, TcbStatus status, Instant at) {
+    public static byte[][] quote(SgxMeasurements m, byte[] reportData, TcbStatus status, Instant at) {
         ObjectNode o = JSON.createObjectNode();
         o.put("mrEnclave", HexFormat.of().formatHex(m.mrEnclave()));
         o.put("mrSigner", HexFormat.of().formatHex(m.mrSigner()));
@@ -70,11 +70,11 @@ final class TestEvidence {
         return new byte[][] {q, null};
     }
 
-    static KbsClient.EvidenceSource source(SgxMeasurements m, TcbStatus status, Instant at) {
+    public static KbsClient.EvidenceSource source(SgxMeasurements m, TcbStatus status, Instant at) {
         return rd -> quote(m, rd, status, at);
     }
 
-    static EvidenceVerifier verifier() {
+    public static EvidenceVerifier verifier() {
         return (evidence, collateral, at) -> {
             if (evidence.length < MAGIC.length() + 32
                     || !new String(evidence, 0, MAGIC.length(), StandardCharsets.UTF_8).equals(MAGIC)) {
@@ -114,7 +114,7 @@ final class TestEvidence {
         }
     }
 
-    static String b64(byte[] b) {
+    public static String b64(byte[] b) {
         return Base64.getEncoder().encodeToString(b);
     }
 }
