@@ -14,7 +14,11 @@ public enum TcbStatus {
     CONFIGURATION_AND_SW_HARDENING_NEEDED("ConfigurationAndSWHardeningNeeded"),
     OUT_OF_DATE("OutOfDate"),
     OUT_OF_DATE_CONFIGURATION_NEEDED("OutOfDateConfigurationNeeded"),
-    REVOKED("Revoked");
+    REVOKED("Revoked"),
+    /** TDX with TD report 1.5 only: the platform was updated since the TD launched; relaunching it fixes that. */
+    TD_RELAUNCH_ADVISED("TDRelaunchAdvised"),
+    /** As {@link #TD_RELAUNCH_ADVISED}, and the platform also needs a configuration change. */
+    TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED("TDRelaunchAdvisedConfigurationNeeded");
 
     private final String intelName;
 
