@@ -267,6 +267,7 @@ class ReleaseEndToEndTest {
         req.put("secret", "pf");
         req.put("nonce", TestSupport.b64(nonce));
         req.put("evidence", TestSupport.b64(ev[0]));
+        req.put("collateral", TestSupport.b64(ev[1]));
         req.put("kem", kem.name());
         req.put("publicKey", TestSupport.b64(pk));
         return req;

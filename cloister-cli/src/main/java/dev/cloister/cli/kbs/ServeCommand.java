@@ -97,6 +97,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "The secret Gramine clients receive (with SECRET_PROVISION_SET_KEY it must be a 16-byte pf-key).")
     String gramineSecret;
 
+    @Option(names = "--gramine-collateral", paramLabel = "FILE",
+            description = "QuoteCollateralV3 JSON for Gramine clients' quotes (RA-TLS certificates carry none), "
+                    + "e.g. fetched from the platform's PCCS; without it the verifier must find collateral itself.")
+    Path gramineCollateral;
+
     @Option(names = "--json", description = "Print the listening addresses as one JSON document once started.")
     boolean json;
 
@@ -131,8 +136,9 @@ public final class ServeCommand implements Callable<Integer> {
         SecretProvisioningServer gramine = null;
         if (gramineListen != null) {
             Names n = Names.parse(gramineSecret);
-            gramine = SecretProvisioningServer.start(broker, Verifiers.select(allowSimulation), parseAddress(gramineListen),
-                    t, n.namespace(), n.name());
+            byte[] coll = gramineCollateral == null ? null : Files.readAllBytes(gramineCollateral);
+            gramine = SecretProvisioningServer.start(broker, Verifiers.select(allowSimulation),
+                    coll == null ? null : q -> coll, parseAddress(gramineListen), t, n.namespace(), n.name());
         }
         PrintWriter err = spec.commandLine().getErr();
         String url = "https://" + server.address().getHostString() + ":" + server.address().getPort();

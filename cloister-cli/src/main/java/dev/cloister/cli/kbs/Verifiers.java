@@ -1,12 +1,14 @@
 package dev.cloister.cli.kbs;
 
-import dev.cloister.attestation.EvidenceException;
 import dev.cloister.attestation.EvidenceVerifier;
 import dev.cloister.attestation.SgxMeasurements;
 import dev.cloister.attestation.TcbStatus;
+import dev.cloister.attestation.dcap.DcapVerifier;
+import dev.cloister.attestation.sim.SimulatedEvidence;
+import dev.cloister.attestation.sim.Simulator;
 import java.time.Instant;
 
-/** The evidence verifier the broker and {@code policy test} use. */
+/** The evidence verifier the broker and {@code policy test} use, and the simulator for {@code release --simulate}. */
 final class Verifiers {
     private Verifiers() {}
 
@@ -15,14 +17,12 @@ final class Verifiers {
      * still need SIM:ALLOW in a policy).
      */
     static EvidenceVerifier select(boolean allowSimulation) {
-        return (evidence, collateral, at) -> {
-            throw EvidenceException.rejected("this build has no DCAP verifier yet");
-        };
+        return allowSimulation ? DcapVerifier.withSimulation() : DcapVerifier.intelRoot();
     }
 
     /** Simulated SGX evidence {quote, collateral} binding {@code reportData}. */
-    static byte[][] simulatedSgx(SgxMeasurements m, byte[] reportData, TcbStatus status, Instant at)
-            throws EvidenceException {
-        throw EvidenceException.rejected("this build has no simulator yet");
+    static byte[][] simulatedSgx(SgxMeasurements m, byte[] reportData, TcbStatus status, Instant at) {
+        SimulatedEvidence e = Simulator.standard().sgxQuote(m, reportData, status, at);
+        return new byte[][] {e.quote(), e.collateral()};
     }
 }

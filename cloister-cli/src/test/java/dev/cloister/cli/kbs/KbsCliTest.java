@@ -61,7 +61,7 @@ class KbsCliTest {
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Duser.home=" + dir, "-cp", System.getProperty("java.class.path"), Cloister.class.getName(),
                 "kbs", "serve", "--db", db.toString(), "--master-key", master.toString(), "--listen", "127.0.0.1:0",
-                "--tls-self-signed", "--cert-out", ca.toString(), "--admin-token-file", adminToken.toString(), "--json");
+                "--tls-self-signed", "--allow-simulation", "--cert-out", ca.toString(), "--admin-token-file", adminToken.toString(), "--json");
         server = new ProcessBuilder(cmd).redirectError(dir.resolve("serve.err").toFile()).start();
         BufferedReader r = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
         StringBuilder json = new StringBuilder();
@@ -72,7 +72,10 @@ class KbsCliTest {
                 break;
             }
         }
-        assertThat(json).as("serve output; stderr in %s", dir.resolve("serve.err")).contains("\"url\"");
+        if (!json.toString().contains("\"url\"")) {
+            server.waitFor(5, TimeUnit.SECONDS);
+            throw new AssertionError("kbs serve did not start: " + Files.readString(dir.resolve("serve.err")));
+        }
         JsonNode j = Json.mapper().readTree(json.toString());
         url = j.get("url").asText();
         assertThat(j.get("adminTokenFile").asText()).isEqualTo(adminToken.toString());
@@ -152,6 +155,61 @@ class KbsCliTest {
         Run broken = run("kbs", "audit", "verify", "--db", restored.toString(), "--master-key", master.toString());
         assertThat(broken.exit()).isEqualTo(ExitCodes.DENIED);
         assertThat(broken.out()).contains("entry 2: content does not match its MAC (edited)");
+    }
+
+    @Test
+    void workloadReleaseWithSimulatedEvidence() throws Exception {
+        String e = "ab".repeat(32);
+        String sgn = "cd".repeat(32);
+        assertThat(run(client("kbs", "namespace", "create", "wl")).exit()).isEqualTo(0);
+        Path key = dir.resolve("pf.key");
+        Files.write(key, java.util.HexFormat.of().parseHex("000102030405060708090a0b0c0d0e0f"));
+        assertThat(run(client("kbs", "secret", "put", "wl/pf", "--kind", "pf-key", "--value-file", key.toString()))
+                .exit()).isEqualTo(0);
+        Run set = run(client("kbs", "policy", "set", "wl/pf", "--text",
+                "E:" + e + " S:" + sgn + " SVN:2 SIM:ALLOW"));
+        assertThat(set.exit()).as(set.err()).isEqualTo(0);
+        String[] wl = {"--url", url, "--ca", ca.toString()};
+        Path out = dir.resolve("released.key");
+        Run ok = run(concat(new String[] {"kbs", "release", "wl/pf", "--simulate", "--mrenclave", e, "--mrsigner", sgn,
+            "--isv-svn", "2", "--out", out.toString(), "--json"}, wl));
+        assertThat(ok.exit()).as(ok.err()).isEqualTo(0);
+        assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(key));
+        assertThat(Json.mapper().readTree(ok.out()).get("version").asInt()).isEqualTo(1);
+
+        Path out2 = dir.resolve("denied.key");
+        Run denied = run(concat(new String[] {"kbs", "release", "wl/pf", "--simulate", "--mrenclave", "ef".repeat(32),
+            "--mrsigner", sgn, "--isv-svn", "1", "--out", out2.toString()}, wl));
+        assertThat(denied.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(denied.err()).contains("policy denied: mrenclave " + "ef".repeat(32))
+                .contains("isvSvn 1 is below the minimum 2");
+        assertThat(out2).doesNotExist();
+        Run debug = run(concat(new String[] {"kbs", "release", "wl/pf", "--simulate", "--mrenclave", e,
+            "--mrsigner", sgn, "--isv-svn", "2", "--debug-enclave", "--out", out2.toString()}, wl));
+        assertThat(debug.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(debug.err()).contains("debug mode");
+
+        // policy test: appraise an evidence file locally and explain.
+        var m = new dev.cloister.attestation.SgxMeasurements(java.util.HexFormat.of().parseHex(e),
+                java.util.HexFormat.of().parseHex(sgn), 0, 2, new byte[] {5, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0},
+                false);
+        var ev = dev.cloister.attestation.sim.Simulator.standard().sgxQuote(m, new byte[64],
+                dev.cloister.attestation.TcbStatus.OUT_OF_DATE, java.time.Instant.now());
+        Path q = dir.resolve("quote.bin");
+        Path col = dir.resolve("collateral.json");
+        Files.write(q, ev.quote());
+        Files.write(col, ev.collateral());
+        Run pt = run("kbs", "policy", "test", "--text", "E:" + e + " SIM:ALLOW", "--evidence", q.toString(),
+                "--collateral", col.toString(), "--allow-simulation");
+        assertThat(pt.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(pt.out()).contains("TCB status OutOfDate is not accepted");
+        Run pt2 = run("kbs", "policy", "test", "--text", "E:" + e + " SIM:ALLOW TCB:OutOfDate ADV:*", "--evidence",
+                q.toString(), "--collateral", col.toString(), "--allow-simulation");
+        assertThat(pt2.exit()).as(pt2.out() + pt2.err()).isEqualTo(0);
+        Run hw = run("kbs", "policy", "test", "--text", "E:" + e + " SIM:ALLOW TCB:OutOfDate", "--evidence",
+                q.toString(), "--collateral", col.toString());
+        assertThat(hw.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(hw.err()).contains("unknown root");
     }
 
     @Test

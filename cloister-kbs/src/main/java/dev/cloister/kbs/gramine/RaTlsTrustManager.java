@@ -30,6 +30,7 @@ public final class RaTlsTrustManager implements X509TrustManager {
     }
 
     private final EvidenceVerifier verifier;
+    private final java.util.function.Function<byte[], byte[]> collateral;
     private final Clock clock;
     private final Check check;
     private final Map<String, VerifiedEvidence> recent = new LinkedHashMap<>(64, 0.75f, false) {
@@ -42,10 +43,14 @@ public final class RaTlsTrustManager implements X509TrustManager {
     };
 
     /**
+     * @param collateral finds the collateral for a quote (e.g. from a PCCS cache), or null to let the verifier
+     *     look it up itself; RA-TLS certificates carry no collateral
      * @param check decides on the verified evidence, or null to accept any that verifies
      */
-    public RaTlsTrustManager(EvidenceVerifier verifier, Clock clock, Check check) {
+    public RaTlsTrustManager(EvidenceVerifier verifier, java.util.function.Function<byte[], byte[]> collateral,
+            Clock clock, Check check) {
         this.verifier = verifier;
+        this.collateral = collateral;
         this.clock = clock;
         this.check = check;
     }
@@ -84,7 +89,8 @@ public final class RaTlsTrustManager implements X509TrustManager {
         RaTlsCertificate c = RaTlsCertificate.parse(chain[0]);
         VerifiedEvidence ev;
         try {
-            ev = verifier.verify(c.quote(), null, clock.instant());
+            ev = verifier.verify(c.quote(), collateral == null ? null : collateral.apply(c.quote()),
+                    clock.instant());
         } catch (EvidenceException e) {
             throw new RaTlsException((e.kind() == CloisterException.Kind.BAD_INPUT ? "malformed quote: "
                     : "quote rejected: ") + e.getMessage(), e);

@@ -52,10 +52,16 @@ public final class SecretProvisioningServer implements AutoCloseable {
         this.name = name;
     }
 
-    /** Starts serving {@code ns/name} to Gramine clients on {@code listen}. */
-    public static SecretProvisioningServer start(KeyBroker broker, EvidenceVerifier verifier, InetSocketAddress listen,
-            Tls tls, String ns, String name) throws IOException {
-        RaTlsTrustManager trust = new RaTlsTrustManager(verifier, broker.store().clock(), null);
+    /**
+     * Starts serving {@code ns/name} to Gramine clients on {@code listen}.
+     *
+     * @param collateral finds the collateral of a client's quote (RA-TLS carries none), or null for the
+     *     verifier's own source
+     */
+    public static SecretProvisioningServer start(KeyBroker broker, EvidenceVerifier verifier,
+            java.util.function.Function<byte[], byte[]> collateral, InetSocketAddress listen, Tls tls, String ns,
+            String name) throws IOException {
+        RaTlsTrustManager trust = new RaTlsTrustManager(verifier, collateral, broker.store().clock(), null);
         SSLContext ctx = tls.serverContext(new TrustManager[] {trust});
         SSLServerSocket s = (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket();
         s.setReuseAddress(true);

@@ -50,8 +50,9 @@ class SecretProvisioningTest {
                 new NonceStore(Duration.ofMinutes(1), 100));
         Tls tls = Tls.selfSigned(now);
         serverCert = tls.chain()[0];
-        server = SecretProvisioningServer.start(broker, TestSupport.verifier(), new InetSocketAddress("127.0.0.1", 0),
-                tls, "alice", "pf");
+        // RA-TLS certificates carry no collateral: the broker looks it up; here, the simulator's for that quote.
+        server = SecretProvisioningServer.start(broker, TestSupport.verifier(), collateralFn,
+                new InetSocketAddress("127.0.0.1", 0), tls, "alice", "pf");
     }
 
     @AfterEach
@@ -60,8 +61,14 @@ class SecretProvisioningTest {
         store.close();
     }
 
+    private final java.util.Map<String, byte[]> collaterals = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.function.Function<byte[], byte[]> collateralFn =
+            q -> collaterals.get(java.util.Base64.getEncoder().encodeToString(q));
+
     private byte[] quote(SgxMeasurements m, byte[] rd) {
-        return TestSupport.quote(m, rd, TcbStatus.UP_TO_DATE, now)[0];
+        byte[][] e = TestSupport.quote(m, rd, TcbStatus.UP_TO_DATE, now);
+        collaterals.put(java.util.Base64.getEncoder().encodeToString(e[0]), e[1]);
+        return e[0];
     }
 
     private String lastAudit() throws Exception {
