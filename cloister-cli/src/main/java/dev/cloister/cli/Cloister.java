@@ -41,7 +41,8 @@ import picocli.CommandLine.ScopeType;
             dev.cloister.cli.job.JobCommand.class,
             dev.cloister.cli.job.WorkerCommand.class,
             dev.cloister.cli.job.DemoCommand.class,
-            dev.cloister.cli.attest.AttestCommand.class},
+            dev.cloister.cli.attest.AttestCommand.class,
+            dev.cloister.cli.kbs.KbsCommand.class},
         footerHeading = "%nExit status:%n",
         footer = {
             "  0   success",

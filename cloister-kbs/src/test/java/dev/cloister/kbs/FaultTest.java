@@ -46,7 +46,7 @@ class FaultTest {
             while ((line = r.readLine()) != null && System.nanoTime() < deadline) {
                 if (line.startsWith("ACK ")) {
                     lastAck = Integer.parseInt(line.substring(4));
-                    if (lastAck >= 60) {
+                    if (lastAck >= 25) {
                         break;
                     }
                 }
@@ -61,7 +61,7 @@ class FaultTest {
                 }
             }
         }
-        assertThat(lastAck).as("child acknowledged writes; stderr in %s", dir.resolve("child.err")).isGreaterThanOrEqualTo(60);
+        assertThat(lastAck).as("child acknowledged writes; stderr in %s", dir.resolve("child.err")).isGreaterThanOrEqualTo(25);
         try (KbsStore s = KbsStore.open(db, key, Clock.systemUTC())) {
             List<SecretInfo> stored = s.list("crash");
             assertThat(stored.size()).isGreaterThanOrEqualTo(lastAck + 1);
@@ -85,7 +85,7 @@ class FaultTest {
         String name = TestDatabases.databaseName(db);
         TestClock clock = new TestClock(Instant.parse("2026-11-27T12:00:00Z"));
         try (KbsStore store = KbsStore.open(db, MasterKey.generate(), clock)) {
-            KeyBroker broker = new KeyBroker(store, TestEvidence.verifier(), Policies::parse,
+            KeyBroker broker = new KeyBroker(store, TestSupport.verifier(), Policies::parse,
                     new NonceStore(Duration.ofMinutes(2), 1000));
             Tls tls = Tls.selfSigned(Instant.now());
             try (KbsServer server = KbsServer.start(broker, new InetSocketAddress("127.0.0.1", 0), tls, 0)) {
@@ -94,7 +94,7 @@ class FaultTest {
                 KbsClient admin = new KbsClient(base, store.createToken("t", Role.ADMIN, null).token(), ctx);
                 admin.createNamespace("alice");
                 admin.storeSecret("alice", "pf", SecretKind.PF_KEY, null, false);
-                admin.setPolicy("alice", "pf", TestEvidence.allowPolicy());
+                admin.setPolicy("alice", "pf", TestSupport.allowPolicy());
                 KbsClient workload = new KbsClient(base, null, ctx);
                 long auditBefore = store.verifyAudit().entries();
 
@@ -106,7 +106,7 @@ class FaultTest {
                             .isInstanceOf(KbsException.class)
                             .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(503));
                     assertThatThrownBy(() -> workload.release("alice", "pf", null, HpkeSuite.X25519,
-                            TestEvidence.source(TestEvidence.good(), TcbStatus.UP_TO_DATE, clock.instant())))
+                            TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant())))
                             .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(503));
                 } finally {
                     TestDatabases.pgAdmin("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true");
@@ -115,7 +115,7 @@ class FaultTest {
                 assertThat(store.list("alice")).hasSize(1);
                 assertThat(store.verifyAudit().entries()).isEqualTo(auditBefore);
                 assertThat(workload.release("alice", "pf", null, HpkeSuite.X25519,
-                        TestEvidence.source(TestEvidence.good(), TcbStatus.UP_TO_DATE, clock.instant())).version())
+                        TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant())).version())
                         .isEqualTo(1);
                 assertThat(admin.storeSecret("alice", "pf", SecretKind.PF_KEY, null, true).get("version").asInt())
                         .isEqualTo(2);

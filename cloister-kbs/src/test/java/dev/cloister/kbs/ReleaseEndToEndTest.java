@@ -49,7 +49,7 @@ class ReleaseEndToEndTest {
     private void start(String kind) throws Exception {
         db = TestDatabases.fresh(kind, dir);
         store = KbsStore.open(db, MasterKey.generate(), clock);
-        KeyBroker broker = new KeyBroker(store, TestEvidence.verifier(), Policies::parse,
+        KeyBroker broker = new KeyBroker(store, TestSupport.verifier(), Policies::parse,
                 new NonceStore(Duration.ofMinutes(2), 10_000));
         Tls tls = Tls.selfSigned(Instant.now());
         server = KbsServer.start(broker, new InetSocketAddress("127.0.0.1", 0), tls, 0);
@@ -61,7 +61,7 @@ class ReleaseEndToEndTest {
         admin.createNamespace("alice");
         owner = new KbsClient(base, admin.createToken(Role.OWNER, "alice").get("token").asText(), ctx);
         owner.storeSecret("alice", "pf", SecretKind.PF_KEY, pfKey, false);
-        owner.setPolicy("alice", "pf", TestEvidence.allowPolicy());
+        owner.setPolicy("alice", "pf", TestSupport.allowPolicy());
         workload = new KbsClient(base, null, ctx);
     }
 
@@ -76,7 +76,7 @@ class ReleaseEndToEndTest {
     }
 
     private KbsClient.Released release(dev.cloister.attestation.SgxMeasurements m, TcbStatus tcb) throws Exception {
-        return workload.release("alice", "pf", null, HpkeSuite.X25519, TestEvidence.source(m, tcb, clock.instant()));
+        return workload.release("alice", "pf", null, HpkeSuite.X25519, TestSupport.source(m, tcb, clock.instant()));
     }
 
     private static void assertDenied(ThrowingRunnable r, String explanation) {
@@ -99,20 +99,20 @@ class ReleaseEndToEndTest {
     @MethodSource("dbs")
     void allowedMeasurementGetsTheKeyBothKems(String kind) throws Exception {
         start(kind);
-        KbsClient.Released r = release(TestEvidence.good(), TcbStatus.UP_TO_DATE);
+        KbsClient.Released r = release(TestSupport.good(), TcbStatus.UP_TO_DATE);
         assertThat(r.value()).isEqualTo(pfKey);
         assertThat(r.version()).isEqualTo(1);
         assertThat(r.kind()).isEqualTo(SecretKind.PF_KEY);
         KbsClient.Released p = workload.release("alice", "pf", 1, HpkeSuite.P256,
-                TestEvidence.source(TestEvidence.good(), TcbStatus.UP_TO_DATE, clock.instant()));
+                TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant()));
         assertThat(p.value()).isEqualTo(pfKey);
         assertThat(lastAudit()).startsWith("release ok kem P256; SGX mrenclave ");
         // Rotation: the newest version is released; the old one still on request until retired.
         owner.storeSecret("alice", "pf", SecretKind.PF_KEY, null, true);
-        assertThat(release(TestEvidence.good(), TcbStatus.UP_TO_DATE).version()).isEqualTo(2);
+        assertThat(release(TestSupport.good(), TcbStatus.UP_TO_DATE).version()).isEqualTo(2);
         owner.retire("alice", "pf", 1);
         assertThatThrownBy(() -> workload.release("alice", "pf", 1, HpkeSuite.X25519,
-                TestEvidence.source(TestEvidence.good(), TcbStatus.UP_TO_DATE, clock.instant())))
+                TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant())))
                 .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(404));
         assertThat(admin.verifyAudit().get("intact").asBoolean()).isTrue();
     }
@@ -122,7 +122,7 @@ class ReleaseEndToEndTest {
     void wrongMeasurementIsDenied(String kind) throws Exception {
         start(kind);
         byte[] other = HexFormat.of().parseHex("33".repeat(32));
-        assertDenied(() -> release(TestEvidence.sgx(other, false, 3), TcbStatus.UP_TO_DATE),
+        assertDenied(() -> release(TestSupport.sgx(other, false, 3), TcbStatus.UP_TO_DATE),
                 "policy denied: mrenclave " + "33".repeat(32) + " is not in the accepted list");
         assertThat(lastAudit()).startsWith("release denied policy denied: mrenclave 3333");
     }
@@ -131,7 +131,7 @@ class ReleaseEndToEndTest {
     @MethodSource("dbs")
     void debugEnclaveIsDenied(String kind) throws Exception {
         start(kind);
-        assertDenied(() -> release(TestEvidence.sgx(TestEvidence.MRENCLAVE, true, 3), TcbStatus.UP_TO_DATE),
+        assertDenied(() -> release(TestSupport.sgx(TestSupport.MRENCLAVE, true, 3), TcbStatus.UP_TO_DATE),
                 "runs in debug mode, which is not allowed");
     }
 
@@ -139,9 +139,9 @@ class ReleaseEndToEndTest {
     @MethodSource("dbs")
     void staleTcbIsDenied(String kind) throws Exception {
         start(kind);
-        assertDenied(() -> release(TestEvidence.good(), TcbStatus.OUT_OF_DATE),
+        assertDenied(() -> release(TestSupport.good(), TcbStatus.OUT_OF_DATE),
                 "TCB status OutOfDate is not accepted");
-        assertDenied(() -> release(TestEvidence.sgx(TestEvidence.MRENCLAVE, false, 2), TcbStatus.UP_TO_DATE),
+        assertDenied(() -> release(TestSupport.sgx(TestSupport.MRENCLAVE, false, 2), TcbStatus.UP_TO_DATE),
                 "isvSvn 2 is below the minimum 3");
     }
 
@@ -149,8 +149,8 @@ class ReleaseEndToEndTest {
     @MethodSource("dbs")
     void simulatedEvidenceUnderHardwareOnlyPolicyIsDenied(String kind) throws Exception {
         start(kind);
-        owner.setPolicy("alice", "pf", TestEvidence.allowPolicy().replace(" SIM:ALLOW", ""));
-        assertDenied(() -> release(TestEvidence.good(), TcbStatus.UP_TO_DATE), "simulated evidence is not allowed");
+        owner.setPolicy("alice", "pf", TestSupport.allowPolicy().replace(" SIM:ALLOW", ""));
+        assertDenied(() -> release(TestSupport.good(), TcbStatus.UP_TO_DATE), "simulated evidence is not allowed");
         assertThat(lastAudit()).contains("release denied policy denied: simulated evidence is not allowed");
     }
 
@@ -182,7 +182,7 @@ class ReleaseEndToEndTest {
         byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
         ObjectNode req = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
         // A man in the middle swaps in its own key: the evidence no longer matches.
-        req.put("publicKey", TestEvidence.b64(HpkeSuite.X25519.publicKey(HpkeSuite.X25519.generateKeyPair())));
+        req.put("publicKey", TestSupport.b64(HpkeSuite.X25519.publicKey(HpkeSuite.X25519.generateKeyPair())));
         assertDenied(() -> workload.call("POST", "/v1/release", req), "report data is not SHA-256(nonce || publicKey)");
     }
 
@@ -195,11 +195,11 @@ class ReleaseEndToEndTest {
         assertThat(new String(r.body(), StandardCharsets.UTF_8)).contains("malformed JSON");
         byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
         ObjectNode bad = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
-        bad.put("evidence", TestEvidence.b64("garbage".getBytes(StandardCharsets.US_ASCII)));
+        bad.put("evidence", TestSupport.b64("garbage".getBytes(StandardCharsets.US_ASCII)));
         assertThatThrownBy(() -> workload.call("POST", "/v1/release", bad)).hasMessageContaining("malformed evidence")
                 .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(400));
         assertThatThrownBy(() -> workload.release("alice", "nope", null, HpkeSuite.X25519,
-                TestEvidence.source(TestEvidence.good(), TcbStatus.UP_TO_DATE, clock.instant())))
+                TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant())))
                 .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(404))
                 .hasMessageContaining("no active secret alice/nope");
         assertThat(workload.send("GET", "/v1/secrets/alice", null).statusCode()).isEqualTo(401);
@@ -243,7 +243,7 @@ class ReleaseEndToEndTest {
     void rateLimitPerClient(String kind) throws Exception {
         start(kind);
         server.close();
-        KeyBroker broker = new KeyBroker(store, TestEvidence.verifier(), Policies::parse,
+        KeyBroker broker = new KeyBroker(store, TestSupport.verifier(), Policies::parse,
                 new NonceStore(Duration.ofMinutes(2), 10_000));
         Tls tls = Tls.selfSigned(Instant.now());
         server = KbsServer.start(broker, new InetSocketAddress("127.0.0.1", 0), tls, 5);
@@ -260,15 +260,16 @@ class ReleaseEndToEndTest {
 
     private ObjectNode request(byte[] nonce, AsymmetricCipherKeyPair kp, HpkeSuite kem) {
         byte[] pk = kem.publicKey(kp);
-        byte[][] ev = TestEvidence.quote(TestEvidence.good(), ReleaseBinding.reportData(nonce, pk),
+        byte[][] ev = TestSupport.quote(TestSupport.good(), ReleaseBinding.reportData(nonce, pk),
                 TcbStatus.UP_TO_DATE, clock.instant());
         ObjectNode req = JSON.createObjectNode();
         req.put("namespace", "alice");
         req.put("secret", "pf");
-        req.put("nonce", TestEvidence.b64(nonce));
-        req.put("evidence", TestEvidence.b64(ev[0]));
+        req.put("nonce", TestSupport.b64(nonce));
+        req.put("evidence", TestSupport.b64(ev[0]));
+        req.put("collateral", TestSupport.b64(ev[1]));
         req.put("kem", kem.name());
-        req.put("publicKey", TestEvidence.b64(pk));
+        req.put("publicKey", TestSupport.b64(pk));
         return req;
     }
 }

@@ -1,0 +1,196 @@
+package dev.cloister.cli.kbs;
+
+import dev.cloister.attestation.policy.Policies;
+import dev.cloister.cli.Json;
+import dev.cloister.core.AtomicFiles;
+import dev.cloister.core.CloisterException;
+import dev.cloister.kbs.KbsServer;
+import dev.cloister.kbs.KbsStore;
+import dev.cloister.kbs.KeyBroker;
+import dev.cloister.kbs.NonceStore;
+import dev.cloister.kbs.Role;
+import dev.cloister.kbs.Tls;
+import dev.cloister.kbs.gramine.SecretProvisioningServer;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code cloister kbs serve}. */
+@Command(name = "serve", mixinStandardHelpOptions = true, usageHelpAutoWidth = true, sortOptions = false,
+        header = "Run the key broker (HTTPS JSON API, and optionally Gramine secret provisioning over RA-TLS).",
+        description = {
+            "Opens (creating and migrating) the database, then serves until killed. On first start it creates the "
+                    + "master key file (unless one is given or CLOISTER_KBS_MASTER_KEY is set) and an admin token, "
+                    + "written to --admin-token-file and never printed.",
+            "",
+            "With --gramine-listen, it also speaks Gramine's secret-provisioning protocol byte for byte: an "
+                    + "unmodified enclave using secret_prov_attest with SECRET_PROVISION_SET_KEY receives the "
+                    + "newest version of --gramine-secret if its RA-TLS certificate's quote verifies and satisfies "
+                    + "that secret's policy."
+        },
+        footer = {"%nExample:%n  cloister kbs serve --tls-self-signed --listen 127.0.0.1:8443"})
+public final class ServeCommand implements Callable<Integer> {
+    @Mixin
+    LocalOptions local;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8443",
+            description = "Address to serve HTTPS on (default: ${DEFAULT-VALUE}; port 0 picks a free one).")
+    String listen;
+
+    static final class TlsChoice {
+        @ArgGroup(exclusive = false)
+        Files2 files;
+
+        @Option(names = "--tls-self-signed", required = true,
+                description = "Make a fresh self-signed certificate for localhost/127.0.0.1 and write it to --cert-out.")
+        boolean selfSigned;
+    }
+
+    static final class Files2 {
+        @Option(names = "--tls-cert", required = true, paramLabel = "PEM", description = "Certificate chain, PEM.")
+        Path cert;
+
+        @Option(names = "--tls-key", required = true, paramLabel = "PEM", description = "Private key, PEM.")
+        Path key;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    TlsChoice tls;
+
+    @Option(names = "--cert-out", paramLabel = "FILE",
+            description = "Where to write the served certificate for clients' --ca (default: ~/.cloister/kbs-cert.pem).")
+    Path certOut;
+
+    @Option(names = "--admin-token-file", paramLabel = "FILE",
+            description = "Where to write the first admin token (default: ~/.cloister/kbs-admin.token).")
+    Path adminTokenFile;
+
+    @Option(names = "--allow-simulation",
+            description = "Also trust Cloister's simulation root. Simulated evidence is still denied unless a "
+                    + "secret's policy says SIM:ALLOW.")
+    boolean allowSimulation;
+
+    @Option(names = "--rate-limit", paramLabel = "N", defaultValue = "1000",
+            description = "Requests per second per token or client address (0: unlimited; default: ${DEFAULT-VALUE}).")
+    double rateLimit;
+
+    @Option(names = "--nonce-ttl", paramLabel = "SECONDS", defaultValue = "120",
+            description = "How long a release nonce stays valid (default: ${DEFAULT-VALUE}).")
+    long nonceTtl;
+
+    @Option(names = "--gramine-listen", paramLabel = "HOST:PORT",
+            description = "Also serve Gramine secret provisioning (RA-TLS) here; Gramine's default port is 4433.")
+    String gramineListen;
+
+    @Option(names = "--gramine-secret", paramLabel = "NS/NAME",
+            description = "The secret Gramine clients receive (with SECRET_PROVISION_SET_KEY it must be a 16-byte pf-key).")
+    String gramineSecret;
+
+    @Option(names = "--gramine-collateral", paramLabel = "FILE",
+            description = "QuoteCollateralV3 JSON for Gramine clients' quotes (RA-TLS certificates carry none), "
+                    + "e.g. fetched from the platform's PCCS; without it the verifier must find collateral itself.")
+    Path gramineCollateral;
+
+    @Option(names = "--json", description = "Print the listening addresses as one JSON document once started.")
+    boolean json;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if ((gramineListen == null) != (gramineSecret == null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--gramine-listen and --gramine-secret go together");
+        }
+        InetSocketAddress addr = parseAddress(listen);
+        Tls t = tls.selfSigned ? Tls.selfSigned(Instant.now()) : Tls.fromPem(tls.files.cert, tls.files.key);
+        KbsStore store = local.open(true);
+        Path home = LocalOptions.home();
+        Path tokenFile = adminTokenFile != null ? adminTokenFile : home.resolve("kbs-admin.token");
+        boolean newToken = false;
+        if (!store.hasAdminToken()) {
+            KbsStore.IssuedToken admin = store.createToken("local:" + System.getProperty("user.name"), Role.ADMIN,
+                    null);
+            Files.createDirectories(tokenFile.toAbsolutePath().getParent());
+            AtomicFiles.writeBytes(tokenFile, true, (admin.token() + "\n").getBytes(StandardCharsets.US_ASCII));
+            newToken = true;
+        }
+        Path cert = certOut != null ? certOut : home.resolve("kbs-cert.pem");
+        Files.createDirectories(cert.toAbsolutePath().getParent());
+        AtomicFiles.writeBytes(cert, true, t.certificatePem().getBytes(StandardCharsets.US_ASCII));
+        KeyBroker broker = new KeyBroker(store, Verifiers.select(allowSimulation), Policies::parse,
+                new NonceStore(Duration.ofSeconds(nonceTtl), 100_000));
+        KbsServer server = KbsServer.start(broker, addr, t, rateLimit);
+        SecretProvisioningServer gramine = null;
+        if (gramineListen != null) {
+            Names n = Names.parse(gramineSecret);
+            byte[] coll = gramineCollateral == null ? null : Files.readAllBytes(gramineCollateral);
+            gramine = SecretProvisioningServer.start(broker, Verifiers.select(allowSimulation),
+                    coll == null ? null : q -> coll, parseAddress(gramineListen), t, n.namespace(), n.name());
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        String url = "https://" + server.address().getHostString() + ":" + server.address().getPort();
+        if (json) {
+            var o = Json.object();
+            o.put("url", url);
+            o.put("certificate", cert.toString());
+            o.put("database", store.describe());
+            if (newToken) {
+                o.put("adminTokenFile", tokenFile.toString());
+            }
+            if (gramine != null) {
+                o.put("gramine", gramine.address().getHostString() + ":" + gramine.address().getPort());
+            }
+            Json.print(spec.commandLine().getOut(), o);
+        }
+        err.println("cloister kbs: serving " + url + " (database " + store.describe() + ", certificate " + cert + ")");
+        if (newToken) {
+            err.println("cloister kbs: first admin token written to " + tokenFile);
+        }
+        if (gramine != null) {
+            err.println("cloister kbs: Gramine secret provisioning on " + gramine.address().getHostString() + ":"
+                    + gramine.address().getPort() + " for " + gramineSecret);
+        }
+        err.flush();
+        CountDownLatch done = new CountDownLatch(1);
+        SecretProvisioningServer g = gramine;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            if (g != null) {
+                g.close();
+            }
+            store.close();
+            done.countDown();
+        }));
+        done.await();
+        return 0;
+    }
+
+    static InetSocketAddress parseAddress(String s) throws CloisterException {
+        int i = s.lastIndexOf(':');
+        if (i <= 0) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "expected HOST:PORT, got '" + s + "'");
+        }
+        try {
+            int port = Integer.parseInt(s.substring(i + 1));
+            if (port < 0 || port > 65535) {
+                throw new NumberFormatException();
+            }
+            return new InetSocketAddress(s.substring(0, i).replace("[", "").replace("]", ""), port);
+        } catch (NumberFormatException e) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "bad port in '" + s + "'");
+        }
+    }
+}

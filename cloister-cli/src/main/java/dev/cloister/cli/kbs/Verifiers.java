@@ -1,0 +1,28 @@
+package dev.cloister.cli.kbs;
+
+import dev.cloister.attestation.EvidenceVerifier;
+import dev.cloister.attestation.SgxMeasurements;
+import dev.cloister.attestation.TcbStatus;
+import dev.cloister.attestation.dcap.DcapVerifier;
+import dev.cloister.attestation.sim.SimulatedEvidence;
+import dev.cloister.attestation.sim.Simulator;
+import java.time.Instant;
+
+/** The evidence verifier the broker and {@code policy test} use, and the simulator for {@code release --simulate}. */
+final class Verifiers {
+    private Verifiers() {}
+
+    /**
+     * Intel's pinned root only, or with {@code allowSimulation} also Cloister's simulation root (simulated results
+     * still need SIM:ALLOW in a policy).
+     */
+    static EvidenceVerifier select(boolean allowSimulation) {
+        return allowSimulation ? DcapVerifier.withSimulation() : DcapVerifier.intelRoot();
+    }
+
+    /** Simulated SGX evidence {quote, collateral} binding {@code reportData}. */
+    static byte[][] simulatedSgx(SgxMeasurements m, byte[] reportData, TcbStatus status, Instant at) {
+        SimulatedEvidence e = Simulator.standard().sgxQuote(m, reportData, status, at);
+        return new byte[][] {e.quote(), e.collateral()};
+    }
+}

@@ -1,0 +1,232 @@
+package dev.cloister.cli.kbs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cloister.cli.Cloister;
+import dev.cloister.cli.ExitCodes;
+import dev.cloister.cli.Json;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The kbs commands against a real broker started with 'cloister kbs serve' in its own JVM. */
+class KbsCliTest {
+    @TempDir
+    static Path dir;
+
+    static Process server;
+    static String url;
+    static Path ca;
+    static Path adminToken;
+    static Path db;
+    static Path master;
+
+    record Run(int exit, String out, String err) {}
+
+    static Run run(String... args) {
+        CommandLine cl = Cloister.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    static String[] client(String... args) {
+        List<String> a = new ArrayList<>(List.of(args));
+        a.addAll(List.of("--url", url, "--ca", ca.toString(), "--token-file", adminToken.toString()));
+        return a.toArray(String[]::new);
+    }
+
+    @BeforeAll
+    static void startServer() throws Exception {
+        db = dir.resolve("kbs.db");
+        master = dir.resolve("master.key");
+        ca = dir.resolve("cert.pem");
+        adminToken = dir.resolve("admin.token");
+        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Duser.home=" + dir, "-cp", System.getProperty("java.class.path"), Cloister.class.getName(),
+                "kbs", "serve", "--db", db.toString(), "--master-key", master.toString(), "--listen", "127.0.0.1:0",
+                "--tls-self-signed", "--allow-simulation", "--cert-out", ca.toString(), "--admin-token-file", adminToken.toString(), "--json");
+        server = new ProcessBuilder(cmd).redirectError(dir.resolve("serve.err").toFile()).start();
+        BufferedReader r = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
+        StringBuilder json = new StringBuilder();
+        String line;
+        while ((line = r.readLine()) != null) {
+            json.append(line).append('\n');
+            if (line.equals("}")) {
+                break;
+            }
+        }
+        if (!json.toString().contains("\"url\"")) {
+            server.waitFor(5, TimeUnit.SECONDS);
+            throw new AssertionError("kbs serve did not start: " + Files.readString(dir.resolve("serve.err")));
+        }
+        JsonNode j = Json.mapper().readTree(json.toString());
+        url = j.get("url").asText();
+        assertThat(j.get("adminTokenFile").asText()).isEqualTo(adminToken.toString());
+    }
+
+    @AfterAll
+    static void stopServer() throws Exception {
+        if (server != null) {
+            server.destroy();
+            server.waitFor(20, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void ownerWorkflowAndAudit() throws Exception {
+        assertThat(run(client("kbs", "namespace", "create", "alice")).exit()).isEqualTo(0);
+        Path ownerToken = dir.resolve("owner.token");
+        Run t = run(client("kbs", "token", "create", "--role", "owner", "--namespace", "alice", "--out",
+                ownerToken.toString(), "--json"));
+        assertThat(t.exit()).as(t.err()).isEqualTo(0);
+        assertThat(t.out()).doesNotContain(Files.readString(ownerToken).strip());
+        String[] owner = {"--url", url, "--ca", ca.toString(), "--token-file", ownerToken.toString()};
+
+        Run g = run(concat(new String[] {"kbs", "secret", "generate", "alice/pf", "--kind", "pf-key", "--json"}, owner));
+        assertThat(g.exit()).as(g.err()).isEqualTo(0);
+        assertThat(Json.mapper().readTree(g.out()).get("version").asInt()).isEqualTo(1);
+        Path value = dir.resolve("v.bin");
+        Files.write(value, new byte[32]);
+        assertThat(run(concat(new String[] {"kbs", "secret", "put", "alice/aes", "--kind", "aes256", "--value-file",
+            value.toString()}, owner)).exit()).isEqualTo(0);
+        Run rot = run(concat(new String[] {"kbs", "secret", "rotate", "alice/pf"}, owner));
+        assertThat(rot.out()).contains("alice/pf version 2 (pf-key)");
+        assertThat(run(concat(new String[] {"kbs", "secret", "retire", "alice/pf", "1"}, owner)).exit()).isEqualTo(0);
+        Run list = run(concat(new String[] {"kbs", "secret", "list", "alice"}, owner));
+        assertThat(list.out()).contains("alice/pf  v1  pf-key   retired").contains("alice/pf  v2  pf-key   active");
+
+        Run bad = run(concat(new String[] {"kbs", "policy", "set", "alice/pf", "--text", "E:zz"}, owner));
+        assertThat(bad.exit()).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(bad.err()).startsWith("cloister: ").contains("E:zz");
+        Run set = run(concat(new String[] {"kbs", "policy", "set", "alice/pf", "--text", "SVN:2 SIM:ALLOW"}, owner));
+        assertThat(set.exit()).as(set.err()).isEqualTo(0);
+        assertThat(run(concat(new String[] {"kbs", "policy", "show", "alice/pf"}, owner)).out())
+                .isEqualTo(set.out());
+
+        // Another tenant's names stay hidden; a missing token is a clear error.
+        Run other = run(concat(new String[] {"kbs", "secret", "list", "bob"}, owner));
+        assertThat(other.exit()).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(other.err()).isEqualTo("cloister: no namespace bob\n");
+        Run noToken = run("kbs", "secret", "list", "alice", "--url", url, "--ca", ca.toString(), "--token-file",
+                dir.resolve("nope").toString());
+        assertThat(noToken.exit()).isEqualTo(ExitCodes.BAD_INPUT);
+
+        Run audit = run(client("kbs", "audit", "verify", "--json"));
+        assertThat(audit.exit()).as(audit.err()).isEqualTo(0);
+        assertThat(Json.mapper().readTree(audit.out()).get("intact").asBoolean()).isTrue();
+        Run entries = run(client("kbs", "audit", "list"));
+        assertThat(entries.out()).contains("secret.generate").contains("secret.retire").contains("policy.set");
+
+        // Local tools on the same database: backup, restore elsewhere, verify there.
+        Path backup = dir.resolve("backup.kbs");
+        Path backupKey = dir.resolve("backup.key");
+        Run ex = run("kbs", "export", "--db", db.toString(), "--master-key", master.toString(), "--backup-key",
+                backupKey.toString(), "--out", backup.toString());
+        assertThat(ex.exit()).as(ex.err()).isEqualTo(0);
+        Path restored = dir.resolve("restored.db");
+        Run im = run("kbs", "import", "--db", restored.toString(), "--master-key", master.toString(),
+                "--backup-key", backupKey.toString(), "--in", backup.toString());
+        assertThat(im.exit()).as(im.err()).isEqualTo(0);
+        Run v = run("kbs", "audit", "verify", "--db", restored.toString(), "--master-key", master.toString());
+        assertThat(v.exit()).as(v.err()).isEqualTo(0);
+        assertThat(v.out()).startsWith("audit chain intact: ");
+        // Tamper with the restored copy: the verifier says so and exits 1.
+        try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + restored);
+                var s = c.createStatement()) {
+            s.executeUpdate("UPDATE audit SET detail = 'x' WHERE seq = 2");
+        }
+        Run broken = run("kbs", "audit", "verify", "--db", restored.toString(), "--master-key", master.toString());
+        assertThat(broken.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(broken.out()).contains("entry 2: content does not match its MAC (edited)");
+    }
+
+    @Test
+    void workloadReleaseWithSimulatedEvidence() throws Exception {
+        String e = "ab".repeat(32);
+        String sgn = "cd".repeat(32);
+        assertThat(run(client("kbs", "namespace", "create", "wl")).exit()).isEqualTo(0);
+        Path key = dir.resolve("pf.key");
+        Files.write(key, java.util.HexFormat.of().parseHex("000102030405060708090a0b0c0d0e0f"));
+        assertThat(run(client("kbs", "secret", "put", "wl/pf", "--kind", "pf-key", "--value-file", key.toString()))
+                .exit()).isEqualTo(0);
+        Run set = run(client("kbs", "policy", "set", "wl/pf", "--text",
+                "E:" + e + " S:" + sgn + " SVN:2 SIM:ALLOW"));
+        assertThat(set.exit()).as(set.err()).isEqualTo(0);
+        String[] wl = {"--url", url, "--ca", ca.toString()};
+        Path out = dir.resolve("released.key");
+        Run ok = run(concat(new String[] {"kbs", "release", "wl/pf", "--simulate", "--mrenclave", e, "--mrsigner", sgn,
+            "--isv-svn", "2", "--out", out.toString(), "--json"}, wl));
+        assertThat(ok.exit()).as(ok.err()).isEqualTo(0);
+        assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(key));
+        assertThat(Json.mapper().readTree(ok.out()).get("version").asInt()).isEqualTo(1);
+
+        Path out2 = dir.resolve("denied.key");
+        Run denied = run(concat(new String[] {"kbs", "release", "wl/pf", "--simulate", "--mrenclave", "ef".repeat(32),
+            "--mrsigner", sgn, "--isv-svn", "1", "--out", out2.toString()}, wl));
+        assertThat(denied.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(denied.err()).contains("policy denied: mrenclave " + "ef".repeat(32))
+                .contains("isvSvn 1 is below the minimum 2");
+        assertThat(out2).doesNotExist();
+        Run debug = run(concat(new String[] {"kbs", "release", "wl/pf", "--simulate", "--mrenclave", e,
+            "--mrsigner", sgn, "--isv-svn", "2", "--debug-enclave", "--out", out2.toString()}, wl));
+        assertThat(debug.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(debug.err()).contains("debug mode");
+
+        // policy test: appraise an evidence file locally and explain.
+        var m = new dev.cloister.attestation.SgxMeasurements(java.util.HexFormat.of().parseHex(e),
+                java.util.HexFormat.of().parseHex(sgn), 0, 2, new byte[] {5, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0},
+                false);
+        var ev = dev.cloister.attestation.sim.Simulator.standard().sgxQuote(m, new byte[64],
+                dev.cloister.attestation.TcbStatus.OUT_OF_DATE, java.time.Instant.now());
+        Path q = dir.resolve("quote.bin");
+        Path col = dir.resolve("collateral.json");
+        Files.write(q, ev.quote());
+        Files.write(col, ev.collateral());
+        Run pt = run("kbs", "policy", "test", "--text", "E:" + e + " SIM:ALLOW", "--evidence", q.toString(),
+                "--collateral", col.toString(), "--allow-simulation");
+        assertThat(pt.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(pt.out()).contains("TCB status OutOfDate is not accepted");
+        Run pt2 = run("kbs", "policy", "test", "--text", "E:" + e + " SIM:ALLOW TCB:OutOfDate ADV:*", "--evidence",
+                q.toString(), "--collateral", col.toString(), "--allow-simulation");
+        assertThat(pt2.exit()).as(pt2.out() + pt2.err()).isEqualTo(0);
+        Run hw = run("kbs", "policy", "test", "--text", "E:" + e + " SIM:ALLOW TCB:OutOfDate", "--evidence",
+                q.toString(), "--collateral", col.toString());
+        assertThat(hw.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(hw.err()).contains("unknown root");
+    }
+
+    @Test
+    void helpDescribesEveryCommand() {
+        for (String c : new String[] {"serve", "secret", "policy", "release", "audit", "token", "export", "import",
+            "namespace"}) {
+            Run r = run("kbs", c, "--help");
+            assertThat(r.exit()).isEqualTo(0);
+            assertThat(r.out()).contains("Usage: cloister kbs " + c);
+        }
+        Run usage = run("kbs", "serve", "--listen", "x");
+        assertThat(usage.exit()).isEqualTo(ExitCodes.USAGE);
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}
