@@ -146,6 +146,7 @@ public final class BundleBuilder {
             Path rootfs = Files.createTempDirectory("cloister-image-");
             cleanup.add(rootfs);
             OciImage.Config cfg = OciImage.unpack(o.image().get(), rootfs);
+            OciImage.dropHostState(rootfs, "image " + o.image().get().getFileName());
             ns = new Namespace(RootFs.confined(rootfs, true, "image " + o.image().get().getFileName()));
             List<String> cmd = new ArrayList<>(cfg.entrypoint());
             cmd.addAll(cfg.cmd());

@@ -110,6 +110,28 @@ public final class OciImage {
         }
     }
 
+    /**
+     * Removes what Gramine Shielded Containers also leaves out of an image's trusted files: password hashes
+     * ({@code /etc/shadow*}, {@code /etc/gshadow*}), {@code /etc/security}, {@code /etc/.pwd.lock},
+     * {@code /etc/mtab} and the SysV {@code /etc/rc*.d} directories. A bundle's manifest should not carry even
+     * the hash of a password file.
+     */
+    static void dropHostState(Path rootfs, String label) throws IOException, BundleException {
+        var etc = RootFs.confined(rootfs, true, label).resolve("/etc");
+        if (etc.isEmpty() || !Files.isDirectory(etc.get().hostPath(), LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> s = Files.list(etc.get().hostPath())) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (n.startsWith("shadow") || n.startsWith("gshadow") || n.equals("security") || n.equals(".pwd.lock")
+                        || n.equals("mtab") || n.matches("rc.*\\.d")) {
+                    BundleBuilder.deleteQuietly(p);
+                }
+            }
+        }
+    }
+
     /** The top-level entries of an unpacked root file system that a bundle takes, sorted. */
     static List<String> topLevel(Path rootfs) throws IOException {
         try (Stream<Path> s = Files.list(rootfs)) {

@@ -50,6 +50,8 @@ class OciImageTest {
         Files.writeString(d.resolve("usr/share/doc/junk.txt"), "deleted by layer 2");
         Files.writeString(d.resolve("usr/share/doc/old.txt"), "hidden by the opaque whiteout");
         Files.writeString(d.resolve("etc/motd"), "replaced by layer 2");
+        Files.writeString(d.resolve("etc/shadow"), "root:$6$hash:19000::::::");
+        Files.writeString(d.resolve("etc/gshadow-"), "root:*::");
         return tar(d, "l1.tar");
     }
 
@@ -148,7 +150,7 @@ class OciImageTest {
         assertThat(b.spec().env()).containsEntry("LANG", "C.UTF-8").containsEntry("PATH", "/usr/local/bin:/usr/bin:/bin");
         assertThat(Sandbox.paths(b)).containsAll(Sandbox.ldd("/usr/bin/sqlite3"))
                 .contains("/data/note.txt", "/etc/motd", "/usr/bin/plugin")
-                .doesNotContain("/usr/share/doc/junk.txt", "/usr/share/doc/old.txt");
+                .doesNotContain("/usr/share/doc/junk.txt", "/usr/share/doc/old.txt", "/etc/shadow", "/etc/gshadow-");
         assertThat(Sandbox.paths(b)).noneMatch(p -> p.startsWith("/proc"));
         String motd = Files.readString(b.hostPath(b.files().stream().filter(f -> f.path().equals("/etc/motd"))
                 .findFirst().orElseThrow()));

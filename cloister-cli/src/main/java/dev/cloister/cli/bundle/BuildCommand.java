@@ -97,7 +97,7 @@ public final class BuildCommand implements Callable<Integer> {
             description = "An sgx.allowed_files entry, e.g. file:/etc/resolv.conf (unverified; repeatable).")
     List<String> allowed = new ArrayList<>();
 
-    @Option(names = "--name", defaultValue = "bundle", description = "Bundle name. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--name", paramLabel = "NAME", defaultValue = "bundle", description = "Bundle name. Default: ${DEFAULT-VALUE}.")
     String name;
 
     @Option(names = "--bundle-version", paramLabel = "VERSION", defaultValue = "0.0.0",
