@@ -133,18 +133,20 @@ public final class SimEnclave {
     private SandboxSpec outerSpec(Path root, Path inDir, Path outDir, Path planFile) {
         Path javaHome = Path.of(System.getProperty("java.home"));
         List<String> cmd = new ArrayList<>(List.of(javaHome.resolve("bin/java").toString(),
-                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.io.tmpdir=/tmp",
+                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+                "-Djava.io.tmpdir=" + MEMORY, "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), launcherMainClass, PLAN));
         SandboxSpec.Builder b = SandboxSpec.builder(cmd)
                 .readOnly(Path.of("/usr"), "/usr")
                 .usrMergeLinks()
+                // No tmpfs on /tmp: the launcher's code may live under the host's /tmp (a checkout there), and a
+                // tmpfs would hide it. Everything the launcher writes goes to the tmpfs on /run.
                 .tmpfs("/run")
-                .tmpfs("/tmp")
                 .readOnly(root, ROOT)
                 .readOnly(inDir, IN)
                 .writable(outDir, OUT)
                 .readOnly(planFile, PLAN)
-                .env("HOME", "/tmp")
+                .env("HOME", "/run")
                 .network(false);
         // The launcher's own code, read-only at the same paths as on the host, unless /usr already has it. A jar's
         // folder is bound rather than the jar, because an executable jar names its libraries relative to itself.
