@@ -93,7 +93,7 @@ public final class WorkerCommand implements Runnable {
                     });
                 } finally {
                     if (work == null) {
-                        deleteTree(dir);
+                        dev.cloister.core.AtomicFiles.deleteTree(dir);
                     }
                 }
                 PrintWriter out = spec.commandLine().getOut();
@@ -110,14 +110,4 @@ public final class WorkerCommand implements Runnable {
         }
     }
 
-    static void deleteTree(Path dir) throws java.io.IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }

@@ -129,19 +129,9 @@ final class Trees {
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
                 }
-                deleteTree(tmp);
+                dev.cloister.core.AtomicFiles.deleteTree(tmp);
             }
         }
     }
 
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }

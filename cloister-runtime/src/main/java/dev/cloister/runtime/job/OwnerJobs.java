@@ -76,7 +76,7 @@ public final class OwnerJobs {
                     inputs.add(new JobRecord.Input(in.name(), in.path(), obj.hex(), Files.size(plain)));
                 }
             } finally {
-                deleteTree(tmp);
+                dev.cloister.core.AtomicFiles.deleteTree(tmp);
             }
             byte[] raw = key.toBytes();
             try {
@@ -179,14 +179,4 @@ public final class OwnerJobs {
         }
     }
 
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }
