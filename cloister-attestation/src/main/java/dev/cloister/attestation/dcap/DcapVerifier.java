@@ -42,8 +42,9 @@ public final class DcapVerifier implements EvidenceVerifier {
     private final List<Anchor> anchors;
     private final boolean caching;
     private final CollateralSource source;
-    private final Map<ByteBuffer, VerifiedCollateral> collateralCache = new ConcurrentHashMap<>();
-    private final Map<ByteBuffer, PckChain> chainCache = new ConcurrentHashMap<>();
+    private final Map<BytesKey, VerifiedCollateral> collateralCache = new ConcurrentHashMap<>();
+    private final Map<BytesKey, PckChain> chainCache = new ConcurrentHashMap<>();
+    private final Map<ByteBuffer, ECPublicKeyParameters> attestationKeys = new ConcurrentHashMap<>();
 
     /** Where collateral comes from when the caller passes none (see {@link PcsCollateralProvider}). */
     @FunctionalInterface
@@ -146,6 +147,27 @@ public final class DcapVerifier implements EvidenceVerifier {
 
     private record Interval(String what, Instant from, Instant to) {}
 
+    /** A cache key over exact bytes; {@code Arrays.hashCode} is vectorized, unlike {@code ByteBuffer.hashCode}. */
+    private static final class BytesKey {
+        private final byte[] b;
+        private final int hash;
+
+        BytesKey(byte[] b) {
+            this.b = b;
+            this.hash = Arrays.hashCode(b);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof BytesKey k && k.hash == hash && Arrays.equals(k.b, b);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+    }
+
     /**
      * State of one verification: certificates parsed once even when several chains hold them, and each
      * (certificate, issuer) signature checked once.
@@ -159,14 +181,14 @@ public final class DcapVerifier implements EvidenceVerifier {
         if (!caching) {
             return buildCollateral(bytes, work);
         }
-        ByteBuffer key = ByteBuffer.wrap(bytes);
+        BytesKey key = new BytesKey(bytes);
         VerifiedCollateral vc = collateralCache.get(key);
         if (vc == null) {
             vc = buildCollateral(bytes, work);
             if (collateralCache.size() >= CACHE_LIMIT) {
                 collateralCache.clear();
             }
-            collateralCache.put(ByteBuffer.wrap(bytes.clone()), vc);
+            collateralCache.put(new BytesKey(bytes.clone()), vc);
         }
         return vc;
     }
@@ -323,6 +345,8 @@ public final class DcapVerifier implements EvidenceVerifier {
         Cert ca;
         PckExtensions ext;
         List<Interval> intervals = new ArrayList<>();
+        /** QE reports (report ‖ signature) this PCK's signature was already verified on; a platform reuses one. */
+        final java.util.Set<ByteBuffer> signedQeReports = ConcurrentHashMap.newKeySet();
     }
 
     private PckChain pckChain(String pem, Work work) throws EvidenceException {
@@ -330,7 +354,7 @@ public final class DcapVerifier implements EvidenceVerifier {
         if (!caching) {
             return buildChain(pem, work);
         }
-        ByteBuffer key = ByteBuffer.wrap(keyBytes);
+        BytesKey key = new BytesKey(keyBytes);
         PckChain pc = chainCache.get(key);
         if (pc == null) {
             pc = buildChain(pem, work);
@@ -429,8 +453,16 @@ public final class DcapVerifier implements EvidenceVerifier {
         // B.8, B.9: the QE report, signed by the PCK and binding the attestation key
         QeReportCertificationData qe = q.signatureData().qe();
         EnclaveReport qeReport = qe.qeReport();
-        if (!Ecdsa.verifyRaw(chain.leaf.key, qeReport.toBytes(), qe.qeReportSignature())) {
-            throw EvidenceException.rejected("signature is invalid for the QE report in the quote");
+        byte[] qeBytes = qeReport.toBytes();
+        byte[] qeSig = qe.qeReportSignature();
+        ByteBuffer qeKey = caching ? ByteBuffer.wrap(concat(qeBytes, qeSig)) : null;
+        if (qeKey == null || !chain.signedQeReports.contains(qeKey)) {
+            if (!Ecdsa.verifyRaw(chain.leaf.key, qeBytes, qeSig)) {
+                throw EvidenceException.rejected("signature is invalid for the QE report in the quote");
+            }
+            if (qeKey != null && chain.signedQeReports.size() < CACHE_LIMIT) {
+                chain.signedQeReports.add(qeKey);
+            }
         }
         byte[] attKey = q.signatureData().attestationKey();
         byte[] expected = Ecdsa.sha256(attKey, qe.qeAuthData());
@@ -446,7 +478,7 @@ public final class DcapVerifier implements EvidenceVerifier {
         }
         QeStatus qeStatus = qeStatus(qeId, qeReport);
         // B.11, B.12: the quote signature by the attestation key
-        ECPublicKeyParameters ak = Ecdsa.rawPublicKey(attKey);
+        ECPublicKeyParameters ak = attestationKey(attKey);
         if (ak == null) {
             throw EvidenceException.rejected("the attestation key is not a valid P-256 point");
         }
@@ -501,6 +533,34 @@ public final class DcapVerifier implements EvidenceVerifier {
         return new VerifiedEvidence(q.teeType(), q.header().version(), status, level.advisoryIds(),
                 measurements(q), q.body().reportData(), vc.issued, vc.nextUpdate, vc.anchor.anchor.name(),
                 vc.anchor.anchor.simulated());
+    }
+
+    /**
+     * The attestation key as a curve point. A QE keeps its attestation key across quotes, so caching the point
+     * object lets BouncyCastle reuse its precomputed multiples for the next quote of the same platform.
+     */
+    private ECPublicKeyParameters attestationKey(byte[] raw) {
+        if (!caching) {
+            return Ecdsa.rawPublicKey(raw);
+        }
+        ByteBuffer k = ByteBuffer.wrap(raw);
+        ECPublicKeyParameters p = attestationKeys.get(k);
+        if (p == null) {
+            p = Ecdsa.rawPublicKey(raw);
+            if (p != null) {
+                if (attestationKeys.size() >= CACHE_LIMIT) {
+                    attestationKeys.clear();
+                }
+                attestationKeys.put(k, p);
+            }
+        }
+        return p;
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
     }
 
     private static QeStatus qeStatus(QeIdentity id, EnclaveReport r) throws EvidenceException {

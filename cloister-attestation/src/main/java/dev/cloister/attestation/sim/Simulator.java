@@ -123,7 +123,10 @@ public final class Simulator {
         return encoded(root);
     }
 
-    /** An SGX v3 quote for {@code m}, with collateral giving {@code status}, valid 30 days from {@code at}. */
+    /**
+     * An SGX v3 quote for {@code m}, with collateral giving {@code status}, valid 30 days from {@code at}. When
+     * {@code m.debug()} is true the quote's ATTRIBUTES carry the DEBUG flag even if {@code m.attributes()} lacks it.
+     */
     public SimulatedEvidence sgxQuote(SgxMeasurements m, byte[] reportData64, TcbStatus status, Instant at) {
         return issue(SimulationSpec.sgx(m, at).reportData(reportData64).status(status));
     }
@@ -158,7 +161,11 @@ public final class Simulator {
         int bodyType;
         if (!tdx) {
             SgxMeasurements m = spec.sgx;
-            body = EnclaveReport.of(cpuSvn, m.attributes(), m.mrEnclave(), m.mrSigner(), m.isvProdId(), m.isvSvn(),
+            byte[] attributes = m.attributes();
+            if (m.debug()) {
+                attributes[0] |= 0x02; // the DEBUG flag, so that debug=true measurements give debug evidence
+            }
+            body = EnclaveReport.of(cpuSvn, attributes, m.mrEnclave(), m.mrSigner(), m.isvProdId(), m.isvSvn(),
                     spec.reportData);
             bodyType = Quote.BODY_SGX;
         } else {
@@ -170,7 +177,11 @@ public final class Simulator {
             byte[] mrSeam = java.util.Arrays.copyOf(SimKeys.sha256((seed + "/mrseam").getBytes(StandardCharsets.UTF_8)),
                     48);
             byte[] svn2 = spec.teeTcbSvn2 != null ? spec.teeTcbSvn2 : m.teeTcbSvn();
-            body = new TdReport(m.teeTcbSvn(), mrSeam, new byte[48], new byte[8], m.tdAttributes(),
+            byte[] tdAttributes = m.tdAttributes();
+            if (m.debug()) {
+                tdAttributes[0] |= 0x01; // the DEBUG flag, so that debug=true measurements give debug evidence
+            }
+            body = new TdReport(m.teeTcbSvn(), mrSeam, new byte[48], new byte[8], tdAttributes,
                     HexFormat.of().parseHex("e71a060000000000"), m.mrTd(), m.mrConfigId(), m.mrOwner(), new byte[48],
                     m.rtmr0(), m.rtmr1(), m.rtmr2(), m.rtmr3(), spec.reportData, v15 ? svn2 : null,
                     v15 ? m.mrServiceTd() : null);

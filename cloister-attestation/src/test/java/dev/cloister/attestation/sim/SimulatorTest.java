@@ -124,6 +124,20 @@ class SimulatorTest {
     }
 
     @Test
+    void debugMeasurementsGiveDebugEvidence() throws Exception {
+        SgxMeasurements m = new SgxMeasurements(fill(32, 1), fill(32, 2), 1, 1, new byte[16], true);
+        SimulatedEvidence s = Simulator.standard().sgxQuote(m, new byte[64], TcbStatus.UP_TO_DATE, AT);
+        SgxMeasurements seen = (SgxMeasurements) SIM.verify(s.quote(), s.collateral(), AT).measurements();
+        assertThat(seen.debug()).isTrue();
+        assertThat(seen.attributes()[0]).isEqualTo((byte) 0x02);
+        TdxMeasurements t = tdx(new byte[48], 0);
+        TdxMeasurements td = new TdxMeasurements(t.mrTd(), t.rtmr0(), t.rtmr1(), t.rtmr2(), t.rtmr3(), t.mrConfigId(),
+                t.mrOwner(), t.mrServiceTd(), t.tdAttributes(), t.teeTcbSvn(), true);
+        SimulatedEvidence e = Simulator.standard().tdxQuote(td, new byte[64], TcbStatus.UP_TO_DATE, AT);
+        assertThat(SIM.verify(e.quote(), e.collateral(), AT).measurements().debug()).isTrue();
+    }
+
+    @Test
     void anotherSeedIsAnotherRoot() {
         Simulator other = Simulator.fromSeed("test pki", "Test root");
         SimulatedEvidence ev = other.sgxQuote(sgx(false), new byte[64], TcbStatus.UP_TO_DATE, AT);
