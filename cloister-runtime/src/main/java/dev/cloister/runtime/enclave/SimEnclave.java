@@ -139,9 +139,10 @@ public final class SimEnclave {
         SandboxSpec.Builder b = SandboxSpec.builder(cmd)
                 .readOnly(Path.of("/usr"), "/usr")
                 .usrMergeLinks()
-                // No tmpfs on /tmp: the launcher's code may live under the host's /tmp (a checkout there), and a
-                // tmpfs would hide it. Everything the launcher writes goes to the tmpfs on /run.
+                // The launcher writes only to /run; /tmp exists because the nested bubblewrap needs it. Binds go on
+                // top of both, so a launcher class path under the host's /tmp stays visible.
                 .tmpfs("/run")
+                .tmpfs("/tmp")
                 .readOnly(root, ROOT)
                 .readOnly(inDir, IN)
                 .writable(outDir, OUT)

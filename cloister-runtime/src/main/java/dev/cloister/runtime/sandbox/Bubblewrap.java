@@ -28,14 +28,15 @@ public record Bubblewrap() implements Sandbox {
             c.add(e.getValue());
             c.add(e.getKey());
         }
+        // Private tmpfs mounts first, so that a bind may sit inside one (a class path under the host's /tmp, say).
+        for (String t : spec.tmpfs()) {
+            c.add("--tmpfs");
+            c.add(t);
+        }
         for (SandboxSpec.Bind b : spec.binds()) {
             c.add(b.writable() ? "--bind" : "--ro-bind");
             c.add(b.source().toString());
             c.add(b.target());
-        }
-        for (String t : spec.tmpfs()) {
-            c.add("--tmpfs");
-            c.add(t);
         }
         for (Map.Entry<String, String> e : spec.env().entrySet()) {
             c.add("--setenv");
