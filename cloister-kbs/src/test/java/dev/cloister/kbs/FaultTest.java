@@ -97,11 +97,13 @@ class FaultTest {
                 admin.setPolicy("alice", "pf", TestSupport.allowPolicy());
                 KbsClient workload = new KbsClient(base, null, ctx);
                 long auditBefore = store.verifyAudit().entries();
+                assertThat(workload.send("GET", "/v1/health", null).statusCode()).isEqualTo(200);
 
                 TestDatabases.pgAdmin("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false");
                 TestDatabases.pgAdmin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"
                         + name + "'");
                 try {
+                    assertThat(workload.send("GET", "/v1/health", null).statusCode()).isEqualTo(503);
                     assertThatThrownBy(() -> admin.storeSecret("alice", "pf", SecretKind.PF_KEY, null, true))
                             .isInstanceOf(KbsException.class)
                             .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(503));
