@@ -34,7 +34,15 @@ import picocli.CommandLine.ScopeType;
             "Without SGX hardware the simulation backend runs the same flow with simulated evidence, which "
                     + "every verifier rejects unless a policy explicitly allows simulation."
         },
-        subcommands = {CommandLine.HelpCommand.class, dev.cloister.cli.kbs.KbsCommand.class},
+        subcommands = {CommandLine.HelpCommand.class,
+            dev.cloister.cli.bundle.BuildCommand.class,
+            dev.cloister.cli.bundle.BundleCommand.class,
+            dev.cloister.cli.pf.PfCommand.class,
+            dev.cloister.cli.job.JobCommand.class,
+            dev.cloister.cli.job.WorkerCommand.class,
+            dev.cloister.cli.job.DemoCommand.class,
+            dev.cloister.cli.attest.AttestCommand.class,
+            dev.cloister.cli.kbs.KbsCommand.class},
         footerHeading = "%nExit status:%n",
         footer = {
             "  0   success",

@@ -104,4 +104,19 @@ public final class AtomicFiles {
             throw new IOException("cannot rename " + tmp + " to " + target + " atomically", e);
         }
     }
+
+    /**
+     * Deletes a folder and everything in it, deepest first, without following symbolic links; a missing folder is
+     * not an error. For scratch folders of ciphertext and temporary output.
+     */
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
 }

@@ -61,6 +61,18 @@ public final class KbsClient {
         AsymmetricCipherKeyPair kp = kem.generateKeyPair();
         byte[] pk = kem.publicKey(kp);
         byte[][] ev = source.evidence(ReleaseBinding.reportData(nonce, pk));
+        JsonNode r = call("POST", "/v1/release", releaseRequest(ns, name, version, nonce, ev, kem, pk));
+        return openRelease(r, ns, name, kem, kp);
+    }
+
+    /**
+     * The body of {@code POST /v1/release}, for workloads that cannot reach the broker themselves and have the
+     * request relayed (an enclave without network, via its host).
+     *
+     * @param evidence {quote, collateral or null}, made over {@link ReleaseBinding#reportData}
+     */
+    public static ObjectNode releaseRequest(String ns, String name, Integer version, byte[] nonce, byte[][] evidence,
+            HpkeSuite kem, byte[] publicKey) {
         ObjectNode req = JSON.createObjectNode();
         req.put("namespace", ns);
         req.put("secret", name);
@@ -68,16 +80,34 @@ public final class KbsClient {
             req.put("version", version);
         }
         req.put("nonce", b64(nonce));
-        req.put("evidence", b64(ev[0]));
-        if (ev.length > 1 && ev[1] != null) {
-            req.put("collateral", b64(ev[1]));
+        req.put("evidence", b64(evidence[0]));
+        if (evidence.length > 1 && evidence[1] != null) {
+            req.put("collateral", b64(evidence[1]));
         }
         req.put("kem", kem.name());
-        req.put("publicKey", b64(pk));
-        JsonNode r = call("POST", "/v1/release", req);
+        req.put("publicKey", b64(publicKey));
+        return req;
+    }
+
+    /**
+     * Opens the broker's answer to a release request with the workload's ephemeral key pair.
+     *
+     * @throws KbsException when the answer is malformed or does not open (tampered, or sealed for another key)
+     */
+    public static Released openRelease(JsonNode r, String ns, String name, HpkeSuite kem, AsymmetricCipherKeyPair kp)
+            throws KbsException {
+        if (r == null || !r.hasNonNull("version") || !r.hasNonNull("enc") || !r.hasNonNull("ciphertext")
+                || !r.hasNonNull("kind")) {
+            throw KbsException.badRequest("release answer is missing version, enc, ciphertext or kind");
+        }
         int v = r.get("version").asInt();
-        byte[] value = kem.open(kp, Base64.getDecoder().decode(r.get("enc").asText()), HpkeSuite.aad(ns, name, v),
-                Base64.getDecoder().decode(r.get("ciphertext").asText()));
+        byte[] value;
+        try {
+            value = kem.open(kp, Base64.getDecoder().decode(r.get("enc").asText()), HpkeSuite.aad(ns, name, v),
+                    Base64.getDecoder().decode(r.get("ciphertext").asText()));
+        } catch (IllegalArgumentException e) {
+            throw KbsException.badRequest("release answer is not base64");
+        }
         return new Released(ns, name, v, SecretKind.parse(r.get("kind").asText()), value);
     }
 

@@ -179,9 +179,10 @@ public final class KeyBroker {
             throw KbsException.badRequest("publicKey is missing");
         }
         KbsStore.SecretValue secret;
+        VerifiedEvidence ev;
         try {
             nonces.consume(r.nonce(), now);
-            VerifiedEvidence ev = verify(r.evidence(), r.collateral(), now);
+            ev = verify(r.evidence(), r.collateral(), now);
             if (!ReleaseBinding.matches(ev.reportData(), r.nonce(), r.publicKey())) {
                 throw KbsException.denied("report data is not SHA-256(nonce || publicKey): the evidence was made "
                         + "for another nonce or key");
@@ -197,8 +198,9 @@ public final class KeyBroker {
         }
         byte[][] sealed = r.kem().seal(r.publicKey(),
                 HpkeSuite.aad(ns, name, secret.info().version()), secret.value());
+        // The audit entry says who got the key: owners read it back to learn which measurement ran their job.
         store.record(actor, "release", ns, name + "@" + secret.info().version(), "ok",
-                "kem " + r.kem().name());
+                "kem " + r.kem().name() + "; " + describe(ev));
         return new ReleaseResponse(ns, name, secret.info().version(), secret.info().kind(), r.kem(), sealed[0],
                 sealed[1]);
     }
@@ -273,5 +275,18 @@ public final class KeyBroker {
         Policy policy = parser.parse(policyText);
         VerifiedEvidence ev = verifier.verify(evidence, collateral, at);
         return policy.appraise(ev, at);
+    }
+
+    /** One line naming the evidence's TEE, identity, TCB status and whether it was simulated, for the audit log. */
+    static String describe(VerifiedEvidence ev) {
+        String id = switch (ev.measurements()) {
+            case dev.cloister.attestation.SgxMeasurements m -> "mrenclave " + java.util.HexFormat.of().formatHex(m.mrEnclave())
+                    + " mrsigner " + java.util.HexFormat.of().formatHex(m.mrSigner()) + " isvsvn " + m.isvSvn();
+            case dev.cloister.attestation.TdxMeasurements m -> "mrtd " + java.util.HexFormat.of().formatHex(m.mrTd());
+            case dev.cloister.attestation.SnpMeasurements m -> "measurement "
+                    + java.util.HexFormat.of().formatHex(m.measurement());
+        };
+        return ev.teeType() + " " + id + " tcb " + ev.tcbStatus().intelName()
+                + (ev.simulated() ? " SIMULATED (" + ev.rootUsed() + ")" : " root " + ev.rootUsed());
     }
 }

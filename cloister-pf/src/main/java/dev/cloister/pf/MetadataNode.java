@@ -37,8 +37,17 @@ final class MetadataNode {
             throw new PfException(PfException.Reason.UNSUPPORTED_VERSION,
                     file + " has encrypted-files format version " + major + "; supported are 1 (Gramine <= 1.8) and 2 (Gramine 1.9+)");
         }
+        int minor = node[9] & 0xff;
+        if (minor != 0) {
+            throw new PfException(PfException.Reason.UNSUPPORTED_VERSION,
+                    file + " has encrypted-files format version " + major + "." + minor + "; only minor version 0 exists");
+        }
         int flags = v == PfVersion.V2 ? node[58] & 0xff : 0;
-        return new Header(v, node[9] & 0xff, flags);
+        if ((flags & ~1) != 0) {
+            throw new PfException(PfException.Reason.UNSUPPORTED_VERSION, file + " uses unknown feature flags 0x"
+                    + Integer.toHexString(flags) + " (only 0x1, pending write, is defined)");
+        }
+        return new Header(v, minor, flags);
     }
 
     /** Authenticates and decrypts node 0 with the key derived from {@code kdk}. */
@@ -47,6 +56,14 @@ final class MetadataNode {
         if ((h.flags() & 1) != 0) {
             throw new PfException(PfException.Reason.RECOVERY_NEEDED, file
                     + " has Gramine's pending-write flag set: a write was interrupted; recover it with Gramine (enable_recovery)");
+        }
+        // The padding after the encrypted part is not authenticated; Gramine writes zeros there, so anything else
+        // is damage or tampering, and failing closed costs nothing.
+        for (int i = h.version().encryptedOffset() + Layout.ENCRYPTED_METADATA; i < Layout.NODE; i++) {
+            if (node[i] != 0) {
+                throw new PfException(PfException.Reason.BAD_METADATA, "metadata node of " + file
+                        + " has a nonzero padding byte at offset " + i + " (damaged or tampered file)");
+            }
         }
         MetadataNode md = new MetadataNode();
         md.version = h.version();

@@ -41,7 +41,7 @@ final class PfFile {
     private final MetadataNode md;
     private final boolean writable;
     private final LinkedHashMap<Long, Node> cache = new LinkedHashMap<>(64, 0.75f, true);
-    private final byte[] io = new byte[Layout.NODE];
+    private final byte[] io = new byte[Layout.NODE + Layout.TAG]; // a node plus room for its tag
     private Node root;
     private long size;
     private boolean dirty;
@@ -81,7 +81,7 @@ final class PfFile {
         PfFile f = new PfFile(ch, name, kdk, keys, md, writable);
         if (f.size > Layout.MD_DATA) {
             f.root = new Node(true, 0);
-            f.decryptNode(Layout.physicalOfMht(0), md.plain, MetadataNode.rootEntryOffset(), f.root.plain, "root MHT node");
+            f.decryptNode(Layout.physicalOfMht(0), md.plain, MetadataNode.rootEntryOffset(), f.root.plain, "root MHT node", -1);
         }
         return f;
     }
@@ -223,7 +223,7 @@ final class PfFile {
         Node parent = mht(d / Layout.DATA_PER_MHT);
         n = new Node(false, d);
         if (Layout.dataStart(d) < size) {
-            decryptNode(Layout.physicalOfData(d), parent.plain, Layout.dataSlotOffset(d), n.plain, "data node " + d);
+            decryptNode(Layout.physicalOfData(d), parent.plain, Layout.dataSlotOffset(d), n.plain, "data node ", d);
         }
         cache.put(cacheKey(false, d), n);
         return n;
@@ -243,7 +243,7 @@ final class PfFile {
         Node parent = mht(Layout.parentOf(m));
         n = new Node(true, m);
         if (Layout.dataStart(m * Layout.DATA_PER_MHT) < size) {
-            decryptNode(Layout.physicalOfMht(m), parent.plain, Layout.childSlotOffset(m), n.plain, "MHT node " + m);
+            decryptNode(Layout.physicalOfMht(m), parent.plain, Layout.childSlotOffset(m), n.plain, "MHT node ", m);
         }
         cache.put(cacheKey(true, m), n);
         return n;
@@ -258,18 +258,23 @@ final class PfFile {
         }
     }
 
-    private void decryptNode(long phys, byte[] entries, int entryOff, byte[] out, String what)
+    /** {@code kind} and {@code number} name the node in errors ({@code number < 0}: just the kind). */
+    private void decryptNode(long phys, byte[] entries, int entryOff, byte[] out, String kind, long number)
             throws IOException, PfException {
         long pos = phys * Layout.NODE;
         if (pos + Layout.NODE > ch.size()) {
-            throw new PfException(PfException.Reason.TRUNCATED, name + " is truncated: " + what
+            throw new PfException(PfException.Reason.TRUNCATED, name + " is truncated: " + name(kind, number)
                     + " (physical node " + phys + ") is missing");
         }
-        readFully(ch, io, pos, name);
-        if (!crypto.decrypt(entries, entryOff, io, 0, Layout.NODE, entries, entryOff + Layout.KEY, out, 0)) {
-            throw new PfException(PfException.Reason.AUTHENTICATION_FAILED, what + " (physical node " + phys + ") of "
+        readFully(ch, io, 0, Layout.NODE, pos, name);
+        if (!crypto.decryptTagAfter(entries, entryOff, io, 0, Layout.NODE, entries, entryOff + Layout.KEY, out, 0)) {
+            throw new PfException(PfException.Reason.AUTHENTICATION_FAILED, name(kind, number) + " (physical node " + phys + ") of "
                     + name + " failed authentication: the file was tampered with, or nodes were swapped");
         }
+    }
+
+    private static String name(String kind, long number) {
+        return number < 0 ? kind : kind + number;
     }
 
     /** Keeps the cache bounded: flushes if a dirty node would have to go, then evicts least recently used. */
@@ -352,9 +357,9 @@ final class PfFile {
     }
 
     private void sealNode(Node n, byte[] key, long phys, byte[] entries, int entryOff) throws IOException {
-        crypto.encrypt(key, n.plain, 0, Layout.NODE, io, 0, entries, entryOff + Layout.KEY);
+        crypto.encryptSpill(key, n.plain, 0, Layout.NODE, io, 0, entries, entryOff + Layout.KEY);
         System.arraycopy(key, 0, entries, entryOff, Layout.KEY);
-        writeFully(ch, io, phys * Layout.NODE);
+        writeFully(ch, io, 0, Layout.NODE, phys * Layout.NODE);
         n.dirty = false;
     }
 

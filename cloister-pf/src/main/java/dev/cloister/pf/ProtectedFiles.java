@@ -41,6 +41,7 @@ public final class ProtectedFiles {
 
     /**
      * Encrypts a whole stream into {@code out} (which should be empty), binding it to {@code embeddedPath}.
+     * {@code out} may be write-only; if it is also readable, the encryption needs no scratch space at all.
      *
      * @param progress told the number of plaintext bytes processed, as it goes
      */

@@ -82,6 +82,16 @@ final class Cert {
 
     /** Parses concatenated PEM certificates, in order. */
     static List<Cert> parsePemChain(String pem, String what) throws EvidenceException {
+        return parsePemChain(pem, what, new java.util.HashMap<>());
+    }
+
+    /**
+     * As {@link #parsePemChain(String, String)}, reusing certificates already parsed in {@code intern}: the same
+     * certificate appears in several chains of one verification, and one object means one public-key
+     * precomputation.
+     */
+    static List<Cert> parsePemChain(String pem, String what, java.util.Map<java.nio.ByteBuffer, Cert> intern)
+            throws EvidenceException {
         List<Cert> out = new ArrayList<>();
         int i = 0;
         String begin = "-----BEGIN CERTIFICATE-----";
@@ -101,7 +111,13 @@ final class Cert {
             } catch (IllegalArgumentException e) {
                 throw EvidenceException.malformed(what + " has invalid base64 in certificate " + (out.size() + 1));
             }
-            out.add(parse(der, what + " certificate " + (out.size() + 1)));
+            java.nio.ByteBuffer key = java.nio.ByteBuffer.wrap(der);
+            Cert c = intern.get(key);
+            if (c == null) {
+                c = parse(der, what + " certificate " + (out.size() + 1));
+                intern.put(key, c);
+            }
+            out.add(c);
             i = z + end.length();
         }
         return out;

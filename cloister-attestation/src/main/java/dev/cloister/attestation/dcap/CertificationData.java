@@ -33,7 +33,8 @@ public record CertificationData(int type, byte[] data) {
     public String pckChainPem() throws EvidenceException {
         if (type != PCK_CHAIN) {
             throw EvidenceException.malformed("certification data type " + type + " (" + typeName(type)
-                    + ") is not supported: only type 5 (PCK certificate chain) can be verified offline");
+                    + ") is not supported: only type 5 (PCK certificate chain) can be verified, or another type "
+                    + "with a pck_certificate_chain in the collateral");
         }
         return new String(data, StandardCharsets.US_ASCII);
     }

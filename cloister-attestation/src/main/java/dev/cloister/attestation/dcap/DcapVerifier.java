@@ -45,11 +45,11 @@ public final class DcapVerifier implements EvidenceVerifier {
     private final Map<ByteBuffer, VerifiedCollateral> collateralCache = new ConcurrentHashMap<>();
     private final Map<ByteBuffer, PckChain> chainCache = new ConcurrentHashMap<>();
 
-    /** Where collateral comes from when the caller passes none. */
+    /** Where collateral comes from when the caller passes none (see {@link PcsCollateralProvider}). */
     @FunctionalInterface
     public interface CollateralSource {
         /** Collateral (QuoteCollateralV3 JSON) for a quote, valid at {@code at}. */
-        byte[] collateralFor(Quote quote, PckExtensions pck, Instant at) throws EvidenceException;
+        byte[] collateralFor(CollateralRequest request, Instant at) throws EvidenceException;
     }
 
     private record Anchor(TrustAnchor anchor, Cert cert) {}
@@ -100,14 +100,27 @@ public final class DcapVerifier implements EvidenceVerifier {
     public VerifiedEvidence verify(byte[] evidence, byte[] collateral, Instant at) throws EvidenceException {
         Objects.requireNonNull(at, "at");
         Quote quote = Quote.parse(evidence);
-        PckChain chain = pckChain(quote, null);
+        Work work = new Work();
+        CertificationData cd = quote.signatureData().qe().certificationData();
+        PckChain chain;
+        if (cd.type() == CertificationData.PCK_CHAIN) {
+            chain = pckChain(cd.pckChainPem(), work);
+        } else {
+            // quotes carrying only the (encrypted) PPID need the PCK chain from the collateral
+            String pem = collateral == null ? null : Collateral.parse(collateral).pckCertificateChain();
+            if (pem == null) {
+                cd.pckChainPem(); // throws, naming the certification data type
+            }
+            chain = pckChain(pem, work);
+        }
         if (collateral == null) {
             if (source == null) {
                 throw EvidenceException.malformed("no collateral given and no collateral source configured");
             }
-            collateral = source.collateralFor(quote, chain.ext, at);
+            String ca = chain.ca.cn().contains("Platform") ? "platform" : "processor";
+            collateral = source.collateralFor(new CollateralRequest(quote.teeType(), chain.ext.fmspc(), ca), at);
         }
-        VerifiedCollateral vc = verifiedCollateral(collateral);
+        VerifiedCollateral vc = verifiedCollateral(collateral, work);
         if (chain.anchor != vc.anchor) {
             throw EvidenceException.rejected("the quote's PCK chain ends in " + chain.anchor.anchor.name()
                     + " but the collateral is signed under " + vc.anchor.anchor.name());
@@ -133,14 +146,23 @@ public final class DcapVerifier implements EvidenceVerifier {
 
     private record Interval(String what, Instant from, Instant to) {}
 
-    private VerifiedCollateral verifiedCollateral(byte[] bytes) throws EvidenceException {
+    /**
+     * State of one verification: certificates parsed once even when several chains hold them, and each
+     * (certificate, issuer) signature checked once.
+     */
+    private static final class Work {
+        final Map<ByteBuffer, Cert> certs = new java.util.HashMap<>();
+        final java.util.Set<List<Cert>> checkedLinks = new java.util.HashSet<>();
+    }
+
+    private VerifiedCollateral verifiedCollateral(byte[] bytes, Work work) throws EvidenceException {
         if (!caching) {
-            return buildCollateral(bytes);
+            return buildCollateral(bytes, work);
         }
         ByteBuffer key = ByteBuffer.wrap(bytes);
         VerifiedCollateral vc = collateralCache.get(key);
         if (vc == null) {
-            vc = buildCollateral(bytes);
+            vc = buildCollateral(bytes, work);
             if (collateralCache.size() >= CACHE_LIMIT) {
                 collateralCache.clear();
             }
@@ -149,12 +171,12 @@ public final class DcapVerifier implements EvidenceVerifier {
         return vc;
     }
 
-    private VerifiedCollateral buildCollateral(byte[] bytes) throws EvidenceException {
+    private VerifiedCollateral buildCollateral(byte[] bytes, Work work) throws EvidenceException {
         Collateral c = Collateral.parse(bytes);
         VerifiedCollateral vc = new VerifiedCollateral();
-        List<Cert> tcbChain = Cert.parsePemChain(c.tcbInfoIssuerChain(), "tcb_info_issuer_chain");
-        List<Cert> qeChain = Cert.parsePemChain(c.qeIdentityIssuerChain(), "qe_identity_issuer_chain");
-        List<Cert> crlChain = Cert.parsePemChain(c.pckCrlIssuerChain(), "pck_crl_issuer_chain");
+        List<Cert> tcbChain = Cert.parsePemChain(c.tcbInfoIssuerChain(), "tcb_info_issuer_chain", work.certs);
+        List<Cert> qeChain = Cert.parsePemChain(c.qeIdentityIssuerChain(), "qe_identity_issuer_chain", work.certs);
+        List<Cert> crlChain = Cert.parsePemChain(c.pckCrlIssuerChain(), "pck_crl_issuer_chain", work.certs);
         if (tcbChain.size() < 2) {
             throw EvidenceException.rejected("certificate chain is too short for TCB Info (" + tcbChain.size()
                     + " certificates)");
@@ -170,9 +192,9 @@ public final class DcapVerifier implements EvidenceVerifier {
         vc.anchor = anchorOf(tcbChain, "tcb_info_issuer_chain");
         checkSameAnchor(vc.anchor, anchorOf(qeChain, "qe_identity_issuer_chain"), "qe_identity_issuer_chain");
         checkSameAnchor(vc.anchor, anchorOf(crlChain, "pck_crl_issuer_chain"), "pck_crl_issuer_chain");
-        checkChain(tcbChain, "tcb_info_issuer_chain", vc);
-        checkChain(qeChain, "qe_identity_issuer_chain", vc);
-        checkChain(crlChain, "pck_crl_issuer_chain", vc);
+        checkChain(tcbChain, "tcb_info_issuer_chain", vc.intervals, vc.anchor, work);
+        checkChain(qeChain, "qe_identity_issuer_chain", vc.intervals, vc.anchor, work);
+        checkChain(crlChain, "pck_crl_issuer_chain", vc.intervals, vc.anchor, work);
         if (tcbChain.get(0).ca) {
             throw EvidenceException.rejected("CaUsedAsEndEntity: the TCB Info signer " + tcbChain.get(0).cn()
                     + " is a CA certificate");
@@ -186,7 +208,7 @@ public final class DcapVerifier implements EvidenceVerifier {
         }
         Cert root = vc.anchor.cert;
         vc.rootCrl = Crl.parse(c.rootCaCrl(), "root_ca_crl");
-        if (!vc.rootCrl.issuedBy(root) || !vc.rootCrl.signedBy(root.key)) {
+        if (!vc.rootCrl.issuedBy(root) || !vc.rootCrl.signedBy(vc.anchor.cert.key)) {
             throw EvidenceException.rejected("signature is invalid for the root CA CRL (issuer "
                     + vc.rootCrl.issuerCn + ")");
         }
@@ -253,11 +275,8 @@ public final class DcapVerifier implements EvidenceVerifier {
     }
 
     /** Signatures and CA flags along a chain ending in a pinned root; records validity intervals. */
-    private static void checkChain(List<Cert> chain, String what, VerifiedCollateral vc) throws EvidenceException {
-        checkChain(chain, what, vc.intervals);
-    }
-
-    private static void checkChain(List<Cert> chain, String what, List<Interval> intervals) throws EvidenceException {
+    private static void checkChain(List<Cert> chain, String what, List<Interval> intervals, Anchor anchor, Work work)
+            throws EvidenceException {
         for (int i = 0; i < chain.size(); i++) {
             Cert c = chain.get(i);
             intervals.add(new Interval(what + " certificate " + c.cn(), c.notBefore, c.notAfter));
@@ -268,7 +287,17 @@ public final class DcapVerifier implements EvidenceVerifier {
             if (!issuer.ca) {
                 throw EvidenceException.rejected(what + ": issuer " + issuer.cn() + " is not a CA");
             }
-            if (!c.issuedBy(issuer) || !c.signedBy(issuer.key)) {
+            if (!c.issuedBy(issuer)) {
+                throw EvidenceException.rejected(what + ": " + c.cn() + " names another issuer than " + issuer.cn());
+            }
+            if (work.checkedLinks.contains(List.of(c, issuer))) {
+                continue;
+            }
+            // the anchor's key object is long-lived, so its precomputed multiples are reused across calls
+            ECPublicKeyParameters key = i + 1 == chain.size() - 1 ? anchor.cert.key : issuer.key;
+            if (c.signedBy(key)) {
+                work.checkedLinks.add(List.of(c, issuer));
+            } else {
                 throw EvidenceException.rejected(what + ": signature of " + c.cn() + " by " + issuer.cn()
                         + " is invalid");
             }
@@ -296,17 +325,15 @@ public final class DcapVerifier implements EvidenceVerifier {
         List<Interval> intervals = new ArrayList<>();
     }
 
-    private PckChain pckChain(Quote quote, Collateral collateral) throws EvidenceException {
-        CertificationData cd = quote.signatureData().qe().certificationData();
-        String pem = cd.pckChainPem();
+    private PckChain pckChain(String pem, Work work) throws EvidenceException {
         byte[] keyBytes = pem.getBytes(StandardCharsets.US_ASCII);
         if (!caching) {
-            return buildChain(pem);
+            return buildChain(pem, work);
         }
         ByteBuffer key = ByteBuffer.wrap(keyBytes);
         PckChain pc = chainCache.get(key);
         if (pc == null) {
-            pc = buildChain(pem);
+            pc = buildChain(pem, work);
             if (chainCache.size() >= CACHE_LIMIT) {
                 chainCache.clear();
             }
@@ -315,15 +342,15 @@ public final class DcapVerifier implements EvidenceVerifier {
         return pc;
     }
 
-    private PckChain buildChain(String pem) throws EvidenceException {
-        List<Cert> certs = Cert.parsePemChain(pem, "PCK certificate chain");
+    private PckChain buildChain(String pem, Work work) throws EvidenceException {
+        List<Cert> certs = Cert.parsePemChain(pem, "PCK certificate chain", work.certs);
         if (certs.size() != 3) {
             throw EvidenceException.malformed("the PCK certificate chain must hold exactly 3 certificates (PCK, "
                     + "PCK CA, root), it holds " + certs.size());
         }
         PckChain pc = new PckChain();
         pc.anchor = anchorOf(certs, "the quote's PCK certificate chain");
-        checkChain(certs, "PCK certificate chain", pc.intervals);
+        checkChain(certs, "PCK certificate chain", pc.intervals, pc.anchor, work);
         pc.leaf = certs.get(0);
         pc.ca = certs.get(1);
         if (pc.leaf.ca) {

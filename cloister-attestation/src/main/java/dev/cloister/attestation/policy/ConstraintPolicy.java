@@ -24,9 +24,9 @@ import java.util.stream.Collectors;
  * have the same {@link #toText()}. A {@code null} component means "not constrained".
  *
  * <p>Constraints that name TEE-specific values (SGX: E, S, PROD, SVN; TDX: MRTD, RTMRn, MRCONFIGID, TDATTR,
- * MRSERVICETD; SNP: MEASUREMENT, SNPPOLICY, MINTCB, VMPL) also say which TEE types the policy is about: evidence of
- * a type the policy has no such constraint for is denied when any other type is constrained, so an SGX policy
- * never accepts a TDX quote by accident.
+ * MRSERVICETD; SNP: MEASUREMENT, SNPPOLICY, MINTCB, VMPL, HOSTDATA) also say which TEE types the policy is
+ * about: evidence of a type the policy has no such constraint for is denied when any other type is constrained,
+ * so an SGX policy never accepts a TDX quote by accident.
  *
  * @param mrEnclaves accepted MRENCLAVE values (32-byte hex); empty means any
  * @param mrSigner required MRSIGNER (32-byte hex)
@@ -54,6 +54,7 @@ import java.util.stream.Collectors;
  * @param snpPolicyMask which guest policy bits {@code snpPolicyValue} fixes; null with the value
  * @param snpMinTcb minimum REPORTED_TCB, compared byte by byte (each byte is one SPL in every AMD layout)
  * @param snpMaxVmpl highest VMPL the report may come from (0 is the most privileged)
+ * @param snpHostData required SNP HOST_DATA (32-byte hex), the host-supplied value bound at launch
  */
 public record ConstraintPolicy(
         List<String> mrEnclaves, String mrSigner, Integer isvProdId, Integer minIsvSvn,
@@ -61,7 +62,8 @@ public record ConstraintPolicy(
         Duration maxCollateralAge, boolean allowExpiredCollateral, String reportData, boolean allowSimulated,
         List<String> mrTds, String rtmr0, String rtmr1, String rtmr2, String rtmr3, String mrConfigId,
         Long tdAttributesValue, Long tdAttributesMask, boolean allowSeptVe, String mrServiceTd,
-        List<String> snpMeasurements, Long snpPolicyValue, Long snpPolicyMask, Long snpMinTcb, Integer snpMaxVmpl)
+        List<String> snpMeasurements, Long snpPolicyValue, Long snpPolicyMask, Long snpMinTcb, Integer snpMaxVmpl,
+        String snpHostData)
         implements Policy {
 
     /** TD_ATTRIBUTES.DEBUG. */
@@ -102,7 +104,8 @@ public record ConstraintPolicy(
     }
 
     boolean constrainsSnp() {
-        return !snpMeasurements.isEmpty() || snpPolicyMask != null || snpMinTcb != null || snpMaxVmpl != null;
+        return !snpMeasurements.isEmpty() || snpPolicyMask != null || snpMinTcb != null || snpMaxVmpl != null
+                || snpHostData != null;
     }
 
     @Override
@@ -239,6 +242,9 @@ public record ConstraintPolicy(
         if (snpMaxVmpl != null && m.vmpl() > snpMaxVmpl) {
             r.add("SNP report comes from VMPL " + m.vmpl() + ", above the maximum " + snpMaxVmpl);
         }
+        if (snpHostData != null && !equalHex(snpHostData, m.hostData())) {
+            r.add("hostData " + HEX.formatHex(m.hostData()) + " is not the expected " + snpHostData);
+        }
     }
 
     private static void expect48(String name, String want, byte[] seen, List<String> r) {
@@ -302,6 +308,7 @@ public record ConstraintPolicy(
         if (snpPolicyMask != null) t.add("SNPPOLICY:" + maskText(snpPolicyValue, snpPolicyMask));
         if (snpMinTcb != null) t.add(String.format("MINTCB:%016x", snpMinTcb));
         if (snpMaxVmpl != null) t.add("VMPL:" + snpMaxVmpl);
+        if (snpHostData != null) t.add("HOSTDATA:" + snpHostData);
         return String.join(" ", t);
     }
 

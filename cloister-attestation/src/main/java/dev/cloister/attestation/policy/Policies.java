@@ -66,6 +66,7 @@ public final class Policies {
         YAML_KEYS.put("snp-policy", "SNPPOLICY");
         YAML_KEYS.put("snp-min-tcb", "MINTCB");
         YAML_KEYS.put("snp-max-vmpl", "VMPL");
+        YAML_KEYS.put("snp-host-data", "HOSTDATA");
     }
 
     private Policies() {}
@@ -229,6 +230,7 @@ public final class Policies {
         Long snpPolicyMask;
         Long snpMinTcb;
         Integer snpMaxVmpl;
+        String snpHostData;
 
         void apply(String key, String value, String where) throws PolicyException {
             if (value.isEmpty()) {
@@ -277,9 +279,10 @@ public final class Policies {
                 }
                 case "MINTCB" -> snpMinTcb = u64(value, where);
                 case "VMPL" -> snpMaxVmpl = integer(value, 0, 3, where);
+                case "HOSTDATA" -> snpHostData = hex(value, 32, 32, where);
                 default -> throw new PolicyException("policy " + where + ": unknown constraint " + key
                         + " (known: E S PROD SVN TCB ADV DEBUG SIM AGE EXPIRED RD MRTD RTMR0-3 MRCONFIGID TDATTR"
-                        + " SEPTVE MRSERVICETD MEASUREMENT SNPPOLICY MINTCB VMPL)");
+                        + " SEPTVE MRSERVICETD MEASUREMENT SNPPOLICY MINTCB VMPL HOSTDATA)");
             }
         }
 
@@ -287,7 +290,8 @@ public final class Policies {
             return new ConstraintPolicy(mrEnclaves, mrSigner, isvProdId, minIsvSvn, allowDebug,
                     tcb == null ? List.of(TcbStatus.UP_TO_DATE) : tcb, advisories, maxAge, allowExpired, reportData,
                     allowSimulated, mrTds, rtmr[0], rtmr[1], rtmr[2], rtmr[3], mrConfigId, tdAttrValue, tdAttrMask,
-                    allowSeptVe, mrServiceTd, measurements, snpPolicyValue, snpPolicyMask, snpMinTcb, snpMaxVmpl);
+                    allowSeptVe, mrServiceTd, measurements, snpPolicyValue, snpPolicyMask, snpMinTcb, snpMaxVmpl,
+                    snpHostData);
         }
     }
 

@@ -246,6 +246,26 @@ class NegativeTest {
         }
 
         @Test
+        void otherCertificationTypesWithThePckChainInTheCollateral() throws Exception {
+            SimulatedEvidence e = PKI.issue(sgx());
+            Quote q = Quote.parse(e.quote());
+            QeReportCertificationData qe = q.signatureData().qe();
+            String pem = qe.certificationData().pckChainPem();
+            Quote type3 = new Quote(q.header(), q.bodyType(), q.body(), new EcdsaSignatureData(
+                    q.signatureData().signature(), q.signatureData().attestationKey(),
+                    new QeReportCertificationData(qe.qeReport(), qe.qeReportSignature(), qe.qeAuthData(),
+                            new CertificationData(3, new byte[390]))));
+            Collateral c = coll(e);
+            Collateral withChain = new Collateral(c.pckCrlIssuerChain(), c.rootCaCrl(), c.pckCrl(),
+                    c.tcbInfoIssuerChain(), c.tcbInfo(), c.tcbInfoSignature(), c.qeIdentityIssuerChain(),
+                    c.qeIdentity(), c.qeIdentitySignature(), pem);
+            assertThat(V.verify(type3.toBytes(), withChain.toBytes(), AT).tcbStatus()).isEqualTo(TcbStatus.UP_TO_DATE);
+            malformed(type3.toBytes(), e.collateral(), "certification data type 3");
+            // a type-5 quote uses its own chain even when the collateral has one
+            assertThat(V.verify(e.quote(), withChain.toBytes(), AT).tcbStatus()).isEqualTo(TcbStatus.UP_TO_DATE);
+        }
+
+        @Test
         void pckChainMustHaveThreeCertificates() throws Exception {
             SimulatedEvidence e = PKI.issue(sgx());
             Quote q = Quote.parse(e.quote());
@@ -471,11 +491,12 @@ class NegativeTest {
 
         @Test
         void forgedChainSignatureIsDenied() throws Exception {
-            // a PCK chain from another PKI, with this PKI's root appended: the CA's signature by the root fails
+            // a PCK chain from another PKI whose root has the same name, with this PKI's root appended
             SimulatedEvidence e = PKI.issue(sgx());
             Quote q = Quote.parse(e.quote());
             String own = q.signatureData().qe().certificationData().pckChainPem();
-            String foreign = Quote.parse(Simulator.standard().issue(sgx()).quote()).signatureData().qe()
+            String foreign = Quote.parse(Simulator.fromSeed("another seed", "Cloister test root").issue(sgx()).quote())
+                    .signatureData().qe()
                     .certificationData().pckChainPem();
             int cut = foreign.lastIndexOf("-----BEGIN");
             String forged = foreign.substring(0, cut) + own.substring(own.lastIndexOf("-----BEGIN"));

@@ -264,6 +264,16 @@ class PolicyTest {
     }
 
     @Test
+    void snpHostData() throws Exception {
+        var e = ev(snp(0x30000, 0, 0));
+        assertThat(appraise("HOSTDATA:" + hex(32, 0), e).accepted()).isTrue();
+        assertThat(appraise("snp-host-data: \"" + hex(32, 1) + "\"", e).reasons())
+                .containsExactly("hostData " + hex(32, 0) + " is not the expected " + hex(32, 1));
+        assertThat(appraise("HOSTDATA:" + hex(32, 0), ev(sgx(1, 2, 0, 0, false))).explanation())
+                .contains("constrains SEV-SNP evidence only");
+    }
+
+    @Test
     void snpDebugPolicyBitIsDeniedByDefault() {
         Verdict v = Policies.defaultPolicy().appraise(ev(snp(0x30000 | (1L << 19), 0, 0)), AT);
         assertThat(v.reasons()).containsExactly(
@@ -290,7 +300,7 @@ class PolicyTest {
                 + " TCB:SWHardeningNeeded,UpToDate ADV:INTEL-SA-00334 DEBUG:ALLOW SIM:ALLOW AGE:720h RD:00ff"
                 + " MRTD:" + hex(48, 1) + " RTMR0:" + hex(48, 2) + " RTMR3:" + hex(48, 3) + " MRCONFIGID:" + hex(48, 4)
                 + " TDATTR:10000000/f0000001 SEPTVE:ALLOW MRSERVICETD:* EXPIRED:ALLOW MEASUREMENT:" + hex(48, 5)
-                + " SNPPOLICY:30000/30000 MINTCB:0x4405000000000002 VMPL:0";
+                + " SNPPOLICY:30000/30000 MINTCB:0x4405000000000002 VMPL:0 HOSTDATA:" + hex(32, 6);
         String yaml = """
                 # an owner's policy
                 mrsigner: "%s"
@@ -315,15 +325,16 @@ class PolicyTest {
                 snp-policy: 30000/30000
                 snp-min-tcb: "4405000000000002"
                 snp-max-vmpl: 0
+                snp-host-data: "%s"
                 """.formatted(hex(32, 0xab), hex(32, 1), hex(32, 2), hex(48, 1), hex(48, 2), hex(48, 3), hex(48, 4),
-                hex(48, 5));
+                hex(48, 5), hex(32, 6));
         ConstraintPolicy a = Policies.parse(compact);
         ConstraintPolicy b = Policies.parse(yaml);
         assertThat(b).isEqualTo(a);
         String text = a.toText();
         assertThat(text).startsWith("E:" + hex(32, 1) + " E:" + hex(32, 2) + " S:" + hex(32, 0xab)
                 + " PROD:1 SVN:3 TCB:UpToDate,SWHardeningNeeded ADV:INTEL-SA-00334 DEBUG:ALLOW SIM:ALLOW AGE:30d");
-        assertThat(text).contains("SNPPOLICY:30000/30000 MINTCB:4405000000000002 VMPL:0");
+        assertThat(text).endsWith("SNPPOLICY:30000/30000 MINTCB:4405000000000002 VMPL:0 HOSTDATA:" + hex(32, 6));
         assertThat(Policies.parse(text)).isEqualTo(a);
         assertThat(Policies.parse(text).toText()).isEqualTo(text);
     }

@@ -48,4 +48,17 @@ public record Bubblewrap() implements Sandbox {
         c.addAll(spec.command());
         return c;
     }
+
+    /**
+     * The command line for a sandbox started from inside another one (the simulated enclave's inner sandbox).
+     * A nested PID namespace cannot mount a fresh /proc there, so the outer sandbox's /proc is bound read-only
+     * instead; it shows only the outer sandbox's own processes.
+     */
+    public List<String> nestedCommandLine(SandboxSpec spec) {
+        List<String> c = new ArrayList<>(commandLine(spec));
+        int i = c.indexOf("--proc");
+        c.set(i, "--ro-bind");
+        c.add(i + 1, "/proc");
+        return c;
+    }
 }

@@ -18,19 +18,19 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
  * process on a loopback port, storing objects in a temporary folder. The build copies its jar into
  * target/s3proxy.
  */
-final class S3ProxyServer implements AutoCloseable {
-    static final String IDENTITY = "cloister-test";
+public final class S3ProxyServer implements AutoCloseable {
+    public static final String IDENTITY = "cloister-test";
     static final String CREDENTIAL = "cloister-test-secret";
 
     private final Process process;
-    final URI endpoint;
+    public final URI endpoint;
 
     private S3ProxyServer(Process process, URI endpoint) {
         this.process = process;
         this.endpoint = endpoint;
     }
 
-    static S3ProxyServer start(Path workDir) throws IOException, InterruptedException {
+    public static S3ProxyServer start(Path workDir) throws IOException, InterruptedException {
         Path jar;
         try (var s = Files.list(Path.of("target", "s3proxy"))) {
             jar = s.filter(p -> p.getFileName().toString().endsWith(".jar")).findFirst()
@@ -71,7 +71,7 @@ final class S3ProxyServer implements AutoCloseable {
         throw new IOException("s3proxy did not start within 60 s");
     }
 
-    static StaticCredentialsProvider credentials() {
+    public static StaticCredentialsProvider credentials() {
         return StaticCredentialsProvider.create(AwsBasicCredentials.create(IDENTITY, CREDENTIAL));
     }
 

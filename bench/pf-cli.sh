@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Times `cloister pf` on a 1 GiB file and on a 1 GiB directory tree in /dev/shm (no disk I/O), with the heap
+# capped at 256 MiB, and reports MB/s, the peak heap after GC (from the GC log) and the peak RSS.
+#
+#   bench/pf-cli.sh [SIZE_MIB]        (default 1024; the directory holds 16 files of SIZE_MIB/16)
+#
+# Needs /usr/bin/time (Debian package "time"). Uses the jar in cloister-cli/target, building it if missing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+java=$("$root/scripts/java-home")/bin/java
+size_mib=${1:-1024}
+jar="$root/cloister-cli/target/cloister-cli.jar"
+[ -f "$jar" ] || "$root/mvnw" -q -B -DskipTests -pl cloister-cli -am package >&2
+
+work=$(mktemp -d /dev/shm/cloister-pf-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/tmp"
+
+# One run of the CLI: prints "seconds heap_mib rss_mib cpu_seconds", heap as "peak-before-GC/peak-live-after-GC".
+run() {
+  local gclog="$work/gc.log"
+  rm -f "$gclog"
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time.out" \
+    "$java" -Xmx256m -Djava.io.tmpdir="$work/tmp" -Xlog:gc:file="$gclog" -jar "$jar" "$@" >/dev/null
+  local secs rss_kib heap user sys
+  read -r secs rss_kib user sys < "$work/time.out"
+  # GC lines look like "... Pause Young (Normal) (G1 Evacuation Pause) 24M->3M(256M) 1.234ms". The largest
+  # "before" figure is the most the heap ever held (garbage included, so it mostly shows how far G1 lets the
+  # young generation grow under -Xmx256m); the largest "after" figure is the most that was ever live.
+  before=$(grep -o '[0-9]*M->[0-9]*M' "$gclog" | sed 's/M->.*//' | sort -n | tail -1)
+  after=$(grep -o '[0-9]*M->[0-9]*M' "$gclog" | sed 's/.*->//; s/M//' | sort -n | tail -1)
+  echo "$secs ${before:-0}/${after:-0} $((rss_kib / 1024)) $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')"
+}
+
+# On a shared machine wall-clock speed mostly measures the other jobs; CPU seconds (user + system, all
+# threads) show what the work itself costs.
+report() { # label bytes secs heap rss cpu
+  awk -v l="$1" -v b="$2" -v s="$3" -v h="$4" -v r="$5" -v c="$6" \
+    'BEGIN { printf "%-28s %7.2f s %6.0f MB/s  cpu %6.2f s %6.0f MB/cpu-s  heap (peak/live) %7s MiB  RSS %4d MiB\n", l, s, b / s / 1e6, c, b / c / 1e6, h, r }'
+}
+
+echo "cloister pf on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+"$java" -jar "$jar" pf keygen "$work/key" >/dev/null
+
+bytes=$((size_mib * 1024 * 1024))
+head -c "$bytes" /dev/urandom > "$work/plain"
+read -r s h r c < <(run pf encrypt --key "$work/key" --path /bench/plain "$work/plain" "$work/plain.pf")
+report "encrypt ${size_mib} MiB file" "$bytes" "$s" "$h" "$r" "$c"
+read -r s h r c < <(run pf decrypt --key "$work/key" --path /bench/plain "$work/plain.pf" "$work/plain.out")
+report "decrypt ${size_mib} MiB file" "$bytes" "$s" "$h" "$r" "$c"
+cmp -s "$work/plain" "$work/plain.out" || { echo "decrypted file differs" >&2; exit 1; }
+rm -f "$work/plain.out" "$work/plain.pf"
+
+mkdir -p "$work/tree/a" "$work/tree/b"
+part=$((bytes / 16))
+for i in $(seq 0 15); do
+  head -c "$part" "$work/plain" > "$work/tree/$([ $((i % 2)) = 0 ] && echo a || echo b)/f$i"
+done
+rm -f "$work/plain"
+declare -A secs cpus
+for jobs in 1 2; do
+  read -r s h r c < <(run pf encrypt --key "$work/key" --path /bench/tree --jobs "$jobs" "$work/tree" "$work/tree.pf$jobs")
+  report "encrypt 16-file tree, -j $jobs" "$((part * 16))" "$s" "$h" "$r" "$c"
+  secs[enc$jobs]=$s; cpus[enc$jobs]=$c
+done
+for jobs in 1 2; do
+  read -r s h r c < <(run pf decrypt --key "$work/key" --path /bench/tree --jobs "$jobs" "$work/tree.pf1" "$work/tree.out$jobs")
+  report "decrypt 16-file tree, -j $jobs" "$((part * 16))" "$s" "$h" "$r" "$c"
+  secs[dec$jobs]=$s; cpus[dec$jobs]=$c
+  rm -rf "$work/tree.out$jobs"
+done
+awk -v e1="${secs[enc1]}" -v e2="${secs[enc2]}" -v d1="${secs[dec1]}" -v d2="${secs[dec2]}" \
+  -v ce1="${cpus[enc1]}" -v ce2="${cpus[enc2]}" -v cd1="${cpus[dec1]}" -v cd2="${cpus[dec2]}" \
+  'BEGIN { printf "speed-up with 2 jobs (wall clock): encrypt %.2fx, decrypt %.2fx\n", e1 / e2, d1 / d2;
+           printf "CPU used by 2 jobs vs 1: encrypt %.2fx, decrypt %.2fx (1.00x = no parallel overhead)\n", ce2 / ce1, cd2 / cd1 }'

@@ -1,0 +1,179 @@
+package dev.cloister.cli.job;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cloister.bundle.Bundle;
+import dev.cloister.cli.Json;
+import dev.cloister.core.CloisterException;
+import dev.cloister.runtime.job.JobRecord;
+import dev.cloister.runtime.job.JobSpec;
+import dev.cloister.runtime.job.KbsBroker;
+import dev.cloister.runtime.job.OwnerJobs;
+import dev.cloister.runtime.repo.Repositories;
+import dev.cloister.runtime.repo.Repository;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code cloister job}: the data owner's side of a confidential job. */
+@Command(name = "job", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+        header = "Submit confidential jobs and fetch their verified outputs (the data owner's side).",
+        description = {"A job runs a bundle on private inputs on a machine you do not trust. 'submit' creates the "
+                + "job key in the key broker under the job's policy, encrypts the inputs bound to the enclave paths, "
+                + "and publishes ciphertext to the repository; a worker runs it ('cloister worker run'); 'fetch' "
+                + "authenticates and decrypts the outputs. See docs/jobs.md."},
+        subcommands = {JobCommand.Submit.class, JobCommand.Fetch.class})
+public final class JobCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "missing subcommand (submit, fetch)");
+    }
+
+    static Path defaultKeys() {
+        return Path.of(System.getProperty("user.home"), ".cloister", "keys");
+    }
+
+    /** {@code cloister job submit}. */
+    @Command(name = "submit", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+            header = "Encrypt a job's inputs, store its key in the broker under its policy, and publish it.",
+            description = {"Prints the job id. The job key stays in the broker and in --keys (mode 0600); the "
+                    + "repository receives only ciphertext and a record with no secrets."},
+            footerHeading = "%nExit status:%n",
+            footer = {"  0 submitted, 1 the broker refused, 3 bad job file, bundle or input, 4 broker or repository "
+                    + "unreachable"})
+    static final class Submit implements Callable<Integer> {
+        @Parameters(paramLabel = "JOB.yaml", description = "The job file (docs/jobs.md).")
+        Path file;
+
+        @Option(names = "--repository", paramLabel = "LOCATION",
+                description = "Folder, file:// or s3:// URL (default: the job file's 'repository').")
+        String repository;
+
+        @Option(names = "--keys", paramLabel = "DIR", description = "Where job keys are kept (default: ~/.cloister/keys).")
+        Path keys;
+
+        @Option(names = "--json", description = "Print {id, secret, measurement, inputs} as JSON.")
+        boolean json;
+
+        @Mixin
+        BrokerOptions broker;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            JobSpec job = JobSpec.parse(Files.readAllBytes(file), file.toString());
+            Path base = file.toAbsolutePath().getParent();
+            if (job.bundle().path() == null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                        file + ": bundle.ref is not supported yet; give bundle.path");
+            }
+            Path bundleDir = base.resolve(job.bundle().path()).normalize();
+            Bundle b = Bundle.open(bundleDir);
+            String repo = repository != null ? repository : resolve(base, job.repository());
+            try (Repository r = Repositories.open(repo)) {
+                OwnerJobs owner = new OwnerJobs(r, new KbsBroker(broker.client(job.broker(), true), broker.namespace),
+                        keys != null ? keys : defaultKeys());
+                JobRecord rec = owner.submit(job, base, bundleDir, b.measurement());
+                PrintWriter out = spec.commandLine().getOut();
+                if (json) {
+                    ObjectNode n = Json.object();
+                    n.put("id", rec.id());
+                    n.put("secret", rec.secret());
+                    n.put("measurement", rec.measurement());
+                    ArrayNode in = n.putArray("inputs");
+                    rec.inputs().forEach(i -> in.addObject().put("name", i.name()).put("path", i.path())
+                            .put("object", i.object()).put("size", i.size()));
+                    Json.print(out, n);
+                } else {
+                    out.println(rec.id());
+                    out.flush();
+                }
+            }
+            return 0;
+        }
+    }
+
+    static String resolve(Path base, String repo) {
+        if (repo == null || repo.contains("://")) {
+            return repo;
+        }
+        return base.resolve(repo).normalize().toString();
+    }
+
+    /** {@code cloister job fetch}. */
+    @Command(name = "fetch", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+            header = "Download, authenticate and decrypt a finished job's outputs.",
+            description = {"Each output must authenticate under the job key and be bound to its declared enclave "
+                    + "path, or nothing of it is written. Writes OUTDIR/NAME for each output plus stdout.txt and "
+                    + "stderr.txt, and prints which measurement received the key (from the broker's audit log) "
+                    + "when a broker token is available."},
+            footerHeading = "%nExit status:%n",
+            footer = {"  0 fetched, 1 an output failed authentication, 3 unknown job, no result yet or an output "
+                    + "missing, 4 repository unreachable"})
+    static final class Fetch implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "JOB_ID")
+        String id;
+
+        @Parameters(index = "1", paramLabel = "OUTDIR")
+        Path outDir;
+
+        @Option(names = "--repository", paramLabel = "LOCATION", required = true,
+                description = "Folder, file:// or s3:// URL holding the job.")
+        String repository;
+
+        @Option(names = "--keys", paramLabel = "DIR", description = "Where job keys are kept (default: ~/.cloister/keys).")
+        Path keys;
+
+        @Option(names = "--json", description = "Print {id, outputs: [{name, file, size, sha256}], releases} as JSON.")
+        boolean json;
+
+        @Mixin
+        BrokerOptions broker;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Repository r = Repositories.open(repository)) {
+                OwnerJobs owner = new OwnerJobs(r, null, keys != null ? keys : defaultKeys());
+                JobRecord rec = owner.record(id);
+                List<OwnerJobs.Fetched> got = owner.fetch(id, outDir);
+                List<String> history = List.of();
+                if (broker.tokenFile != null || System.getenv("CLOISTER_KBS_TOKEN") != null) {
+                    history = new KbsBroker(broker.client(rec.broker(), true), broker.namespace).history(rec.secret());
+                }
+                PrintWriter out = spec.commandLine().getOut();
+                if (json) {
+                    ObjectNode n = Json.object();
+                    n.put("id", id);
+                    n.put("measurement", rec.measurement());
+                    ArrayNode a = n.putArray("outputs");
+                    got.forEach(f -> a.addObject().put("name", f.name()).put("file", f.file().toString())
+                            .put("size", f.size()).put("sha256", f.sha256()));
+                    history.forEach(n.putArray("releases")::add);
+                    Json.print(out, n);
+                } else {
+                    got.forEach(f -> out.printf("%-10s %10d  sha256:%s  %s%n", f.name(), f.size(), f.sha256(), f.file()));
+                    history.forEach(h -> out.println("broker: " + h));
+                    out.flush();
+                }
+            }
+            return 0;
+        }
+    }
+}

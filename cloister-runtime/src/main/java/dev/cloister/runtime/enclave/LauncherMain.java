@@ -1,0 +1,51 @@
+package dev.cloister.runtime.enclave;
+
+import dev.cloister.attestation.SgxMeasurements;
+import dev.cloister.bundle.Bundle;
+import dev.cloister.core.CloisterException;
+import java.io.FileOutputStream;
+import java.io.FileDescriptor;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.HexFormat;
+
+/**
+ * The launcher's process entry point inside the simulated enclave. Its stdout is the host channel, so everything
+ * else (logs, errors) goes to stderr, which the worker keeps as the launcher log: it never contains plaintext or
+ * keys. Exit codes follow docs/cli.md (1 denied, 3 bad input, 4 environment, 70 internal).
+ */
+public final class LauncherMain {
+    private LauncherMain() {}
+
+    public static void main(String[] args) {
+        PrintStream channelOut = new PrintStream(new FileOutputStream(FileDescriptor.out), true);
+        System.setOut(System.err); // nothing but the channel may write to the real stdout
+        int code;
+        try {
+            EnclavePlan plan = EnclavePlan.parse(Files.readAllBytes(Path.of(args[0])));
+            EnclaveLauncher launcher = new EnclaveLauncher(LauncherMain::measure,
+                    new SimulatedKeyProvisioner(Clock.systemUTC()), Files.createDirectories(Path.of(SimEnclave.MEMORY)));
+            EnclaveLauncher.Report r = launcher.run(plan, Path.of(SimEnclave.OUT, "stdout.pf"),
+                    Path.of(SimEnclave.OUT, "stderr.pf"), new HostChannel(System.in, channelOut));
+            code = 0; // the program's own exit and missing outputs are in the report, not a launcher failure
+        } catch (CloisterException e) {
+            System.err.println("launcher: " + e.getMessage());
+            code = e.kind().exitCode();
+        } catch (Exception e) {
+            System.err.println("launcher: internal error: " + e);
+            code = 70;
+        }
+        System.exit(code);
+    }
+
+    /** Opens the bundle, re-hashes every file against its manifest, and states its identity. */
+    static SgxMeasurements measure(Path dir) throws CloisterException {
+        Bundle b = Bundle.open(dir);
+        b.verify();
+        byte[] signer = b.sigstruct().map(s -> s.mrSigner()).orElse(new byte[32]);
+        return new SgxMeasurements(HexFormat.of().parseHex(b.measurement()), signer, b.spec().isvProdId(),
+                b.spec().isvSvn(), new byte[16], false);
+    }
+}

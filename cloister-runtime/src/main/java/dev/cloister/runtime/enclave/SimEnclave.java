@@ -1,0 +1,167 @@
+package dev.cloister.runtime.enclave;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cloister.core.AtomicFiles;
+import dev.cloister.core.CloisterException;
+import dev.cloister.runtime.sandbox.Bubblewrap;
+import dev.cloister.runtime.sandbox.SandboxSpec;
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * The worker's side of the simulation backend: an outer bubblewrap sandbox stands in for the enclave. Inside it
+ * run the launcher (this JVM's own classes, read-only) and, in a nested sandbox, the program. The outer sandbox
+ * has no network and no view of the host except read-only /usr and the JDK; it sees the bundle, the encrypted
+ * inputs, a folder for encrypted outputs, and a private tmpfs that holds every plaintext. The worker relays the
+ * launcher's broker requests over the launcher's stdin and stdout.
+ *
+ * <p>This isolates files, processes and network; it does not encrypt memory or attest hardware, and everything
+ * it reports is labelled simulated.
+ */
+public final class SimEnclave {
+    /** Where the outer sandbox sees its pieces. */
+    public static final String ROOT = "/cloister/root";
+    public static final String IN = "/cloister/in";
+    public static final String OUT = "/cloister/out";
+    public static final String PLAN = "/cloister/plan.json";
+    public static final String MEMORY = "/run/enclave";
+
+    /** Handles a launcher's request to the outside world (a broker release), returning the reply body. */
+    @FunctionalInterface
+    public interface Relay {
+        JsonNode handle(String op, JsonNode body) throws CloisterException;
+    }
+
+    /**
+     * How a run ended.
+     *
+     * @param launcherExit the launcher's exit code (0, or the exit code of the failure kind)
+     * @param done the launcher's final report, or null if it failed before the end
+     * @param error the launcher's one-line error, or null
+     */
+    public record Outcome(int launcherExit, JsonNode done, String error) {}
+
+    private final String launcherMainClass;
+
+    /** @param launcherMainClass the class whose main runs {@link EnclaveLauncher} from a plan file */
+    public SimEnclave(String launcherMainClass) {
+        this.launcherMainClass = launcherMainClass;
+    }
+
+    /**
+     * Runs a plan (whose paths are the in-sandbox ones above) to the end.
+     *
+     * @param root the bundle's program root on the host
+     * @param inDir the folder of encrypted inputs on the host
+     * @param outDir the folder that receives encrypted outputs
+     * @param work a private folder for the plan file and the launcher's log
+     */
+    public Outcome run(EnclavePlan plan, Path root, Path inDir, Path outDir, Path work, Relay relay,
+            Consumer<JsonNode> progress) throws IOException, InterruptedException, CloisterException {
+        Path planFile = work.resolve("plan.json");
+        AtomicFiles.writeBytes(planFile, true, plan.toBytes());
+        Path log = work.resolve("launcher.log");
+        ProcessBuilder pb = new ProcessBuilder(new Bubblewrap().commandLine(outerSpec(root, inDir, outDir, planFile)));
+        pb.environment().clear();
+        pb.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        pb.redirectError(log.toFile());
+        Process p = pb.start();
+        JsonNode done = null;
+        try (BufferedReader from = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                OutputStream toRaw = p.getOutputStream(); PrintStream to = new PrintStream(toRaw, true, StandardCharsets.UTF_8)) {
+            String line;
+            while ((line = from.readLine()) != null) {
+                JsonNode m;
+                try {
+                    m = HostChannel.json().readTree(line);
+                } catch (IOException e) {
+                    continue; // not a channel message; the launcher writes nothing else, so ignore rather than trust it
+                }
+                String op = m.path("op").asText("");
+                JsonNode body = m.path("body");
+                switch (op) {
+                    case "progress" -> progress.accept(body);
+                    case "done" -> done = body;
+                    default -> to.println(reply(relay, op, body));
+                }
+            }
+        } finally {
+            if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+        int exit = p.waitFor();
+        String error = null;
+        if (exit != 0) {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            // The launcher's own one-line error if it wrote one, else the first line (a JVM or sandbox failure).
+            error = lines.stream().filter(l -> l.startsWith("launcher: ")).reduce((a, b) -> b)
+                    .map(l -> l.substring("launcher: ".length()))
+                    .orElse(lines.isEmpty() ? "launcher exited with " + exit : lines.getFirst());
+        }
+        return new Outcome(exit, done, error);
+    }
+
+    private static ObjectNode reply(Relay relay, String op, JsonNode body) {
+        ObjectNode r = HostChannel.object();
+        try {
+            r.put("ok", true);
+            r.set("body", relay.handle(op, body));
+        } catch (CloisterException e) {
+            r.removeAll();
+            r.put("ok", false).put("kind", e.kind().name()).put("error", e.getMessage());
+        } catch (RuntimeException e) {
+            r.removeAll();
+            r.put("ok", false).put("kind", "ENVIRONMENT").put("error", "relay failed: " + e);
+        }
+        return r;
+    }
+
+    private SandboxSpec outerSpec(Path root, Path inDir, Path outDir, Path planFile) {
+        Path javaHome = Path.of(System.getProperty("java.home"));
+        List<String> cmd = new ArrayList<>(List.of(javaHome.resolve("bin/java").toString(),
+                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+                "-Djava.io.tmpdir=" + MEMORY, "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), launcherMainClass, PLAN));
+        SandboxSpec.Builder b = SandboxSpec.builder(cmd)
+                .readOnly(Path.of("/usr"), "/usr")
+                .usrMergeLinks()
+                // No tmpfs on /tmp: the launcher's code may live under the host's /tmp (a checkout there), and a
+                // tmpfs would hide it. Everything the launcher writes goes to the tmpfs on /run.
+                .tmpfs("/run")
+                .readOnly(root, ROOT)
+                .readOnly(inDir, IN)
+                .writable(outDir, OUT)
+                .readOnly(planFile, PLAN)
+                .env("HOME", "/run")
+                .network(false);
+        // The launcher's own code, read-only at the same paths as on the host, unless /usr already has it. A jar's
+        // folder is bound rather than the jar, because an executable jar names its libraries relative to itself.
+        Set<Path> extra = new LinkedHashSet<>();
+        if (!javaHome.startsWith("/usr")) {
+            extra.add(javaHome);
+        }
+        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            Path e = Path.of(entry).toAbsolutePath().normalize();
+            Path bind = Files.isRegularFile(e) ? e.getParent() : e;
+            if (!entry.isEmpty() && !bind.startsWith("/usr") && Files.exists(bind)) {
+                extra.add(bind);
+            }
+        }
+        extra.forEach(e -> b.readOnly(e, e.toString()));
+        return b.build();
+    }
+}

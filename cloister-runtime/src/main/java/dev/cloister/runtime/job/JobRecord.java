@@ -1,0 +1,65 @@
+package dev.cloister.runtime.job;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.cloister.core.CloisterException;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A submitted job as the repository holds it (reference {@code jobs/ID}): everything a worker needs and nothing
+ * secret. Inputs are repository objects holding Gramine encrypted files; the key is in the broker.
+ *
+ * @param id the job id
+ * @param name the job's name from its spec
+ * @param bundlePath where the worker finds the bundle
+ * @param measurement the bundle measurement the owner's policy names (hex)
+ * @param policy the policy the broker enforces for the job key (for reports; the broker holds the real one)
+ * @param secret the broker's name for the job key
+ * @param broker the broker URL
+ * @param backend sim, gramine-direct or gramine-sgx
+ * @param args the program's arguments
+ * @param env extra environment
+ * @param inputs encrypted inputs
+ * @param outputs expected outputs
+ */
+public record JobRecord(String id, String name, String bundlePath, String measurement, String policy, String secret,
+        String broker, String backend, List<String> args, Map<String, String> env, List<Input> inputs,
+        List<JobSpec.Output> outputs) {
+
+    /** An input: the repository object with its ciphertext, and the enclave path it is bound to. */
+    public record Input(String name, String path, String object, long size) {}
+
+    static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
+
+    public JobRecord {
+        args = List.copyOf(args);
+        env = Map.copyOf(env);
+        inputs = List.copyOf(inputs);
+        outputs = List.copyOf(outputs);
+    }
+
+    /** The repository reference a job is published under. */
+    public static String ref(String id) {
+        return "jobs/" + id + "/job.json";
+    }
+
+    public static JobRecord parse(byte[] json, String id) throws CloisterException {
+        try {
+            return JSON.readValue(json, JobRecord.class);
+        } catch (IOException | IllegalArgumentException | NullPointerException e) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + ": record is malformed");
+        }
+    }
+
+    public byte[] toBytes() {
+        try {
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(this);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package dev.cloister.runtime.job;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cloister.core.CloisterException;
+import dev.cloister.kbs.KbsClient;
+import dev.cloister.kbs.SecretKind;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@link Broker} over the Cloister key broker's HTTPS API. Job keys live in the owner's namespace; the secret
+ * names jobs use are {@code NAMESPACE/job-ID}.
+ */
+public final class KbsBroker implements Broker {
+    private final KbsClient client;
+    private final String namespace;
+
+    /**
+     * @param client a client with the owner's token (for submit and history) or without one (for workers, which
+     *     only fetch nonces and relay releases)
+     * @param namespace the owner's namespace
+     */
+    public KbsBroker(KbsClient client, String namespace) {
+        this.client = client;
+        this.namespace = namespace;
+    }
+
+    @Override
+    public String qualify(String secret) {
+        return namespace + "/" + secret;
+    }
+
+    @Override
+    public void createJobKey(String secret, byte[] key, String policy) throws CloisterException {
+        // The broker releases nothing that has no policy, so the moment between the two calls exposes nothing.
+        client.storeSecret(namespace, secret, SecretKind.PF_KEY, key, false);
+        client.setPolicy(namespace, secret, policy);
+    }
+
+    @Override
+    public String nonce() throws CloisterException {
+        return client.nonce().get("nonce").asText();
+    }
+
+    @Override
+    public JsonNode release(JsonNode request) throws CloisterException {
+        return client.call("POST", "/v1/release", request);
+    }
+
+    @Override
+    public List<String> history(String qualifiedSecret) throws CloisterException {
+        String secret = qualifiedSecret.substring(qualifiedSecret.indexOf('/') + 1);
+        List<String> out = new ArrayList<>();
+        long after = 0;
+        while (true) {
+            List<JsonNode> page = client.audit(after, 500);
+            for (JsonNode e : page) {
+                after = Math.max(after, e.path("seq").asLong());
+                if (namespace.equals(e.path("namespace").asText()) && (secret.equals(e.path("subject").asText())
+                        || e.path("subject").asText().startsWith(secret + "@"))) {
+                    out.add(e.path("at").asText() + " " + e.path("action").asText() + " " + e.path("outcome").asText()
+                            + " " + e.path("detail").asText());
+                }
+            }
+            if (page.size() < 500) {
+                return out;
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package dev.cloister.runtime.job;
+
+import dev.cloister.core.AtomicFiles;
+import dev.cloister.core.CloisterException;
+import dev.cloister.pf.PathPolicy;
+import dev.cloister.pf.PfException;
+import dev.cloister.pf.PfKey;
+import dev.cloister.pf.PfVersion;
+import dev.cloister.pf.ProtectedFiles;
+import dev.cloister.runtime.repo.ObjectId;
+import dev.cloister.runtime.repo.Repository;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * The data owner's side of a job: submit (create the job key in the broker under the owner's policy, encrypt the
+ * inputs bound to the paths the enclave opens, publish ciphertext and the job record) and fetch (authenticate and
+ * decrypt the outputs). The owner keeps a copy of each job key in a private key folder; nothing else on the
+ * owner's side is secret, and no plaintext leaves the owner's machine.
+ */
+public final class OwnerJobs {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final Repository repo;
+    private final Broker broker;
+    private final Path keys;
+
+    /** @param keys the owner's private folder for job keys (created 0700) */
+    public OwnerJobs(Repository repo, Broker broker, Path keys) {
+        this.repo = repo;
+        this.broker = broker;
+        this.keys = keys;
+    }
+
+    /**
+     * Submits a job.
+     *
+     * @param base the folder relative input paths in the spec are resolved against
+     * @param bundlePath the bundle folder the worker will run
+     * @param measurement the bundle's measurement, hex
+     * @return the published record; its id is what the worker and {@link #fetch} take
+     */
+    public JobRecord submit(JobSpec spec, Path base, Path bundlePath, String measurement)
+            throws CloisterException, IOException {
+        byte[] idBytes = new byte[5];
+        RANDOM.nextBytes(idBytes);
+        String id = spec.name() + "-" + HexFormat.of().formatHex(idBytes);
+        String secret = "job-" + id;
+        try (PfKey key = PfKey.generate()) {
+            storeKey(id, key);
+            List<JobRecord.Input> inputs = new ArrayList<>();
+            Path tmp = Files.createTempDirectory("cloister-submit-");
+            try {
+                for (JobSpec.Input in : spec.inputs()) {
+                    Path plain = base.resolve(in.file());
+                    Path ct = tmp.resolve(in.name() + ".pf");
+                    try (InputStream is = Files.newInputStream(plain)) {
+                        AtomicFiles.<PfException>write(ct, false, ch ->
+                                ProtectedFiles.encrypt(is, ch, key, in.path(), PfVersion.V2, n -> {}));
+                    } catch (NoSuchFileException e) {
+                        throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                                "input " + in.name() + ": no such file " + plain);
+                    }
+                    ObjectId obj = repo.put(ct);
+                    inputs.add(new JobRecord.Input(in.name(), in.path(), obj.hex(), Files.size(plain)));
+                }
+            } finally {
+                dev.cloister.core.AtomicFiles.deleteTree(tmp);
+            }
+            byte[] raw = key.toBytes();
+            try {
+                broker.createJobKey(secret, raw, spec.bundle().policy());
+            } finally {
+                java.util.Arrays.fill(raw, (byte) 0);
+            }
+            JobRecord rec = new JobRecord(id, spec.name(), bundlePath.toAbsolutePath().normalize().toString(),
+                    measurement, spec.bundle().policy(), broker.qualify(secret), spec.broker(), spec.backend(), spec.args(),
+                    spec.env(), inputs, spec.outputs());
+            repo.putRef(JobRecord.ref(id), rec.toBytes());
+            return rec;
+        }
+    }
+
+    /** A fetched output: where it was written, its size and SHA-256. */
+    public record Fetched(String name, Path file, long size, String sha256) {}
+
+    /**
+     * Downloads, authenticates and decrypts a finished job's outputs, plus the program's stdout and stderr, into
+     * {@code outDir}. Each output must authenticate under the job key and be bound to its declared enclave path;
+     * otherwise nothing of it is written.
+     *
+     * @throws CloisterException DENIED when an output fails authentication, BAD_INPUT when the job has no result
+     *     yet or an output is missing
+     */
+    public List<Fetched> fetch(String id, Path outDir) throws CloisterException, IOException {
+        JobRecord rec = JobRecord.parse(repo.getRef(JobRecord.ref(id)).orElseThrow(() ->
+                new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
+        JobResult res = JobResult.parse(repo.getRef(JobResult.ref(id)).orElseThrow(() ->
+                new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + " has no result yet")), id);
+        Files.createDirectories(outDir);
+        List<Fetched> out = new ArrayList<>();
+        try (PfKey key = PfKey.read(keyFile(id))) {
+            // The program's stdout and stderr first: when outputs are missing, they say why.
+            Fetched stdout = decrypt(res.stdout(), "/cloister/stdout", outDir.resolve("stdout.txt"), key, "stdout");
+            Fetched stderr = decrypt(res.stderr(), "/cloister/stderr", outDir.resolve("stderr.txt"), key, "stderr");
+            if (!res.missing().isEmpty()) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + ": the program did not "
+                        + "write " + String.join(", ", res.missing()) + " (exit " + res.programExit() + "); its stderr is in "
+                        + stderr.file());
+            }
+            for (JobSpec.Output o : rec.outputs()) {
+                JobResult.Output got = res.outputs().stream().filter(x -> x.name().equals(o.name())).findFirst()
+                        .orElseThrow(() -> new CloisterException(CloisterException.Kind.BAD_INPUT,
+                                "job " + id + ": output " + o.name() + " is missing from the result"));
+                out.add(decrypt(got.object(), o.path(), outDir.resolve(o.name()), key, o.name()));
+            }
+            out.add(stdout);
+            out.add(stderr);
+        }
+        return out;
+    }
+
+    /** The record of a submitted job. */
+    public JobRecord record(String id) throws CloisterException, IOException {
+        return JobRecord.parse(repo.getRef(JobRecord.ref(id)).orElseThrow(() ->
+                new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
+    }
+
+    private Fetched decrypt(String object, String path, Path target, PfKey key, String name)
+            throws CloisterException, IOException {
+        Path ct = Files.createTempFile("cloister-fetch-", ".pf");
+        try {
+            repo.get(ObjectId.parse(object), ct);
+            MessageDigest sha = sha256();
+            try (FileChannel ch = FileChannel.open(ct, StandardOpenOption.READ)) {
+                AtomicFiles.<PfException>writeStream(target, true, os -> ProtectedFiles.decrypt(ch,
+                        new java.security.DigestOutputStream(os, sha), key, PathPolicy.expect(path), name, n -> {}));
+            }
+            return new Fetched(name, target, Files.size(target), HexFormat.of().formatHex(sha.digest()));
+        } finally {
+            Files.deleteIfExists(ct);
+        }
+    }
+
+    private void storeKey(String id, PfKey key) throws IOException {
+        if (!Files.isDirectory(keys)) {
+            Files.createDirectories(keys, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        Path f = keyFile(id);
+        byte[] raw = key.toBytes();
+        try {
+            AtomicFiles.writeBytes(f, false, raw);
+            Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
+        } finally {
+            java.util.Arrays.fill(raw, (byte) 0);
+        }
+    }
+
+    private Path keyFile(String id) {
+        return keys.resolve(id + ".key");
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+}

@@ -1,0 +1,124 @@
+package dev.cloister.runtime.worker;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.cloister.core.CloisterException;
+import dev.cloister.runtime.enclave.EnclavePlan;
+import dev.cloister.runtime.enclave.SimEnclave;
+import dev.cloister.runtime.job.Broker;
+import dev.cloister.runtime.job.JobRecord;
+import dev.cloister.runtime.job.JobResult;
+import dev.cloister.runtime.job.JobSpec;
+import dev.cloister.runtime.repo.ObjectId;
+import dev.cloister.runtime.repo.Repository;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Runs a submitted job on this (untrusted) machine: fetches the bundle's description and the encrypted inputs,
+ * starts the enclave, relays its key request to the broker, and publishes the encrypted outputs. The worker never
+ * holds a key or plaintext; what it can do wrong (lose, withhold, replay) the owner detects at fetch time.
+ *
+ * <p>A run is idempotent: outputs are content-addressed and the result record is published last, so a worker
+ * killed at any point can run the job again, and a half-finished run publishes nothing.
+ */
+public final class Worker {
+    /** Opens and verifies a bundle folder. */
+    @FunctionalInterface
+    public interface BundleOpener {
+        BundleView open(Path dir) throws CloisterException, IOException;
+    }
+
+    private final Repository repo;
+    private final Broker broker;
+    private final BundleOpener bundles;
+    private final SimEnclave enclave;
+
+    public Worker(Repository repo, Broker broker, BundleOpener bundles, SimEnclave enclave) {
+        this.repo = repo;
+        this.broker = broker;
+        this.bundles = bundles;
+        this.enclave = enclave;
+    }
+
+    /**
+     * Runs job {@code id} in the simulation backend.
+     *
+     * @param work a private folder for this run (ciphertext only)
+     * @param progress told each stage the enclave reports
+     * @throws CloisterException DENIED when the broker refuses the key or an input fails authentication (the
+     *     program then never ran), BAD_INPUT for a missing job or object, ENVIRONMENT when a service or tool is
+     *     missing
+     */
+    public JobResult run(String id, Path work, Consumer<JsonNode> progress)
+            throws CloisterException, IOException, InterruptedException {
+        JobRecord rec = JobRecord.parse(repo.getRef(JobRecord.ref(id)).orElseThrow(() ->
+                new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
+        if (!"sim".equals(rec.backend())) {
+            throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "job " + id + " asks for backend "
+                    + rec.backend() + ", which needs Gramine on an SGX host; this worker runs 'sim' only");
+        }
+        BundleView b = bundles.open(Path.of(rec.bundlePath()));
+        Path in = Files.createDirectories(work.resolve("in"));
+        Path out = Files.createDirectories(work.resolve("out"));
+        List<EnclavePlan.Input> inputs = new ArrayList<>();
+        for (JobRecord.Input i : rec.inputs()) {
+            Path ct = in.resolve(i.name() + ".pf");
+            Files.deleteIfExists(ct);
+            repo.get(ObjectId.parse(i.object()), ct);
+            inputs.add(new EnclavePlan.Input(i.name(), SimEnclave.IN + "/" + i.name() + ".pf", i.path()));
+        }
+        List<EnclavePlan.Output> outputs = new ArrayList<>();
+        for (JobSpec.Output o : rec.outputs()) {
+            outputs.add(new EnclavePlan.Output(o.name(), o.path(), SimEnclave.OUT + "/" + o.name() + ".pf"));
+        }
+        List<String> args = new ArrayList<>(b.args());
+        args.addAll(rec.args());
+        Map<String, String> env = new LinkedHashMap<>(b.env());
+        env.putAll(rec.env());
+        String nonce = broker.nonce();
+        EnclavePlan plan = new EnclavePlan(SimEnclave.ROOT, SimEnclave.ROOT + "/" + b.root(), rec.measurement(),
+                b.entrypoint(), args, env, b.workDir(), new EnclavePlan.KeyRequest(rec.secret(), nonce), inputs, outputs);
+        SimEnclave.Outcome o = enclave.run(plan, b.dir(), in, out, work, (op, body) -> {
+            if (!"release".equals(op)) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the enclave asked for unknown operation " + op);
+            }
+            try {
+                return broker.release(body);
+            } catch (IOException e) {
+                throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "broker unreachable: " + e.getMessage());
+            }
+        }, progress);
+        if (o.launcherExit() != 0 || o.done() == null) {
+            throw new CloisterException(kindOf(o.launcherExit()), "job " + id + " failed in the enclave: " + o.error());
+        }
+        List<JobResult.Output> published = new ArrayList<>();
+        List<String> missing = new ArrayList<>();
+        o.done().path("missing").forEach(n -> missing.add(n.asText()));
+        for (JobSpec.Output x : rec.outputs()) {
+            Path ct = out.resolve(x.name() + ".pf");
+            if (!missing.contains(x.name()) && Files.isRegularFile(ct)) {
+                published.add(new JobResult.Output(x.name(), x.path(), repo.put(ct).hex()));
+            }
+        }
+        String stdout = repo.put(out.resolve("stdout.pf")).hex();
+        String stderr = repo.put(out.resolve("stderr.pf")).hex();
+        JobResult result = new JobResult(id, o.done().path("exit").asInt(-1), "sim", true, published, stdout, stderr,
+                missing);
+        repo.putRef(JobResult.ref(id), result.toBytes());
+        return result;
+    }
+
+    private static CloisterException.Kind kindOf(int exit) {
+        return switch (exit) {
+            case 1 -> CloisterException.Kind.DENIED;
+            case 3 -> CloisterException.Kind.BAD_INPUT;
+            default -> CloisterException.Kind.ENVIRONMENT;
+        };
+    }
+}
