@@ -60,8 +60,11 @@ public final class Worker {
         JobRecord rec = JobRecord.parse(repo.getRef(JobRecord.ref(id)).orElseThrow(() ->
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
         if (!"sim".equals(rec.backend())) {
+            // Fails with ENVIRONMENT (exit 4) here, where Gramine is not installed; see GramineLaunch.
+            dev.cloister.runtime.gramine.GramineLaunch.requireInstalled(rec.backend(), System.getenv("PATH"));
             throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "job " + id + " asks for backend "
-                    + rec.backend() + ", which needs Gramine on an SGX host; this worker runs 'sim' only");
+                    + rec.backend() + "; this worker prepares Gramine launches (GramineLaunch) but does not run them "
+                    + "yet: run the prepared commands on the SGX host");
         }
         BundleView b = bundles.open(Path.of(rec.bundlePath()));
         Path in = Files.createDirectories(work.resolve("in"));
