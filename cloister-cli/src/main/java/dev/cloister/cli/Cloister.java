@@ -85,6 +85,7 @@ public final class Cloister implements Runnable {
     /** The configured command line, with the project's error conventions. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Cloister());
+        shareVersion(cl);
         cl.setParameterExceptionHandler(Cloister::onUsageError);
         cl.setExecutionExceptionHandler(Cloister::onFailure);
         return cl;
@@ -155,5 +156,15 @@ public final class Cloister implements Runnable {
             }
         }
         return false;
+    }
+
+    /** Every subcommand's {@code --version} prints the same as {@code cloister --version}. */
+    private static void shareVersion(CommandLine cl) {
+        for (CommandLine sub : cl.getSubcommands().values()) {
+            if (sub.getCommandSpec().versionProvider() == null) {
+                sub.getCommandSpec().versionProvider(new VersionProvider());
+            }
+            shareVersion(sub);
+        }
     }
 }

@@ -70,4 +70,11 @@ class CliConventionsTest {
         assertThat(r.exit()).isEqualTo(ExitCodes.OK);
         assertThat(r.out()).containsPattern("cloister \\d+\\.\\d+\\.\\d+\\S* \\(commit [0-9a-f]{7,}|unknown");
     }
+
+    @Test
+    void everySubcommandPrintsTheSameVersion() throws Exception {
+        Run r = cloister("pf", "encrypt", "--version");
+        assertThat(r.exit()).isEqualTo(ExitCodes.OK);
+        assertThat(r.out()).startsWith("cloister ");
+    }
 }
