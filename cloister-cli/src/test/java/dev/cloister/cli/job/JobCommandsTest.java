@@ -111,4 +111,18 @@ class JobCommandsTest {
             }
         }
     }
+
+    @Test
+    void withoutBubblewrapTheWorkerFailsWithExitCode4AndSaysWhatToInstall() throws Exception {
+        java.util.List<String> cmd = java.util.List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), Cloister.class.getName(),
+                "worker", "run", "any-0000000000", "--repository", tmp.resolve("repo").toString());
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("PATH", tmp.resolve("empty").toString()); // neither bwrap nor unshare can be found
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isEqualTo(4);
+        assertThat(out).contains("bubblewrap").contains("apt-get install bubblewrap");
+    }
 }
