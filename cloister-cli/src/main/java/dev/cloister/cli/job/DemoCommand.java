@@ -64,7 +64,8 @@ import picocli.CommandLine.Spec;
                 "The evidence is SIMULATED: this machine has no SGX, and simulation isolates the program but does not "
                         + "protect its memory. The policy says SIM:ALLOW explicitly; no other policy accepts it."},
         footerHeading = "%nExit status:%n",
-        footer = {"  0 the job ran and its outputs verified, 1 a verdict said no, 4 python3 or bubblewrap missing"})
+        footer = {"  0 the job ran and its outputs verified, 1 a verdict said no, 4 python3 missing, or neither "
+                + "bubblewrap nor util-linux unshare can create namespaces here"})
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR",
             description = "Where to keep the demo's files (default: a new folder under the system temp directory).")
@@ -102,12 +103,12 @@ public final class DemoCommand implements Callable<Integer> {
             throw new CloisterException(CloisterException.Kind.ENVIRONMENT,
                     "the demo runs this machine's python3, and /usr/bin/python3 is missing (apt-get install python3)");
         }
-        if (Sandbox.detect().sandbox() instanceof UnshareSandbox) {
-            throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "the sim backend needs bubblewrap for its "
-                    + "nested sandboxes; install it (apt-get install bubblewrap)");
-        }
+        Sandbox.Detection sandbox = Sandbox.detect(); // exit 4 when neither bubblewrap nor unshare works here
         Path home = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("cloister-demo-");
         Step step = new Step(err, t0);
+        if (sandbox.sandbox() instanceof UnshareSandbox) {
+            step.say(sandbox.note());
+        }
 
         step.say("vendor: building a bundle of " + python + " with an analysis script");
         Path app = Files.createDirectories(home.resolve("vendor/app"));
@@ -162,7 +163,7 @@ public final class DemoCommand implements Callable<Integer> {
 
                     step.say("worker: running the job in the sim backend [SIMULATED enclave]");
                     Worker worker = new Worker(repo, new KbsBroker(new KbsClient(base, null, ctx), "demo"),
-                            WorkerBundles::open, new SimEnclave(LauncherMain.class.getName()));
+                            WorkerBundles::open, new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()));
                     Path work = Files.createDirectories(home.resolve("worker"));
                     JobResult res = worker.run(rec.id(), work, p -> step.say("worker: enclave "
                             + p.path("stage").asText() + " [SIMULATED]"));

@@ -74,16 +74,17 @@ public final class WorkerCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            if (Sandbox.detect().sandbox() instanceof dev.cloister.runtime.sandbox.UnshareSandbox) {
-                throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "the sim backend needs bubblewrap "
-                        + "(nested sandboxes); install it, e.g. 'apt-get install bubblewrap'");
-            }
+            // bubblewrap, or util-linux unshare where bubblewrap is missing (said on stderr); neither: exit 4
+            Sandbox.Detection sandbox = Sandbox.detect();
             PrintWriter err = spec.commandLine().getErr();
+            if (sandbox.sandbox() instanceof dev.cloister.runtime.sandbox.UnshareSandbox) {
+                err.println("worker: " + sandbox.note());
+            }
             try (Repository r = Repositories.open(repository)) {
                 JobRecord rec = JobRecord.parse(r.getRef(JobRecord.ref(id)).orElseThrow(() ->
                         new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repository)), id);
                 Worker w = new Worker(r, new KbsBroker(broker.client(rec.broker(), false), broker.namespace),
-                        WorkerBundles::open, new SimEnclave(LauncherMain.class.getName()));
+                        WorkerBundles::open, new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()));
                 Path dir = work != null ? Files.createDirectories(work) : Files.createTempDirectory("cloister-worker-");
                 JobResult res;
                 try {

@@ -113,7 +113,7 @@ class JobCommandsTest {
     }
 
     @Test
-    void withoutBubblewrapTheWorkerFailsWithExitCode4AndSaysWhatToInstall() throws Exception {
+    void withNeitherBubblewrapNorUnshareTheWorkerFailsWithExitCode4AndSaysWhatToInstall() throws Exception {
         java.util.List<String> cmd = java.util.List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
                 System.getProperty("java.class.path"), Cloister.class.getName(),

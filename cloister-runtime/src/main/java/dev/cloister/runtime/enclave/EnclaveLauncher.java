@@ -12,6 +12,7 @@ import dev.cloister.pf.PfVersion;
 import dev.cloister.pf.ProtectedFiles;
 import dev.cloister.runtime.sandbox.Bubblewrap;
 import dev.cloister.runtime.sandbox.SandboxSpec;
+import dev.cloister.runtime.sandbox.UnshareSandbox;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
@@ -180,7 +181,9 @@ public final class EnclaveLauncher {
         for (Map.Entry<String, String> e : plan.env().entrySet()) {
             b.env(e.getKey(), e.getValue());
         }
-        ProcessBuilder pb = new ProcessBuilder(new Bubblewrap().nestedCommandLine(b.build()));
+        SandboxSpec inner = b.build();
+        ProcessBuilder pb = new ProcessBuilder(plan.sandbox().equals("unshare")
+                ? new UnshareSandbox().nestedCommandLine(inner) : new Bubblewrap().nestedCommandLine(inner));
         pb.environment().clear();
         pb.environment().put("PATH", "/usr/bin:/bin");
         Process p = pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))

@@ -26,9 +26,12 @@ import java.util.TreeMap;
  * @param key which secret to request from the broker, and the broker's single-use nonce
  * @param inputs encrypted inputs to decrypt into enclave memory before the program starts
  * @param outputs files the program writes, to encrypt before they leave
+ * @param sandbox how the launcher isolates the program: {@code bubblewrap} (default) or {@code unshare}, the same
+ *     tool the worker used for the enclave itself
  */
 public record EnclavePlan(String bundle, String root, String measurement, String entrypoint, List<String> args,
-        Map<String, String> env, String workDir, KeyRequest key, List<Input> inputs, List<Output> outputs) {
+        Map<String, String> env, String workDir, KeyRequest key, List<Input> inputs, List<Output> outputs,
+        String sandbox) {
 
     /**
      * The secret the launcher asks for.
@@ -71,6 +74,10 @@ public record EnclavePlan(String bundle, String root, String measurement, String
         workDir = workDir == null ? "/" : workDir;
         inputs = inputs == null ? List.of() : List.copyOf(inputs);
         outputs = outputs == null ? List.of() : List.copyOf(outputs);
+        sandbox = sandbox == null ? "bubblewrap" : sandbox;
+        if (!sandbox.equals("bubblewrap") && !sandbox.equals("unshare")) {
+            throw new IllegalArgumentException("sandbox must be bubblewrap or unshare, not " + sandbox);
+        }
     }
 
     /** Parses a plan; a malformed plan is BAD_INPUT naming the problem. */

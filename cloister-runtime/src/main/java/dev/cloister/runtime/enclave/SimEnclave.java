@@ -4,7 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.core.AtomicFiles;
 import dev.cloister.core.CloisterException;
-import dev.cloister.runtime.sandbox.Bubblewrap;
+import dev.cloister.runtime.sandbox.Sandbox;
+import dev.cloister.runtime.sandbox.UnshareSandbox;
 import dev.cloister.runtime.sandbox.SandboxSpec;
 import java.io.BufferedReader;
 import java.io.File;
@@ -55,10 +56,20 @@ public final class SimEnclave {
     public record Outcome(int launcherExit, JsonNode done, String error) {}
 
     private final String launcherMainClass;
+    private final Sandbox sandbox;
 
-    /** @param launcherMainClass the class whose main runs {@link EnclaveLauncher} from a plan file */
-    public SimEnclave(String launcherMainClass) {
+    /**
+     * @param launcherMainClass the class whose main runs {@link EnclaveLauncher} from a plan file
+     * @param sandbox bubblewrap, or util-linux unshare where bubblewrap is missing ({@link Sandbox#detect()})
+     */
+    public SimEnclave(String launcherMainClass, Sandbox sandbox) {
         this.launcherMainClass = launcherMainClass;
+        this.sandbox = sandbox;
+    }
+
+    /** The plan's name for this enclave's sandbox tool, which the launcher also uses for the program. */
+    public String sandboxName() {
+        return sandbox instanceof UnshareSandbox ? "unshare" : "bubblewrap";
     }
 
     /**
@@ -74,7 +85,7 @@ public final class SimEnclave {
         Path planFile = work.resolve("plan.json");
         AtomicFiles.writeBytes(planFile, true, plan.toBytes());
         Path log = work.resolve("launcher.log");
-        ProcessBuilder pb = new ProcessBuilder(new Bubblewrap().commandLine(outerSpec(root, inDir, outDir, planFile)));
+        ProcessBuilder pb = new ProcessBuilder(sandbox.commandLine(outerSpec(root, inDir, outDir, planFile)));
         pb.environment().clear();
         pb.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         pb.redirectError(log.toFile());

@@ -29,6 +29,10 @@ public record UnshareSandbox() implements Sandbox {
             s.append("mkdir -p \"$(dirname \"$R\"").append(quote(e.getKey())).append(")\"; ln -s ")
                     .append(quote(e.getValue())).append(" \"$R\"").append(quote(e.getKey())).append('\n');
         }
+        // Private tmpfs mounts first, so that a bind may sit inside one (as with bubblewrap).
+        for (String t : spec.tmpfs()) {
+            s.append("mkdir -p \"$R\"").append(quote(t)).append("; mount -t tmpfs tmpfs \"$R\"").append(quote(t)).append('\n');
+        }
         for (SandboxSpec.Bind b : spec.binds()) {
             String src = quote(b.source().toString());
             String dst = "\"$R\"" + quote(b.target());
@@ -38,9 +42,6 @@ public record UnshareSandbox() implements Sandbox {
             if (!b.writable()) {
                 s.append("mount -o remount,bind,ro ").append(dst).append('\n');
             }
-        }
-        for (String t : spec.tmpfs()) {
-            s.append("mkdir -p \"$R\"").append(quote(t)).append("; mount -t tmpfs tmpfs \"$R\"").append(quote(t)).append('\n');
         }
         s.append("mkdir -p \"$R/proc\" \"$R/dev\"; mount -t proc proc \"$R/proc\"\n");
         for (String dev : List.of("null", "zero", "full", "random", "urandom", "tty")) {
@@ -65,6 +66,18 @@ public record UnshareSandbox() implements Sandbox {
             c.add("--net");
         }
         c.addAll(List.of("/bin/sh", "-c", s.toString()));
+        return c;
+    }
+
+    /**
+     * The command line for a sandbox started from inside another unshare sandbox (the simulated enclave's inner
+     * sandbox). A chrooted process may not create a user namespace, so the inner one reuses the outer's, where it
+     * already holds the capabilities to make its own mount, PID, IPC, UTS and network namespaces.
+     */
+    public List<String> nestedCommandLine(SandboxSpec spec) {
+        List<String> c = new ArrayList<>(commandLine(spec));
+        c.remove("--user");
+        c.remove("--map-root-user");
         return c;
     }
 

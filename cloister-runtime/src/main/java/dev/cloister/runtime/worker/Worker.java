@@ -86,7 +86,8 @@ public final class Worker {
         env.putAll(rec.env());
         String nonce = broker.nonce();
         EnclavePlan plan = new EnclavePlan(SimEnclave.ROOT, SimEnclave.ROOT + "/" + b.root(), rec.measurement(),
-                b.entrypoint(), args, env, b.workDir(), new EnclavePlan.KeyRequest(rec.secret(), nonce), inputs, outputs);
+                b.entrypoint(), args, env, b.workDir(), new EnclavePlan.KeyRequest(rec.secret(), nonce), inputs, outputs,
+                enclave.sandboxName());
         SimEnclave.Outcome o = enclave.run(plan, b.dir(), in, out, work, (op, body) -> {
             if (!"release".equals(op)) {
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the enclave asked for unknown operation " + op);

@@ -29,6 +29,9 @@ import dev.cloister.runtime.repo.ObjectId;
 import dev.cloister.runtime.repo.Repository;
 import dev.cloister.runtime.repo.S3ProxyServer;
 import dev.cloister.runtime.repo.S3Repository;
+import dev.cloister.runtime.sandbox.Bubblewrap;
+import dev.cloister.runtime.sandbox.Sandbox;
+import dev.cloister.runtime.sandbox.UnshareSandbox;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -123,8 +126,29 @@ class ConfidentialJobTest {
     }
 
     private Worker worker() {
+        return worker(new Bubblewrap());
+    }
+
+    private Worker worker(Sandbox sandbox) {
         return new Worker(repo, new KbsBroker(anonymous, "alice"), dir -> WorkerBundles.open(dir),
-                new SimEnclave(LauncherMain.class.getName()));
+                new SimEnclave(LauncherMain.class.getName(), sandbox));
+    }
+
+    @Test
+    void withoutBubblewrapTheEnclaveFallsBackToUnshare() throws Exception {
+        Bundle b = upperBundle();
+        JobRecord rec = submitUpper(b, repo);
+        JobResult res = worker(new UnshareSandbox()).run(rec.id(), Files.createDirectories(tmp.resolve("work")), p -> {});
+        if (res.programExit() != 0) {
+            try {
+                new OwnerJobs(repo, null, tmp.resolve("keys")).fetch(rec.id(), tmp.resolve("failed"));
+            } catch (CloisterException e) {
+                System.err.println("program stderr: " + Files.readString(tmp.resolve("failed/stderr.txt")));
+            }
+        }
+        assertThat(res.programExit()).isZero();
+        new OwnerJobs(repo, null, tmp.resolve("keys")).fetch(rec.id(), tmp.resolve("out"));
+        assertThat(Files.readString(tmp.resolve("out/result"))).isEqualTo("ATTACK AT DAWN\n");
     }
 
     @Test
@@ -270,7 +294,7 @@ class ConfidentialJobTest {
         KbsClient nowhere = new KbsClient(URI.create("https://127.0.0.1:1"), null,
                 Tls.clientContextTrusting(Tls.selfSigned(Instant.now()).chain()[0]));
         Worker w = new Worker(repo, new KbsBroker(nowhere, "alice"), WorkerBundles::open,
-                new SimEnclave(LauncherMain.class.getName()));
+                new SimEnclave(LauncherMain.class.getName(), new Bubblewrap()));
         assertThatThrownBy(() -> w.run(rec.id(), Files.createDirectories(tmp.resolve("w1")), p -> {}))
                 .isInstanceOf(CloisterException.class).hasMessageContaining("cannot reach broker")
                 .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.ENVIRONMENT));
