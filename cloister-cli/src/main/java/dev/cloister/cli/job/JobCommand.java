@@ -154,7 +154,7 @@ public final class JobCommand implements Runnable {
                 JobRecord rec = owner.record(id);
                 List<OwnerJobs.Fetched> got = owner.fetch(id, outDir);
                 List<String> history = List.of();
-                if (broker.tokenFile != null || System.getenv("CLOISTER_KBS_TOKEN") != null) {
+                if (broker.hasToken()) {
                     history = new KbsBroker(broker.client(rec.broker(), true), broker.namespace).history(rec.secret());
                 }
                 PrintWriter out = spec.commandLine().getOut();

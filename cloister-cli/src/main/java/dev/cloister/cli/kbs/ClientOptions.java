@@ -31,7 +31,15 @@ public final class ClientOptions {
 
     /** A client for the configured broker; {@code needToken} false for workload calls. */
     KbsClient client(boolean needToken) throws CloisterException {
-        String u = url != null ? url : env("CLOISTER_KBS_URL", "https://127.0.0.1:8443");
+        return client(needToken, null);
+    }
+
+    /**
+     * A client for the configured broker, where {@code fallbackUrl} (a job file's broker, say) stands in when
+     * {@code --url} is not given.
+     */
+    public KbsClient client(boolean needToken, String fallbackUrl) throws CloisterException {
+        String u = url != null ? url : fallbackUrl != null ? fallbackUrl : env("CLOISTER_KBS_URL", "https://127.0.0.1:8443");
         String t = token != null ? token : System.getenv("CLOISTER_KBS_TOKEN");
         if (tokenFile != null) {
             try {
@@ -58,6 +66,11 @@ public final class ClientOptions {
             throw KbsException.badRequest("--url must be https://, got " + u);
         }
         return new KbsClient(base, needToken ? t : null, Tls.clientContextTrusting(Tls.readCertificates(caFile)));
+    }
+
+    /** Whether a token is available from --token, --token-file or the environment. */
+    public boolean hasToken() {
+        return token != null || tokenFile != null || System.getenv("CLOISTER_KBS_TOKEN") != null;
     }
 
     private static String env(String name, String dflt) {

@@ -79,13 +79,13 @@ class JobCommandsTest {
                         repository: repo
                         """.formatted(b.measurement(), base));
 
-                Run submit = run("job", "submit", tmp.resolve("job.yaml").toString(), "--broker-ca", ca.toString(),
+                Run submit = run("job", "submit", tmp.resolve("job.yaml").toString(), "--ca", ca.toString(),
                         "--token-file", token.toString(), "--namespace", "lab", "--keys", tmp.resolve("keys").toString());
                 assertThat(submit.code()).as(submit.err()).isZero();
                 String id = submit.out().strip();
 
                 Run work = run("worker", "run", id, "--repository", tmp.resolve("repo").toString(),
-                        "--broker-ca", ca.toString(), "--json");
+                        "--ca", ca.toString(), "--json");
                 assertThat(work.code()).as(work.err()).isZero();
                 if (!work.out().contains("\"programExit\" : 0")) {
                     run("job", "fetch", id, tmp.resolve("dbg").toString(), "--repository", tmp.resolve("repo").toString(),
@@ -96,7 +96,7 @@ class JobCommandsTest {
                 assertThat(work.err()).contains("[SIMULATED]");
 
                 Run fetch = run("job", "fetch", id, tmp.resolve("out").toString(), "--repository",
-                        tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString(), "--broker-ca",
+                        tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString(), "--ca",
                         ca.toString(), "--token-file", token.toString(), "--namespace", "lab");
                 assertThat(fetch.code()).as(fetch.err()).isZero();
                 assertThat(Files.readString(tmp.resolve("out/reversed"))).isEqualTo("desserts\n");
