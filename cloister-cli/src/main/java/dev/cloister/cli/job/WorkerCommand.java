@@ -1,6 +1,5 @@
 package dev.cloister.cli.job;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.cli.Json;
 import dev.cloister.core.CloisterException;
 import dev.cloister.runtime.enclave.LauncherMain;

@@ -27,9 +27,9 @@ public final class LauncherMain {
             EnclavePlan plan = EnclavePlan.parse(Files.readAllBytes(Path.of(args[0])));
             EnclaveLauncher launcher = new EnclaveLauncher(LauncherMain::measure,
                     new SimulatedKeyProvisioner(Clock.systemUTC()), Files.createDirectories(Path.of(SimEnclave.MEMORY)));
-            EnclaveLauncher.Report r = launcher.run(plan, Path.of(SimEnclave.OUT, "stdout.pf"),
+            launcher.run(plan, Path.of(SimEnclave.OUT, "stdout.pf"),
                     Path.of(SimEnclave.OUT, "stderr.pf"), new HostChannel(System.in, channelOut));
-            code = 0; // the program's own exit and missing outputs are in the report, not a launcher failure
+            code = 0; // the program's exit and any missing outputs travel in the "done" report, not as a failure
         } catch (CloisterException e) {
             System.err.println("launcher: " + e.getMessage());
             code = e.kind().exitCode();

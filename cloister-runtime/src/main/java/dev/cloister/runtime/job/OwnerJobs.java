@@ -57,6 +57,15 @@ public final class OwnerJobs {
         RANDOM.nextBytes(idBytes);
         String id = spec.name() + "-" + HexFormat.of().formatHex(idBytes);
         String secret = "job-" + id;
+        // Every input is checked before anything is created, so a typo in the job file costs nothing.
+        for (JobSpec.Input in : spec.inputs()) {
+            Path plain = base.resolve(in.file());
+            if (!Files.isRegularFile(plain) || !Files.isReadable(plain)) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                        "input " + in.name() + ": no readable file " + plain);
+            }
+        }
+        boolean published = false;
         try (PfKey key = PfKey.generate()) {
             storeKey(id, key);
             List<JobRecord.Input> inputs = new ArrayList<>();
@@ -88,7 +97,13 @@ public final class OwnerJobs {
                     measurement, spec.bundle().policy(), broker.qualify(secret), spec.broker(), spec.backend(), spec.args(),
                     spec.env(), inputs, spec.outputs());
             repo.putRef(JobRecord.ref(id), rec.toBytes());
+            published = true;
             return rec;
+        } finally {
+            if (!published) {
+                // A job that was not published leaves no key behind (its uploaded ciphertext is harmless).
+                Files.deleteIfExists(keyFile(id));
+            }
         }
     }
 

@@ -304,4 +304,27 @@ class ConfidentialJobTest {
                 .isInstanceOf(CloisterException.class)
                 .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.BAD_INPUT));
     }
+
+    @Test
+    void aRejectedSubmissionLeavesNoKeyAndNoJob() throws Exception {
+        Bundle b = upperBundle();
+        OwnerJobs jobs = new OwnerJobs(repo, new KbsBroker(owner, "alice"), tmp.resolve("keys"));
+        // A missing input is found before anything is created.
+        assertThatThrownBy(() -> jobs.submit(spec(b, "E:" + b.measurement() + " SIM:ALLOW"), tmp, b.dir(),
+                b.measurement()))
+                .isInstanceOf(CloisterException.class).hasMessageContaining("input text: no readable file")
+                .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.BAD_INPUT));
+        assertThat(tmp.resolve("keys")).doesNotExist();
+        // A policy the broker refuses fails after the key was made: the key file is removed again.
+        Files.writeString(tmp.resolve("secret.txt"), "attack at dawn\n");
+        assertThatThrownBy(() -> jobs.submit(spec(b, "E:not-hex"), tmp, b.dir(), b.measurement()))
+                .isInstanceOf(CloisterException.class)
+                .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.BAD_INPUT));
+        try (var keys = Files.list(tmp.resolve("keys"))) {
+            assertThat(keys.toList()).isEmpty();
+        }
+        try (var refs = Files.walk(tmp.resolve("repo/refs"))) {
+            assertThat(refs.filter(Files::isRegularFile).toList()).isEmpty();
+        }
+    }
 }
