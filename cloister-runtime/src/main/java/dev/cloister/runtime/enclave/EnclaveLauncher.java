@@ -84,26 +84,34 @@ public final class EnclaveLauncher {
                     + ", not the " + plan.measurement() + " the job expects");
         }
         host.tell("progress", HostChannel.object().put("stage", "measured").put("measurement", measurement));
-        try (PfKey key = provisioner.obtain(plan.key(), identity, host)) {
-            host.tell("progress", HostChannel.object().put("stage", "key released"));
+        Map<String, PfKey> keys = new java.util.HashMap<>();
+        try {
+            // Every key first: a denial for any of them stops the job before a byte is decrypted.
+            for (EnclavePlan.KeyRequest r : plan.keys()) {
+                if (!keys.containsKey(r.secret())) {
+                    keys.put(r.secret(), provisioner.obtain(r, identity, host));
+                }
+            }
+            host.tell("progress", HostChannel.object().put("stage", "key released").put("count", keys.size()));
             Path inputs = Files.createDirectories(memory.resolve("inputs"));
             Path outputs = Files.createDirectories(memory.resolve("outputs"));
             for (EnclavePlan.Input in : plan.inputs()) {
-                decryptInput(in, inputs, key);
+                decryptInput(in, inputs, keys.get(in.key()));
             }
             host.tell("progress", HostChannel.object().put("stage", "inputs decrypted").put("count", plan.inputs().size()));
             Path out = memory.resolve("stdout");
             Path err = memory.resolve("stderr");
             int exit = runProgram(plan, root, inputs, outputs, out, err);
             host.tell("progress", HostChannel.object().put("stage", "program exited").put("exit", exit));
-            encrypt(out, stdoutCiphertext, STDOUT_PATH, key);
-            encrypt(err, stderrCiphertext, STDERR_PATH, key);
+            PfKey logKey = keys.get(plan.logKey());
+            encrypt(out, stdoutCiphertext, STDOUT_PATH, logKey);
+            encrypt(err, stderrCiphertext, STDERR_PATH, logKey);
             List<String> written = new ArrayList<>();
             List<String> missing = new ArrayList<>();
             for (EnclavePlan.Output o : plan.outputs()) {
                 Path plain = underMount(outputs, o.path(), "/outputs/");
                 if (exit == 0 && Files.isRegularFile(plain)) {
-                    encrypt(plain, Path.of(o.ciphertext()), o.path(), key);
+                    encrypt(plain, Path.of(o.ciphertext()), o.path(), keys.get(o.key()));
                     written.add(o.name());
                 } else {
                     missing.add(o.name());
@@ -117,6 +125,8 @@ public final class EnclaveLauncher {
             missing.forEach(m::add);
             host.tell("done", body);
             return report;
+        } finally {
+            keys.values().forEach(PfKey::close);
         }
     }
 
@@ -125,7 +135,7 @@ public final class EnclaveLauncher {
         Files.createDirectories(target.getParent());
         try (FileChannel ch = FileChannel.open(Path.of(in.ciphertext()), StandardOpenOption.READ)) {
             AtomicFiles.<PfException>writeStream(target, false, os ->
-                    ProtectedFiles.decrypt(ch, os, key, PathPolicy.expect(in.path()), in.name(), n -> {}));
+                    ProtectedFiles.decrypt(ch, os, key, PathPolicy.expect(in.bound()), in.name(), n -> {}));
         } catch (NoSuchFileException e) {
             throw new CloisterException(CloisterException.Kind.BAD_INPUT, "input " + in.name() + ": ciphertext is missing");
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.cloister.core.CloisterException;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -23,15 +24,17 @@ import java.util.TreeMap;
  * @param args the program's arguments
  * @param env the program's complete environment
  * @param workDir the program's working directory inside the root
- * @param key which secret to request from the broker, and the broker's single-use nonce
+ * @param keys the secrets to request from the broker, each with the broker's single-use nonce; a pipeline step
+ *     needs several (one per input edge and one per output), a single job one
+ * @param logKey the secret (one of {@code keys}) that encrypts the program's stdout and stderr
  * @param inputs encrypted inputs to decrypt into enclave memory before the program starts
  * @param outputs files the program writes, to encrypt before they leave
  * @param sandbox how the launcher isolates the program: {@code bubblewrap} (default) or {@code unshare}, the same
  *     tool the worker used for the enclave itself
  */
 public record EnclavePlan(String bundle, String root, String measurement, String entrypoint, List<String> args,
-        Map<String, String> env, String workDir, KeyRequest key, List<Input> inputs, List<Output> outputs,
-        String sandbox) {
+        Map<String, String> env, String workDir, List<KeyRequest> keys, String logKey, List<Input> inputs,
+        List<Output> outputs, String sandbox) {
 
     /**
      * The secret the launcher asks for.
@@ -46,9 +49,18 @@ public record EnclavePlan(String bundle, String root, String measurement, String
      *
      * @param name the job's name for it
      * @param ciphertext where the launcher reads the Gramine encrypted file
-     * @param path the enclave path it is bound to and appears at (under /inputs)
+     * @param path the enclave path it appears at (under /inputs)
+     * @param bound the path embedded in the encrypted file, which must match: {@code path} for an owner's input,
+     *     the producer's output path for a file written by an earlier pipeline step
+     * @param key the secret (one of the plan's keys) it is encrypted with
      */
-    public record Input(String name, String ciphertext, String path) {}
+    public record Input(String name, String ciphertext, String path, String bound, String key) {
+        public Input {
+            Objects.requireNonNull(path, "path");
+            Objects.requireNonNull(key, "key");
+            bound = bound == null ? path : bound;
+        }
+    }
 
     /**
      * An output.
@@ -56,8 +68,14 @@ public record EnclavePlan(String bundle, String root, String measurement, String
      * @param name the job's name for it
      * @param path where the program writes it (under /outputs)
      * @param ciphertext where the launcher writes the encrypted result, bound to {@code path}
+     * @param key the secret (one of the plan's keys) it is encrypted with
      */
-    public record Output(String name, String path, String ciphertext) {}
+    public record Output(String name, String path, String ciphertext, String key) {
+        public Output {
+            Objects.requireNonNull(path, "path");
+            Objects.requireNonNull(key, "key");
+        }
+    }
 
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -68,7 +86,8 @@ public record EnclavePlan(String bundle, String root, String measurement, String
         Objects.requireNonNull(bundle, "bundle");
         Objects.requireNonNull(root, "root");
         Objects.requireNonNull(entrypoint, "entrypoint");
-        Objects.requireNonNull(key, "key");
+        keys = keys == null ? List.of() : List.copyOf(keys);
+        Objects.requireNonNull(logKey, "logKey");
         args = args == null ? List.of() : List.copyOf(args);
         env = env == null ? Map.of() : Map.copyOf(new TreeMap<>(env));
         workDir = workDir == null ? "/" : workDir;
@@ -77,6 +96,17 @@ public record EnclavePlan(String bundle, String root, String measurement, String
         sandbox = sandbox == null ? "bubblewrap" : sandbox;
         if (!sandbox.equals("bubblewrap") && !sandbox.equals("unshare")) {
             throw new IllegalArgumentException("sandbox must be bubblewrap or unshare, not " + sandbox);
+        }
+        java.util.Set<String> requested = new java.util.HashSet<>();
+        keys.forEach(k -> requested.add(k.secret()));
+        java.util.List<String> used = new ArrayList<>();
+        used.add(logKey);
+        inputs.forEach(i -> used.add(i.key()));
+        outputs.forEach(o -> used.add(o.key()));
+        for (String k : used) {
+            if (!requested.contains(k)) {
+                throw new IllegalArgumentException("the plan uses key " + k + " but does not request it");
+            }
         }
     }
 

@@ -24,13 +24,41 @@ import java.util.Map;
  * @param env extra environment
  * @param inputs encrypted inputs
  * @param outputs expected outputs
+ * @param keys for inputs and outputs that are not under {@code secret}, the broker's name of their key, by input or
+ *     output name (a pipeline step's edges each have their own key); {@code secret} always encrypts stdout and
+ *     stderr
  */
 public record JobRecord(String id, String name, String bundlePath, String measurement, String policy, String secret,
         String broker, String backend, List<String> args, Map<String, String> env, List<Input> inputs,
-        List<JobSpec.Output> outputs) {
+        List<JobSpec.Output> outputs, Map<String, String> keys) {
 
-    /** An input: the repository object with its ciphertext, and the enclave path it is bound to. */
-    public record Input(String name, String path, String object, long size) {}
+    /**
+     * An input: the repository object with its ciphertext, where the enclave sees it, and the path embedded in the
+     * ciphertext ({@code bound}: the same as {@code path} for an owner's file, the producer's output path for a
+     * file from an earlier pipeline step).
+     */
+    public record Input(String name, String path, String object, long size, String bound) {
+        public Input {
+            bound = bound == null ? path : bound;
+        }
+
+        /** An owner's input, bound to the path the enclave sees it at. */
+        public Input(String name, String path, String object, long size) {
+            this(name, path, object, size, path);
+        }
+    }
+
+    /** A job whose inputs, outputs and logs all use {@code secret}. */
+    public JobRecord(String id, String name, String bundlePath, String measurement, String policy, String secret,
+            String broker, String backend, List<String> args, Map<String, String> env, List<Input> inputs,
+            List<JobSpec.Output> outputs) {
+        this(id, name, bundlePath, measurement, policy, secret, broker, backend, args, env, inputs, outputs, Map.of());
+    }
+
+    /** The key of the input or output called {@code name}. */
+    public String keyOf(String name) {
+        return keys.getOrDefault(name, secret);
+    }
 
     static final ObjectMapper JSON = JsonMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
@@ -40,6 +68,7 @@ public record JobRecord(String id, String name, String bundlePath, String measur
         env = Map.copyOf(env);
         inputs = List.copyOf(inputs);
         outputs = List.copyOf(outputs);
+        keys = keys == null ? Map.of() : Map.copyOf(keys);
     }
 
     /** The repository reference a job is published under. */

@@ -74,20 +74,29 @@ public final class Worker {
             Path ct = in.resolve(i.name() + ".pf");
             Files.deleteIfExists(ct);
             repo.get(ObjectId.parse(i.object()), ct);
-            inputs.add(new EnclavePlan.Input(i.name(), SimEnclave.IN + "/" + i.name() + ".pf", i.path()));
+            inputs.add(new EnclavePlan.Input(i.name(), SimEnclave.IN + "/" + i.name() + ".pf", i.path(), i.bound(),
+                    rec.keyOf(i.name())));
         }
         List<EnclavePlan.Output> outputs = new ArrayList<>();
         for (JobSpec.Output o : rec.outputs()) {
-            outputs.add(new EnclavePlan.Output(o.name(), o.path(), SimEnclave.OUT + "/" + o.name() + ".pf"));
+            outputs.add(new EnclavePlan.Output(o.name(), o.path(), SimEnclave.OUT + "/" + o.name() + ".pf",
+                    rec.keyOf(o.name())));
         }
         List<String> args = new ArrayList<>(b.args());
         args.addAll(rec.args());
         Map<String, String> env = new LinkedHashMap<>(b.env());
         env.putAll(rec.env());
-        String nonce = broker.nonce();
+        // One release (with its own single-use nonce) per distinct key the enclave needs.
+        java.util.Set<String> secrets = new java.util.LinkedHashSet<>();
+        secrets.add(rec.secret());
+        inputs.forEach(i -> secrets.add(i.key()));
+        outputs.forEach(x -> secrets.add(x.key()));
+        List<EnclavePlan.KeyRequest> keys = new ArrayList<>();
+        for (String s : secrets) {
+            keys.add(new EnclavePlan.KeyRequest(s, broker.nonce()));
+        }
         EnclavePlan plan = new EnclavePlan(SimEnclave.ROOT, SimEnclave.ROOT + "/" + b.root(), rec.measurement(),
-                b.entrypoint(), args, env, b.workDir(), new EnclavePlan.KeyRequest(rec.secret(), nonce), inputs, outputs,
-                enclave.sandboxName());
+                b.entrypoint(), args, env, b.workDir(), keys, rec.secret(), inputs, outputs, enclave.sandboxName());
         SimEnclave.Outcome o = enclave.run(plan, b.dir(), in, out, work, (op, body) -> {
             if (!"release".equals(op)) {
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the enclave asked for unknown operation " + op);
