@@ -26,11 +26,18 @@ public final class Orchestrator {
 
     /** What to run for a step, and whether its outputs are complete. */
     public interface StepCommands {
-        /** The command that runs {@code step} of {@code spec}; it runs in {@code stepDir}. */
-        List<String> command(PipelineSpec spec, PipelineSpec.Step step, String runId, Path stepDir);
+        /**
+         * The command that runs {@code step} of {@code spec}; it runs in {@code stepDir}, the folder of this attempt.
+         * Called when the step's producers are all done, so it may read their results.
+         */
+        List<String> command(PipelineSpec spec, PipelineSpec.Step step, String runId, Path stepDir)
+                throws IOException, CloisterException;
 
-        /** Whether the step's outputs are all present and whole; a step is done only then. */
-        boolean outputsComplete(PipelineSpec spec, PipelineSpec.Step step, String runId) throws IOException;
+        /**
+         * Whether the attempt in {@code stepDir} produced all the step's outputs, whole; a step is done only then.
+         */
+        boolean outputsComplete(PipelineSpec spec, PipelineSpec.Step step, String runId, Path stepDir)
+                throws IOException, CloisterException;
     }
 
     /** Told about every change of the run's state (for progress views). */
@@ -173,12 +180,30 @@ public final class Orchestrator {
         }
         if (exit != 0) {
             String why = exit > 128 ? "killed by signal " + (exit - 128) : "exited with status " + exit;
-            return s.failed(exit, "step " + name + " " + why + " (log: " + dir.resolve("log") + ")", clock.instant());
+            String last = lastLine(dir.resolve("log"));
+            return s.failed(exit, "step " + name + " " + why + (last.isEmpty() ? "" : ": " + last) + " (log: "
+                    + dir.resolve("log") + ")", clock.instant());
         }
-        if (!commands.outputsComplete(spec, spec.step(name), runId)) {
+        if (!commands.outputsComplete(spec, spec.step(name), runId, dir)) {
             return s.failed(0, "step " + name + " exited 0 but did not produce all its outputs", clock.instant());
         }
         return s.done(0, clock.instant());
+    }
+
+    /** The last non-empty line of a step's log (its own account of why it failed), at most 300 characters. */
+    static String lastLine(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log, java.nio.charset.StandardCharsets.UTF_8);
+            for (int i = lines.size() - 1; i >= 0; i--) {
+                String l = lines.get(i).strip();
+                if (!l.isEmpty()) {
+                    return l.length() > 300 ? l.substring(0, 300) + "..." : l;
+                }
+            }
+        } catch (IOException e) {
+            // No log (or an unreadable one): the exit status alone must do.
+        }
+        return "";
     }
 
     /** Cancels every running step of a run (best effort) and marks them failed. */

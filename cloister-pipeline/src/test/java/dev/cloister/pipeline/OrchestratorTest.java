@@ -53,7 +53,7 @@ class OrchestratorTest {
         }
 
         @Override
-        public boolean outputsComplete(PipelineSpec spec, PipelineSpec.Step step, String runId) {
+        public boolean outputsComplete(PipelineSpec spec, PipelineSpec.Step step, String runId, Path stepDir) {
             return step.outputs().stream().allMatch(o -> Files.isRegularFile(data.resolve(step.name()).resolve(o.name())));
         }
 
@@ -175,7 +175,7 @@ class OrchestratorTest {
     void aStepWithoutItsOutputsIsNotDone() throws Exception {
         ShellSteps steps = new ShellSteps(tmp.resolve("data"), "true") {
             @Override
-            public boolean outputsComplete(PipelineSpec spec, PipelineSpec.Step step, String runId) {
+            public boolean outputsComplete(PipelineSpec spec, PipelineSpec.Step step, String runId, Path stepDir) {
                 return !step.name().equals("a");
             }
         };

@@ -73,15 +73,7 @@ public final class OwnerJobs {
             try {
                 for (JobSpec.Input in : spec.inputs()) {
                     Path plain = base.resolve(in.file());
-                    Path ct = tmp.resolve(in.name() + ".pf");
-                    try (InputStream is = Files.newInputStream(plain)) {
-                        AtomicFiles.<PfException>write(ct, false, ch ->
-                                ProtectedFiles.encrypt(is, ch, key, in.path(), PfVersion.V2, n -> {}));
-                    } catch (NoSuchFileException e) {
-                        throw new CloisterException(CloisterException.Kind.BAD_INPUT,
-                                "input " + in.name() + ": no such file " + plain);
-                    }
-                    ObjectId obj = repo.put(ct);
+                    ObjectId obj = encryptAndUpload(repo, plain, key, in.path(), tmp.resolve(in.name() + ".pf"), in.name());
                     inputs.add(new JobRecord.Input(in.name(), in.path(), obj.hex(), Files.size(plain)));
                 }
             } finally {
@@ -152,7 +144,35 @@ public final class OwnerJobs {
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
     }
 
+    /**
+     * Encrypts an owner's file as a Gramine encrypted file bound to {@code path} and uploads it.
+     *
+     * @param scratch where the ciphertext is written first (removed by the caller)
+     * @throws CloisterException BAD_INPUT when the file is missing
+     */
+    public static ObjectId encryptAndUpload(Repository repo, Path plain, PfKey key, String path, Path scratch, String name)
+            throws CloisterException, IOException {
+        try (InputStream is = Files.newInputStream(plain)) {
+            AtomicFiles.<PfException>write(scratch, true, ch ->
+                    ProtectedFiles.encrypt(is, ch, key, path, PfVersion.V2, n -> {}));
+        } catch (NoSuchFileException e) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "input " + name + ": no such file " + plain);
+        }
+        return repo.put(scratch);
+    }
+
     private Fetched decrypt(String object, String path, Path target, PfKey key, String name)
+            throws CloisterException, IOException {
+        return download(repo, object, path, target, key, name);
+    }
+
+    /**
+     * Downloads an encrypted object, authenticates it under {@code key} bound to {@code path}, and writes the
+     * plaintext to {@code target} atomically (nothing of it when authentication fails anywhere).
+     *
+     * @throws CloisterException DENIED when it fails authentication, BAD_INPUT when it is missing
+     */
+    public static Fetched download(Repository repo, String object, String path, Path target, PfKey key, String name)
             throws CloisterException, IOException {
         Path ct = Files.createTempFile("cloister-fetch-", ".pf");
         try {
