@@ -41,6 +41,7 @@ import picocli.CommandLine.ScopeType;
             dev.cloister.cli.job.JobCommand.class,
             dev.cloister.cli.job.WorkerCommand.class,
             dev.cloister.cli.job.DemoCommand.class,
+            dev.cloister.cli.pipeline.PipelineCommand.class,
             dev.cloister.cli.attest.AttestCommand.class,
             dev.cloister.cli.kbs.KbsCommand.class},
         footerHeading = "%nExit status:%n",

@@ -118,16 +118,32 @@ public final class Orchestrator {
             boolean failed = counts.get(RunState.Phase.FAILED) > 0;
             int running = counts.get(RunState.Phase.RUNNING);
             if (!failed) {
+                List<PipelineSpec.Step> ready = new ArrayList<>();
                 for (PipelineSpec.Step step : spec.steps()) {
-                    if (running >= maxParallel) {
+                    if (running + ready.size() >= maxParallel) {
                         break;
                     }
                     RunState.Step s = state.steps().get(step.name());
-                    if (s.phase() != RunState.Phase.PENDING || !allDone(state, deps.get(step.name()))) {
-                        continue;
+                    if (s.phase() == RunState.Phase.PENDING && allDone(state, deps.get(step.name()))) {
+                        ready.add(step);
                     }
-                    state = state.with(step.name(), start(spec, state.runId(), runDir, step, s));
-                    running++;
+                }
+                if (!ready.isEmpty()) {
+                    // Steps that become ready together (a fan-out) are submitted together: one job array on SLURM.
+                    List<StepExecutor.StepLaunch> launches = new ArrayList<>();
+                    for (PipelineSpec.Step step : ready) {
+                        RunState.Step s = state.steps().get(step.name());
+                        Path dir = attemptDir(runDir, step.name(), s.attempt() + 1);
+                        launches.add(new StepExecutor.StepLaunch(state.runId(), step.name(),
+                                commands.command(spec, step, state.runId(), dir), dir, step.resources()));
+                    }
+                    List<String> handles = executor.submitAll(launches);
+                    for (int i = 0; i < ready.size(); i++) {
+                        String name = ready.get(i).name();
+                        LOG.debug("started step {} as {} {}", name, executor.name(), handles.get(i));
+                        state = state.with(name, state.steps().get(name).running(handles.get(i), clock.instant()));
+                    }
+                    running += ready.size();
                     changed = true;
                 }
             }
@@ -155,15 +171,6 @@ public final class Orchestrator {
         return runDir.resolve("steps").resolve(step).resolve("attempt-" + attempt);
     }
 
-    private RunState.Step start(PipelineSpec spec, String runId, Path runDir, PipelineSpec.Step step, RunState.Step s)
-            throws IOException, CloisterException {
-        Path dir = attemptDir(runDir, step.name(), s.attempt() + 1);
-        List<String> cmd = new ArrayList<>(commands.command(spec, step, runId, dir));
-        String handle = executor.submit(new StepExecutor.StepLaunch(runId, step.name(), cmd, dir, step.resources()));
-        LOG.debug("started step {} attempt {} as {} {}", step.name(), s.attempt() + 1, executor.name(), handle);
-        return s.running(handle, clock.instant());
-    }
-
     private RunState.Step check(PipelineSpec spec, String runId, Path runDir, String name, RunState.Step s)
             throws IOException, CloisterException {
         Path dir = attemptDir(runDir, name, s.attempt());
@@ -180,7 +187,7 @@ public final class Orchestrator {
         }
         if (exit != 0) {
             String why = exit > 128 ? "killed by signal " + (exit - 128) : "exited with status " + exit;
-            String last = lastLine(dir.resolve("log"));
+            String last = failureLine(dir.resolve("log"));
             return s.failed(exit, "step " + name + " " + why + (last.isEmpty() ? "" : ": " + last) + " (log: "
                     + dir.resolve("log") + ")", clock.instant());
         }
@@ -190,13 +197,18 @@ public final class Orchestrator {
         return s.done(0, clock.instant());
     }
 
-    /** The last non-empty line of a step's log (its own account of why it failed), at most 300 characters. */
-    static String lastLine(Path log) {
+    /**
+     * A step's own account of why it failed: the last log line starting {@code step failed: } (what
+     * {@link StepMain} prints), without that prefix, at most 300 characters; empty when there is none.
+     */
+    static String failureLine(Path log) {
+        String prefix = "step failed: ";
         try {
             List<String> lines = Files.readAllLines(log, java.nio.charset.StandardCharsets.UTF_8);
             for (int i = lines.size() - 1; i >= 0; i--) {
                 String l = lines.get(i).strip();
-                if (!l.isEmpty()) {
+                if (l.startsWith(prefix)) {
+                    l = l.substring(prefix.length());
                     return l.length() > 300 ? l.substring(0, 300) + "..." : l;
                 }
             }

@@ -4,6 +4,7 @@ import dev.cloister.core.CloisterException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -54,6 +55,59 @@ public final class SlurmExecutor implements StepExecutor {
             throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "sbatch gave no job id: " + out);
         }
         return m.group(1);
+    }
+
+    /**
+     * Submits several steps as one SLURM job array ({@code --array=0-N}): task {@code i} runs step {@code i}'s
+     * wrapper with its output appended to that step's own log. The array asks for the largest cores and memory of
+     * its steps. Handles are {@code JOBID_TASK}, which squeue, scontrol and scancel accept.
+     */
+    @Override
+    public List<String> submitAll(List<StepLaunch> launches) throws IOException, CloisterException {
+        if (launches.size() == 1) {
+            return List.of(submit(launches.get(0)));
+        }
+        StringBuilder script = new StringBuilder("#!/bin/sh\ncase \"$SLURM_ARRAY_TASK_ID\" in\n");
+        int cores = 1;
+        int mem = 16;
+        for (int i = 0; i < launches.size(); i++) {
+            StepLaunch l = launches.get(i);
+            Files.createDirectories(l.dir());
+            cores = Math.max(cores, l.resources().cores());
+            mem = Math.max(mem, l.resources().memoryMb());
+            script.append("  ").append(i).append(") cd ").append(StepExecutor.quote(l.dir().toString()))
+                    .append(" && exec >> ").append(StepExecutor.quote(l.log().toString())).append(" 2>&1 && ")
+                    .append(StepExecutor.wrapperScript(l)).append(" ;;\n");
+        }
+        script.append("  *) echo \"unknown array task $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n");
+        StepLaunch first = launches.get(0);
+        Path file = first.dir().getParent().getParent().resolve("array-" + first.dir().getFileName() + "-"
+                + String.join("-", launches.stream().map(StepLaunch::step).toList()) + ".sh");
+        if (file.getFileName().toString().length() > 200) {
+            file = first.dir().resolve("array.sh");
+        }
+        dev.cloister.core.AtomicFiles.writeBytes(file, true, script.toString().getBytes(StandardCharsets.UTF_8));
+        List<String> cmd = new ArrayList<>(List.of("sbatch", "--parsable",
+                "--job-name=cloister-" + first.runId() + "-array",
+                "--array=0-" + (launches.size() - 1),
+                "--output=/dev/null",
+                "--chdir=" + first.dir(),
+                "--cpus-per-task=" + cores,
+                "--mem=" + mem + "M",
+                file.toString()));
+        if (partition != null) {
+            cmd.add(2, "--partition=" + partition);
+        }
+        String out = run(cmd).strip();
+        Matcher m = JOB_ID.matcher(out);
+        if (!m.matches()) {
+            throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "sbatch gave no job id: " + out);
+        }
+        List<String> handles = new ArrayList<>();
+        for (int i = 0; i < launches.size(); i++) {
+            handles.add(m.group(1) + "_" + i);
+        }
+        return handles;
     }
 
     @Override

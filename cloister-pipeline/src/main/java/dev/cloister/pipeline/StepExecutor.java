@@ -24,6 +24,18 @@ public interface StepExecutor {
     /** Starts the step and returns its handle (a PID, a SLURM job id). */
     String submit(StepLaunch launch) throws IOException, CloisterException;
 
+    /**
+     * Starts several steps that became ready at the same moment and returns their handles in the same order. The
+     * default submits them one by one; a cluster executor may submit them as one job array.
+     */
+    default List<String> submitAll(List<StepLaunch> launches) throws IOException, CloisterException {
+        List<String> handles = new java.util.ArrayList<>();
+        for (StepLaunch l : launches) {
+            handles.add(submit(l));
+        }
+        return handles;
+    }
+
     /** Whether the handle's process or job may still be running (queued counts as running). */
     boolean alive(String handle) throws IOException, CloisterException;
 

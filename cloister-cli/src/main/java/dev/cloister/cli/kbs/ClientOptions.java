@@ -39,7 +39,7 @@ public final class ClientOptions {
      * {@code --url} is not given.
      */
     public KbsClient client(boolean needToken, String fallbackUrl) throws CloisterException {
-        String u = url != null ? url : fallbackUrl != null ? fallbackUrl : env("CLOISTER_KBS_URL", "https://127.0.0.1:8443");
+        String u = url(fallbackUrl);
         String t = token != null ? token : System.getenv("CLOISTER_KBS_TOKEN");
         if (tokenFile != null) {
             try {
@@ -51,8 +51,7 @@ public final class ClientOptions {
         if (needToken && (t == null || t.isBlank())) {
             throw KbsException.badRequest("no token: pass --token-file FILE or set CLOISTER_KBS_TOKEN");
         }
-        Path caFile = ca != null ? ca : Path.of(env("CLOISTER_KBS_CA",
-                Path.of(System.getProperty("user.home"), ".cloister", "kbs-cert.pem").toString()));
+        Path caFile = caFile();
         if (!Files.exists(caFile)) {
             throw KbsException.badRequest("no broker certificate " + caFile + ": pass --ca PEM");
         }
@@ -66,6 +65,17 @@ public final class ClientOptions {
             throw KbsException.badRequest("--url must be https://, got " + u);
         }
         return new KbsClient(base, needToken ? t : null, Tls.clientContextTrusting(Tls.readCertificates(caFile)));
+    }
+
+    /** The broker URL: {@code --url}, else {@code fallbackUrl}, else CLOISTER_KBS_URL, else the local default. */
+    public String url(String fallbackUrl) {
+        return url != null ? url : fallbackUrl != null ? fallbackUrl : env("CLOISTER_KBS_URL", "https://127.0.0.1:8443");
+    }
+
+    /** The PEM file with the broker's certificate: {@code --ca}, else CLOISTER_KBS_CA, else ~/.cloister/kbs-cert.pem. */
+    public Path caFile() {
+        return ca != null ? ca : Path.of(env("CLOISTER_KBS_CA",
+                Path.of(System.getProperty("user.home"), ".cloister", "kbs-cert.pem").toString()));
     }
 
     /** Whether a token is available from --token, --token-file or the environment. */
