@@ -266,6 +266,38 @@ public final class ConfidentialRun {
         }
     }
 
+    /**
+     * Decrypts the stdout and stderr of a step's latest attempt (finished, failed or not), for the owner to see
+     * why a step failed. Returns {@code [stdout, stderr]}.
+     *
+     * @throws CloisterException BAD_INPUT when the step has no attempt with a result
+     */
+    public static List<String> logs(Path runDir, Repository repo, String step) throws CloisterException, IOException {
+        RunPlan plan = RunPlan.load(runDir);
+        RunPlan.StepPlan sp = plan.steps().get(step);
+        if (sp == null) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "run " + plan.runId() + " has no step " + step);
+        }
+        int attempt = RunState.load(runDir).steps().get(step).attempt();
+        String job = ConfidentialSteps.jobId(plan.runId(), step, Orchestrator.attemptDir(runDir, step, attempt));
+        JobResult res = JobResult.parse(repo.getRef(JobResult.ref(job)).orElseThrow(() -> new CloisterException(
+                CloisterException.Kind.BAD_INPUT, "step " + step + " attempt " + attempt + " published no result (it "
+                + "failed before its program ran, or is still running): see its log in "
+                + Orchestrator.attemptDir(runDir, step, attempt).resolve("log"))), job);
+        Path tmp = Files.createTempDirectory("cloister-logs-");
+        try {
+            List<String> out = new ArrayList<>();
+            for (String[] l : new String[][] {{res.stdout(), dev.cloister.runtime.enclave.EnclaveLauncher.STDOUT_PATH, "stdout"},
+                    {res.stderr(), dev.cloister.runtime.enclave.EnclaveLauncher.STDERR_PATH, "stderr"}}) {
+                Fetched f = fetchOne(repo, runDir.resolve("keys"), sp.logKey(), l[0], l[1], tmp.resolve(l[2]), step, l[2]);
+                out.add(Files.readString(f.file(), StandardCharsets.UTF_8));
+            }
+            return out;
+        } finally {
+            AtomicFiles.deleteTree(tmp);
+        }
+    }
+
     private static Fetched fetchOne(Repository repo, Path keys, String secret, String object, String path, Path target,
             String step, String name) throws CloisterException, IOException {
         try (PfKey key = PfKey.read(keyFile(keys, secret))) {

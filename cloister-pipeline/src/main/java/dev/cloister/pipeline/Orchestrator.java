@@ -84,6 +84,8 @@ public final class Orchestrator {
      * @return the final state; every step DONE means success
      */
     public RunState run(Path runDir, Listener listener) throws IOException, CloisterException, InterruptedException {
+        // Steps run in their own folders: every path handed to them must not depend on a working directory.
+        runDir = runDir.toAbsolutePath().normalize();
         PipelineSpec spec = spec(runDir);
         RunState state = RunState.load(runDir);
         if (!state.executor().equals(executor.name())) {

@@ -143,7 +143,7 @@ public final class StepMain {
                 why.add("it did not write " + String.join(", ", res.missing()));
             }
             System.err.println("step failed: " + String.join(" and ", why)
-                    + " (its stderr is encrypted in the job result; 'cloister pipeline fetch' cannot decrypt a failed step)");
+                    + "; its owner can read its output with 'cloister pipeline logs RUN_ID STEP'");
             return PROGRAM_FAILED;
         }
         log(Instant.now(), "step " + id + ": " + res.outputs().size() + " encrypted output(s) published [SIMULATED]");

@@ -47,7 +47,7 @@ import picocli.CommandLine.Spec;
                 + "machine or on a SLURM cluster. Runs survive the orchestrator: 'resume' continues one without "
                 + "re-running finished steps and retries failed ones."},
         subcommands = {PipelineCommand.Run.class, PipelineCommand.Resume.class, PipelineCommand.Status.class,
-            PipelineCommand.Fetch.class, PipelineCommand.Cancel.class})
+            PipelineCommand.Fetch.class, PipelineCommand.Logs.class, PipelineCommand.Cancel.class})
 public final class PipelineCommand implements Runnable {
     @Spec
     CommandSpec spec;
@@ -69,7 +69,7 @@ public final class PipelineCommand implements Runnable {
         Path runs;
 
         Path root() {
-            return runs != null ? runs : defaultRuns();
+            return (runs != null ? runs : defaultRuns()).toAbsolutePath().normalize();
         }
 
         Path runDir(String runId) throws CloisterException {
@@ -358,6 +358,43 @@ public final class PipelineCommand implements Runnable {
                         f.file()));
                 out.flush();
             }
+            return 0;
+        }
+    }
+
+    /** {@code cloister pipeline logs}. */
+    @Command(name = "logs", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+            header = "Decrypt and print the stdout and stderr of a step's latest attempt.",
+            description = {"For the owner: a step's program output is encrypted with the step's log key, which only "
+                    + "the step's enclave and the owner hold. Works for failed steps too, as long as the program ran. "
+                    + "stdout goes to stdout, stderr to stderr."},
+            footerHeading = "%nExit status:%n",
+            footer = {"  0 printed, 1 a log failed authentication, 3 no such run or step, or no result for it"})
+    static final class Logs implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "RUN_ID")
+        String runId;
+
+        @Parameters(index = "1", paramLabel = "STEP")
+        String step;
+
+        @Mixin
+        RunsOption runs;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            Path dir = runs.runDir(runId);
+            RunPlan plan = RunPlan.load(dir);
+            List<String> logs;
+            try (Repository r = Repositories.open(plan.repository())) {
+                logs = ConfidentialRun.logs(dir, r, step);
+            }
+            spec.commandLine().getOut().print(logs.get(0));
+            spec.commandLine().getOut().flush();
+            spec.commandLine().getErr().print(logs.get(1));
+            spec.commandLine().getErr().flush();
             return 0;
         }
     }

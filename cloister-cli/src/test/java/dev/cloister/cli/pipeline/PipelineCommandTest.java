@@ -1,0 +1,219 @@
+package dev.cloister.cli.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.cloister.attestation.dcap.DcapVerifier;
+import dev.cloister.attestation.policy.Policies;
+import dev.cloister.bundle.BuildOptions;
+import dev.cloister.bundle.Bundle;
+import dev.cloister.bundle.BundleBuilder;
+import dev.cloister.cli.Cloister;
+import dev.cloister.kbs.KbsClient;
+import dev.cloister.kbs.KbsServer;
+import dev.cloister.kbs.KbsStore;
+import dev.cloister.kbs.KeyBroker;
+import dev.cloister.kbs.MasterKey;
+import dev.cloister.kbs.NonceStore;
+import dev.cloister.kbs.Role;
+import dev.cloister.kbs.Tls;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code cloister pipeline run|status|resume|fetch} against a real broker over HTTPS, with real process kills: the
+ * orchestrator's JVM killed with SIGKILL mid-run, and a step's process group killed while its program runs.
+ */
+class PipelineCommandTest {
+    @TempDir
+    Path tmp;
+
+    KbsStore store;
+    KbsServer server;
+    URI base;
+    Path ca;
+    Path token;
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        CommandLine cl = Cloister.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        store = KbsStore.open(tmp.resolve("kbs.db").toString(), MasterKey.generate(), Clock.systemUTC());
+        Tls tls = Tls.selfSigned(Instant.now());
+        KeyBroker kb = new KeyBroker(store, DcapVerifier.withSimulation(), Policies::parse,
+                new NonceStore(Duration.ofMinutes(2), 1000));
+        server = KbsServer.start(kb, new InetSocketAddress("127.0.0.1", 0), tls, 0);
+        base = URI.create("https://127.0.0.1:" + server.address().getPort());
+        ca = tmp.resolve("broker.pem");
+        Files.writeString(ca, tls.certificatePem());
+        KbsClient admin = new KbsClient(base, store.createToken("local:test", Role.ADMIN, null).token(),
+                Tls.clientContextTrusting(tls.chain()[0]));
+        admin.createNamespace("lab");
+        token = tmp.resolve("owner.token");
+        Files.writeString(token, admin.createToken(Role.OWNER, "lab").get("token").asText());
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+        store.close();
+    }
+
+    /** A chain a -> b -> c of a shell step that sleeps, then appends its name to its input. */
+    Path chain(String bSleeps) throws Exception {
+        Path app = Files.createDirectories(tmp.resolve("app"));
+        Files.writeString(app.resolve("step.sh"), """
+                #!/bin/sh
+                sleep "$2"
+                { cat /inputs/* 2>/dev/null; echo "$1"; } > "$3"
+                """);
+        Files.setPosixFilePermissions(app.resolve("step.sh"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.dir(app, "step.sh")
+                .withIncludes(List.of("/usr/bin/sleep", "/usr/bin/cat")), tmp.resolve("bundle"), false).dir());
+        Files.writeString(tmp.resolve("seed.txt"), "seed\n");
+        String policy = "E:" + b.measurement() + " SIM:ALLOW";
+        Path spec = tmp.resolve("chain.yaml");
+        Files.writeString(spec, """
+                name: chain
+                broker: %s
+                repository: repo
+                steps:
+                  - name: a
+                    bundle: {path: bundle, policy: "%s"}
+                    inputs: [{name: seed, file: seed.txt, path: /inputs/seed}]
+                    outputs: [{name: out, path: /outputs/a}]
+                    args: [a, "0", /outputs/a]
+                  - name: b
+                    bundle: {path: bundle, policy: "%s"}
+                    inputs: [{name: in, from: a.out, path: /inputs/a}]
+                    outputs: [{name: out, path: /outputs/b}]
+                    args: [b, "%s", /outputs/b]
+                  - name: c
+                    bundle: {path: bundle, policy: "%s"}
+                    inputs: [{name: in, from: b.out, path: /inputs/b}]
+                    outputs: [{name: out, path: /outputs/c}]
+                    args: [c, "0", /outputs/c]
+                """.formatted(base, policy, policy, bSleeps, policy));
+        return spec;
+    }
+
+    List<String> brokerArgs() {
+        return List.of("--url", base.toString(), "--ca", ca.toString(), "--token-file", token.toString(), "--namespace", "lab");
+    }
+
+    /** Waits until the only run's state satisfies {@code until}; returns the run folder. */
+    Path await(Predicate<JsonNode> until) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (System.nanoTime() < deadline) {
+            try (var runs = Files.list(tmp.resolve("runs"))) {
+                for (Path r : runs.toList()) {
+                    Path state = r.resolve("state.json");
+                    if (Files.exists(r.resolve("plan.json")) && Files.exists(state)
+                            && until.test(JsonMapper.builder().build().readTree(state.toFile()))) {
+                        return r;
+                    }
+                }
+            } catch (java.nio.file.NoSuchFileException notYet) {
+                // the run folder is not created yet
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the run never reached the expected state");
+    }
+
+    static boolean phase(JsonNode state, String step, String phase) {
+        return state.path("steps").path(step).path("phase").asText().equals(phase);
+    }
+
+    @Test
+    void anOrchestratorKilledMidRunResumesWithoutRerunningDoneSteps() throws Exception {
+        Path spec = chain("4");
+        List<String> cmd = new ArrayList<>(List.of(
+                ProcessHandle.current().info().command().orElseThrow(), "-cp", System.getProperty("java.class.path"),
+                Cloister.class.getName(), "pipeline", "run", spec.toString(), "--runs", tmp.resolve("runs").toString()));
+        cmd.addAll(brokerArgs());
+        Process orchestrator = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("orchestrator.log").toFile()).start();
+        Path runDir = await(s -> phase(s, "a", "DONE") && phase(s, "b", "RUNNING"));
+        orchestrator.destroyForcibly(); // SIGKILL: no chance to clean up
+        assertThat(orchestrator.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        String runId = runDir.getFileName().toString();
+
+        Run resumed = run("pipeline", "resume", runId, "--runs", tmp.resolve("runs").toString(), "--json");
+        assertThat(resumed.code()).as(resumed.err()).isZero();
+        JsonNode end = JsonMapper.builder().build().readTree(resumed.out());
+        for (String s : List.of("a", "b", "c")) {
+            assertThat(end.path("steps").path(s).path("phase").asText()).isEqualTo("done");
+            assertThat(end.path("steps").path(s).path("attempt").asInt()).as(s + " ran once").isEqualTo(1);
+        }
+        Run fetched = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString());
+        assertThat(fetched.code()).as(fetched.err()).isZero();
+        assertThat(Files.readString(tmp.resolve("out/c/out"))).isEqualTo("seed\na\nb\nc\n");
+        Run status = run("pipeline", "status", runId, "--runs", tmp.resolve("runs").toString());
+        assertThat(status.out()).contains("run " + runId).containsPattern("c\\s+done\\s+attempt 1");
+    }
+
+    @Test
+    void aKilledStepFailsWithAClearReasonAndResumeRetriesIt() throws Exception {
+        Path spec = chain("6");
+        List<String> args = new ArrayList<>(List.of("pipeline", "run", spec.toString(), "--runs", tmp.resolve("runs").toString()));
+        args.addAll(brokerArgs());
+        CompletableFuture<Run> first = CompletableFuture.supplyAsync(() -> run(args.toArray(String[]::new)));
+        Path runDir = await(s -> phase(s, "b", "RUNNING"));
+        Path log = runDir.resolve("steps/b/attempt-1/log");
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        while (!(Files.exists(log) && Files.readString(log).contains("inputs decrypted")) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        String handle = JsonMapper.builder().build().readTree(runDir.resolve("state.json").toFile())
+                .path("steps").path("b").path("handle").asText();
+        // The step's whole process group: the wrapper, the worker JVM and its sandboxes.
+        Process kill = new ProcessBuilder("kill", "-KILL", "--", "-" + handle).start();
+        assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
+
+        Run failed = first.get(3, TimeUnit.MINUTES);
+        assertThat(failed.code()).isNotZero();
+        assertThat(failed.err()).contains("did not finish").contains("step b").contains("pipeline resume");
+        Run status = run("pipeline", "status", runDir.getFileName().toString(), "--runs", tmp.resolve("runs").toString(), "--json");
+        JsonNode b = JsonMapper.builder().build().readTree(status.out()).path("steps").path("b");
+        assertThat(b.path("phase").asText()).isEqualTo("failed");
+        assertThat(b.path("reason").asText()).containsAnyOf("killed by signal 9", "without recording an exit status");
+        assertThat(JsonMapper.builder().build().readTree(status.out()).path("steps").path("c").path("phase").asText())
+                .isEqualTo("pending");
+
+        Run resumed = run("pipeline", "resume", runDir.getFileName().toString(), "--runs", tmp.resolve("runs").toString(), "--json");
+        assertThat(resumed.code()).as(resumed.err()).isZero();
+        JsonNode end = JsonMapper.builder().build().readTree(resumed.out()).path("steps");
+        assertThat(end.path("a").path("attempt").asInt()).isEqualTo(1);
+        assertThat(end.path("b").path("attempt").asInt()).isEqualTo(2);
+        assertThat(end.path("c").path("phase").asText()).isEqualTo("done");
+    }
+}
