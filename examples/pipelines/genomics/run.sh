@@ -36,7 +36,10 @@ for s in filter report; do
   mkdir -p "app-$s" && cp "$here/$s.py" "app-$s/"
   "$cloister" build --dir "app-$s" --entrypoint "$s.py" "${includes[@]}" -o "bundles/$s" --name "$s" >/dev/null
 done
-"$cloister" build --binary "$(command -v minimap2)" -o bundles/minimap2 --name minimap2 >/dev/null
+# minimap2's threads end with pthread_exit, for which glibc loads libgcc_s.so.1 with dlopen: no ELF header names
+# it, so the bundle must include it by hand (as Gramine manifests do).
+libgcc=$(ldconfig -p | sed -n 's/^\s*libgcc_s.so.1 (libc6,x86-64) => //p' | head -1)
+"$cloister" build --binary "$(command -v minimap2)" --include "$libgcc" -o bundles/minimap2 --name minimap2 >/dev/null
 "$cloister" build --binary "$(command -v samtools)" -o bundles/samtools --name samtools >/dev/null
 m() { "$cloister" bundle inspect "bundles/$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["measurement"])'; }
 
@@ -63,3 +66,35 @@ echo "== owner: fetch and decrypt"
 "$cloister" pipeline fetch "$run" results --runs runs
 
 echo "== check: the same tools run directly on the plaintext (no enclave, same paths)"
+system=(--ro-bind /usr /usr --ro-bind /etc /etc --ro-bind "$here" "$here")
+for d in bin lib lib64 sbin; do
+  if [ -L "/$d" ]; then system+=(--symlink "$(readlink "/$d")" "/$d"); elif [ -d "/$d" ]; then system+=(--ro-bind "/$d" "/$d"); fi
+done
+# Programs are named by the absolute path the bundles start them by: samtools records its argv[0] in the BAM.
+bwrap_run() { # STEP "HOSTFILE:NAME ..." COMMAND...: COMMAND with each HOSTFILE at /inputs/NAME and an empty /outputs
+  local step=$1 files=$2; shift 2; local binds=()
+  for pair in $files; do binds+=(--ro-bind "$dir/${pair%%:*}" "/inputs/${pair##*:}"); done
+  mkdir -p "direct/$step"
+  bwrap "${system[@]}" --dir /inputs "${binds[@]}" --bind "$dir/direct/$step" /outputs --dev /dev --proc /proc \
+    --chdir / "$@" >/dev/null 2>"$dir/direct/$step.err"
+}
+bwrap_run filter "data/reads.fq:reads.fq" /usr/bin/python3 "$here/filter.py" /inputs/reads.fq /outputs/filtered.fq
+bwrap_run align "data/ref.fa:ref.fa direct/filter/filtered.fq:reads.fq" \
+  /usr/bin/minimap2 -a -x sr /inputs/ref.fa /inputs/reads.fq -o /outputs/aligned.sam
+bwrap_run sort "direct/align/aligned.sam:aligned.sam" /usr/bin/samtools sort -o /outputs/sorted.bam /inputs/aligned.sam
+bwrap_run coverage "direct/sort/sorted.bam:sorted.bam" /usr/bin/samtools coverage -o /outputs/coverage.tsv /inputs/sorted.bam
+bwrap_run depth "direct/sort/sorted.bam:sorted.bam" /usr/bin/samtools depth -a -o /outputs/depth.tsv /inputs/sorted.bam
+bwrap_run report "direct/coverage/coverage.tsv:coverage.tsv direct/depth/depth.tsv:depth.tsv" \
+  /usr/bin/python3 "$here/report.py" /inputs/coverage.tsv /inputs/depth.tsv /outputs/report.json
+status=0
+for spec in filter:filtered:filtered.fq align:aligned:aligned.sam sort:sorted:sorted.bam \
+            coverage:coverage:coverage.tsv depth:depth:depth.tsv report:report:report.json; do
+  IFS=: read -r step name file <<<"$spec"
+  if cmp -s "results/$step/$name" "direct/$step/$file"; then
+    echo "same       results/$step/$name = direct/$step/$file ($(wc -c <"results/$step/$name") bytes)"
+  else
+    echo "DIFFERENT  results/$step/$name vs direct/$step/$file"; status=1
+  fi
+done
+cat results/report/report
+exit $status

@@ -93,8 +93,9 @@ class GenomicsPipelineTest {
             m.put(s.toUpperCase(), b.measurement());
         }
         for (String t : List.of("minimap2", "samtools")) {
-            Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin", t)),
-                    tmp.resolve("bundles").resolve(t), false).dir());
+            // glibc loads libgcc_s.so.1 with dlopen for pthread_exit (minimap2's threads): no ELF header names it.
+            Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin", t))
+                    .withIncludes(List.of(libgcc())), tmp.resolve("bundles").resolve(t), false).dir());
             m.put(t.toUpperCase(), b.measurement());
         }
         String yaml = Files.readString(EXAMPLE.resolve("pipeline.yaml.in")).replace("@BROKER@", broker.url.toString());
@@ -105,19 +106,27 @@ class GenomicsPipelineTest {
         return PipelineSpec.parse(yaml.getBytes(StandardCharsets.UTF_8), "pipeline.yaml");
     }
 
+    static String libgcc() throws Exception {
+        Process p = new ProcessBuilder("ldconfig", "-p").start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(30, TimeUnit.SECONDS);
+        return out.lines().filter(l -> l.strip().startsWith("libgcc_s.so.1 (libc6,x86-64)"))
+                .map(l -> l.substring(l.indexOf("=> ") + 3).strip()).findFirst().orElse("/lib/x86_64-linux-gnu/libgcc_s.so.1");
+    }
+
     /** Runs the same tools on the plaintext without enclave or encryption, with their files at the same paths. */
     Path direct() throws Exception {
         Path d = Files.createDirectories(tmp.resolve("direct"));
         directStep("filter", Map.of("reads.fq", tmp.resolve("data/reads.fq")),
                 "/usr/bin/python3", EXAMPLE.resolve("filter.py").toString(), "/inputs/reads.fq", "/outputs/filtered.fq");
         directStep("align", Map.of("ref.fa", tmp.resolve("data/ref.fa"), "reads.fq", d.resolve("filter/filtered.fq")),
-                "minimap2", "-a", "-x", "sr", "/inputs/ref.fa", "/inputs/reads.fq", "-o", "/outputs/aligned.sam");
+                "/usr/bin/minimap2", "-a", "-x", "sr", "/inputs/ref.fa", "/inputs/reads.fq", "-o", "/outputs/aligned.sam");
         directStep("sort", Map.of("aligned.sam", d.resolve("align/aligned.sam")),
-                "samtools", "sort", "-o", "/outputs/sorted.bam", "/inputs/aligned.sam");
+                "/usr/bin/samtools", "sort", "-o", "/outputs/sorted.bam", "/inputs/aligned.sam");
         directStep("coverage", Map.of("sorted.bam", d.resolve("sort/sorted.bam")),
-                "samtools", "coverage", "-o", "/outputs/coverage.tsv", "/inputs/sorted.bam");
+                "/usr/bin/samtools", "coverage", "-o", "/outputs/coverage.tsv", "/inputs/sorted.bam");
         directStep("depth", Map.of("sorted.bam", d.resolve("sort/sorted.bam")),
-                "samtools", "depth", "-a", "-o", "/outputs/depth.tsv", "/inputs/sorted.bam");
+                "/usr/bin/samtools", "depth", "-a", "-o", "/outputs/depth.tsv", "/inputs/sorted.bam");
         directStep("report", Map.of("coverage.tsv", d.resolve("coverage/coverage.tsv"), "depth.tsv", d.resolve("depth/depth.tsv")),
                 "/usr/bin/python3", EXAMPLE.resolve("report.py").toString(), "/inputs/coverage.tsv", "/inputs/depth.tsv",
                 "/outputs/report.json");
@@ -126,7 +135,17 @@ class GenomicsPipelineTest {
 
     void directStep(String step, Map<String, Path> inputs, String... cmd) throws Exception {
         Path out = Files.createDirectories(tmp.resolve("direct").resolve(step));
-        List<String> c = new ArrayList<>(List.of("bwrap", "--ro-bind", "/", "/", "--tmpfs", "/inputs"));
+        List<String> c = new ArrayList<>(List.of("bwrap", "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
+                "--ro-bind", EXAMPLE.toString(), EXAMPLE.toString()));
+        for (String d : List.of("bin", "lib", "lib64", "sbin")) {
+            Path p = Path.of("/", d);
+            if (Files.isSymbolicLink(p)) {
+                c.addAll(List.of("--symlink", Files.readSymbolicLink(p).toString(), p.toString()));
+            } else if (Files.isDirectory(p)) {
+                c.addAll(List.of("--ro-bind", p.toString(), p.toString()));
+            }
+        }
+        c.addAll(List.of("--dir", "/inputs"));
         inputs.forEach((name, file) -> c.addAll(List.of("--ro-bind", file.toString(), "/inputs/" + name)));
         c.addAll(List.of("--bind", out.toString(), "/outputs", "--dev", "/dev", "--proc", "/proc", "--chdir", "/"));
         c.addAll(List.of(cmd));
