@@ -118,7 +118,8 @@ public final class JobCommand implements Runnable {
     @Command(name = "fetch", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
             header = "Download, authenticate and decrypt a finished job's outputs.",
             description = {"Each output must authenticate under the job key and be bound to its declared enclave "
-                    + "path, or nothing of it is written. Writes OUTDIR/NAME for each output plus stdout.txt and "
+                    + "path. All or nothing: every file is decrypted to a temporary file in OUTDIR first and renamed "
+                    + "into place only when all authenticated, so a failure adds nothing to OUTDIR. Writes OUTDIR/NAME for each output plus stdout.txt and "
                     + "stderr.txt, and prints which measurement received the key (from the broker's audit log) "
                     + "when a broker token is available."},
             footerHeading = "%nExit status:%n",
@@ -149,7 +150,7 @@ public final class JobCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            try (Repository r = Repositories.open(repository)) {
+            try (Repository r = Repositories.openExisting(repository)) {
                 OwnerJobs owner = new OwnerJobs(r, null, keys != null ? keys : defaultKeys());
                 JobRecord rec = owner.record(id);
                 List<OwnerJobs.Fetched> got = owner.fetch(id, outDir);
