@@ -244,6 +244,52 @@ class WorkerProcessTest {
         assertThat(tree(tmp.resolve("repo"))).isEqualTo(before);
     }
 
+    /**
+     * The CLI's Gramine path with a stand-in {@code gramine-direct} that this test writes: a shell script, not
+     * Gramine, which checks what the worker prepared and copies ciphertext the test made with the job key.
+     */
+    @Test
+    void workerRunWithAStandInGramineDirectPublishesOutputsTheOwnerFetches() throws Exception {
+        String id = submit(slowBundle(Optional.of(ca)), "gramine-sgx");
+        Path premade = tmp.resolve("copy.pf");
+        try (var key = dev.cloister.pf.PfKey.read(tmp.resolve("keys").resolve(id + ".key"))) {
+            dev.cloister.core.AtomicFiles.<dev.cloister.pf.PfException>write(premade, false, ch ->
+                    dev.cloister.pf.ProtectedFiles.encrypt(new java.io.ByteArrayInputStream(
+                            "the whole secret text\n".getBytes(StandardCharsets.UTF_8)), ch, key, "/outputs/copy.txt",
+                            dev.cloister.pf.PfVersion.V2, n -> {}));
+        }
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Files.writeString(bin.resolve("gramine-direct"), """
+                #!/bin/sh
+                # Stand-in for gramine-direct written by WorkerProcessTest; Gramine does not run here.
+                [ "$*" = entrypoint ] || { echo "bad arguments: $*"; exit 90; }
+                [ "$SECRET_PROVISION_SERVERS" = kbs.test:4433 ] || { echo "no broker address"; exit 91; }
+                grep -q '"/inputs/in.txt",' entrypoint.manifest || { echo "job args not in loader.argv"; exit 92; }
+                [ -s inputs/in.txt ] || { echo "no encrypted input"; exit 93; }
+                echo "program says hello"
+                cp '%s' outputs/copy.txt
+                """.formatted(premade));
+        Files.setPosixFilePermissions(bin.resolve("gramine-direct"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path err = tmp.resolve("g.err");
+        Process w = worker(id, err, bin + ":/usr/bin:/bin", "--backend", "gramine-direct", "--secret-provisioning",
+                "kbs.test:4433", "--json");
+        assertThat(w.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String said = Files.readString(err);
+        assertThat(w.exitValue()).as(said).isZero();
+        assertThat(said).contains("gramine: program says hello");
+        var result = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("g.err.out").toFile());
+        assertThat(result.path("backend").asText()).isEqualTo("gramine-direct");
+        assertThat(result.path("simulated").asBoolean()).isTrue();
+        assertThat(result.path("programExit").asInt()).isZero();
+        assertThat(result.path("stdout").isNull()).isTrue();
+        Run ok = fetch(id, tmp.resolve("out"));
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(tmp.resolve("out/copy")).hasContent("the whole secret text\n");
+        try (Stream<Path> s = Files.list(tmp.resolve("out"))) {
+            assertThat(s.map(p -> p.getFileName().toString()).toList()).containsExactly("copy");
+        }
+    }
+
     @Test
     void aRepositoryFolderThatDoesNotExistIsAnErrorAndIsNotCreated() {
         Path nowhere = tmp.resolve("no/such/repo");
