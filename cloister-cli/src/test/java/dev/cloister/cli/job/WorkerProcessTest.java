@@ -270,6 +270,13 @@ class WorkerProcessTest {
                 cp '%s' outputs/copy.txt
                 """.formatted(premade));
         Files.setPosixFilePermissions(bin.resolve("gramine-direct"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        // The owner renders the same manifest from the job file, before any worker ran.
+        Run manifest = run("job", "manifest", tmp.resolve("job-gramine-sgx.yaml").toString());
+        assertThat(manifest.code()).as(manifest.err()).isZero();
+        assertThat(manifest.out()).contains("  \"/inputs/in.txt\",\n  \"/outputs/copy.txt\",\n]");
+        Files.writeString(bin.resolve("gramine-direct"), Files.readString(bin.resolve("gramine-direct")).replace(
+                "echo \"program says hello\"", "cmp -s entrypoint.manifest '" + Files.writeString(
+                        tmp.resolve("owner.manifest"), manifest.out()) + "' || exit 94\necho \"program says hello\""));
         Path err = tmp.resolve("g.err");
         Process w = worker(id, err, bin + ":/usr/bin:/bin", "--backend", "gramine-direct", "--secret-provisioning",
                 "kbs.test:4433", "--json");
