@@ -61,6 +61,18 @@ public final class GramineManifest {
                         + ", which Gramine jobs reserve for key provisioning");
             }
         }
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).indexOf('\0') >= 0) {
+                // Gramine hands argv to the program as C strings: a NUL would silently cut the argument.
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job args[" + i + "] contains a NUL character");
+            }
+        }
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            if (e.getKey().indexOf('\0') >= 0 || e.getValue().indexOf('\0') >= 0) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job env " + e.getKey().replace('\0', '?')
+                        + " contains a NUL character");
+            }
+        }
         List<String> argv = new ArrayList<>(bundle.argv());
         argv.addAll(args);
         TreeMap<String, String> allEnv = new TreeMap<>(bundle.env());

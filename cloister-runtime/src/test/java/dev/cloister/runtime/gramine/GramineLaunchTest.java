@@ -129,6 +129,52 @@ class GramineLaunchTest {
         assertThat(GramineManifest.render(bundle.spec(), List.of(), Map.of())).isEqualTo(bundle.manifest());
     }
 
+    /**
+     * Job arguments and environment come from the owner's job file and end up inside TOML strings: whatever they
+     * hold (quotes, backslashes, newlines, control characters, non-ASCII), they must read back exactly and must not
+     * add or change any other manifest key. Seeded, so a failure reproduces.
+     */
+    @Test
+    void arbitraryArgumentsAndEnvironmentReadBackExactlyAndInjectNothing() throws Exception {
+        java.util.Random rnd = new java.util.Random(20261127);
+        String alphabet = "aZ09 _-./=\"'\\\n\r\t\b\f\u0001\u001f\u007f#[]{},\u00e9\u4e2d\ud83d\ude00";
+        TomlMapper toml = new TomlMapper();
+        JsonNode plain = toml.readTree(GramineManifest.render(bundle.spec(), List.of(), Map.of()));
+        for (int round = 0; round < 300; round++) {
+            List<String> args = new ArrayList<>();
+            for (int i = rnd.nextInt(4); i >= 0; i--) {
+                args.add(randomString(rnd, alphabet));
+            }
+            if (round == 0) {
+                args.add("\"\nsgx.debug = true\nx = \""); // the obvious injection attempt
+            }
+            String value = randomString(rnd, alphabet);
+            JsonNode m = toml.readTree(GramineManifest.render(bundle.spec(), args, Map.of("V", value)));
+            List<String> argv = new ArrayList<>();
+            m.at("/loader/argv").forEach(a -> argv.add(a.asText()));
+            assertThat(argv.subList(2, argv.size())).as("round %d", round).isEqualTo(args);
+            assertThat(m.at("/loader/env/V").asText()).as("round %d", round).isEqualTo(value);
+            // Everything else is the bundle's manifest, untouched.
+            assertThat(m.at("/sgx")).isEqualTo(plain.at("/sgx"));
+            assertThat(m.at("/fs")).isEqualTo(plain.at("/fs"));
+            assertThat(m.at("/libos")).isEqualTo(plain.at("/libos"));
+            List<String> top = new ArrayList<>();
+            m.fieldNames().forEachRemaining(top::add);
+            List<String> plainTop = new ArrayList<>();
+            plain.fieldNames().forEachRemaining(plainTop::add);
+            assertThat(top).isEqualTo(plainTop);
+        }
+    }
+
+    private static String randomString(java.util.Random rnd, String alphabet) {
+        int[] cps = alphabet.codePoints().toArray();
+        StringBuilder sb = new StringBuilder();
+        for (int i = rnd.nextInt(12); i > 0; i--) {
+            sb.appendCodePoint(cps[rnd.nextInt(cps.length)]);
+        }
+        return sb.toString();
+    }
+
     @Test
     void aBundleThatCannotObtainTheKeyOrAnEnvThatRedirectsProvisioningIsRefused() throws Exception {
         Bundle plain = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin/sed")), tmp.resolve("plain"),
@@ -136,6 +182,10 @@ class GramineLaunchTest {
         assertThatThrownBy(() -> GramineManifest.render(plain.spec(), ARGS, Map.of()))
                 .isInstanceOf(CloisterException.class).hasMessageContaining("--broker-ca")
                 .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.BAD_INPUT));
+        assertThatThrownBy(() -> GramineManifest.render(bundle.spec(), List.of("a\0b"), Map.of()))
+                .isInstanceOf(CloisterException.class).hasMessageContaining("args[0] contains a NUL");
+        assertThatThrownBy(() -> GramineManifest.render(bundle.spec(), List.of(), Map.of("X", "a\0b")))
+                .isInstanceOf(CloisterException.class).hasMessageContaining("env X contains a NUL");
         for (String name : List.of("LD_PRELOAD", "SECRET_PROVISION_SERVERS", "SECRET_PROVISION_CA_CHAIN_PATH")) {
             assertThatThrownBy(() -> GramineManifest.render(bundle.spec(), ARGS, Map.of(name, "/evil")))
                     .isInstanceOf(CloisterException.class).hasMessageContaining(name);
