@@ -60,6 +60,11 @@ public final class ConfidentialRun {
     public static String create(PipelineSpec spec, Path base, Path runsRoot, String executor, Setup setup)
             throws CloisterException, IOException {
         // Everything the owner can get wrong is checked before a key or a folder exists.
+        if (!"sim".equals(spec.backend())) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "pipeline " + spec.name() + ": backend "
+                    + spec.backend() + " is not supported for pipelines yet (Gramine's secret provisioning gives an "
+                    + "enclave one key, a step needs one per edge); use backend sim");
+        }
         Map<String, String> measurements = new LinkedHashMap<>();
         Map<String, Path> bundles = new LinkedHashMap<>();
         for (PipelineSpec.Step s : spec.steps()) {
@@ -301,7 +306,7 @@ public final class ConfidentialRun {
     private static Fetched fetchOne(Repository repo, Path keys, String secret, String object, String path, Path target,
             String step, String name) throws CloisterException, IOException {
         try (PfKey key = PfKey.read(keyFile(keys, secret))) {
-            OwnerJobs.Fetched f = OwnerJobs.download(repo, object, path, target, key, step + "/" + name);
+            OwnerJobs.Fetched f = OwnerJobs.decryptTo(repo, object, path, target, key, step + "/" + name);
             return new Fetched(step, name, f.file(), f.size(), f.sha256());
         }
     }

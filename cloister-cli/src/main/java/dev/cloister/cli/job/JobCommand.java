@@ -31,14 +31,14 @@ import picocli.CommandLine.Spec;
                 + "job key in the key broker under the job's policy, encrypts the inputs bound to the enclave paths, "
                 + "and publishes ciphertext to the repository; a worker runs it ('cloister worker run'); 'fetch' "
                 + "authenticates and decrypts the outputs. See docs/jobs.md."},
-        subcommands = {JobCommand.Submit.class, JobCommand.Fetch.class})
+        subcommands = {JobCommand.Submit.class, JobCommand.Fetch.class, JobCommand.Manifest.class})
 public final class JobCommand implements Runnable {
     @Spec
     CommandSpec spec;
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing subcommand (submit, fetch)");
+        throw new ParameterException(spec.commandLine(), "missing subcommand (submit, fetch, manifest)");
     }
 
     static Path defaultKeys() {
@@ -118,7 +118,8 @@ public final class JobCommand implements Runnable {
     @Command(name = "fetch", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
             header = "Download, authenticate and decrypt a finished job's outputs.",
             description = {"Each output must authenticate under the job key and be bound to its declared enclave "
-                    + "path, or nothing of it is written. Writes OUTDIR/NAME for each output plus stdout.txt and "
+                    + "path. All or nothing: every file is decrypted to a temporary file in OUTDIR first and renamed "
+                    + "into place only when all authenticated, so a failure adds nothing to OUTDIR. Writes OUTDIR/NAME for each output plus stdout.txt and "
                     + "stderr.txt, and prints which measurement received the key (from the broker's audit log) "
                     + "when a broker token is available."},
             footerHeading = "%nExit status:%n",
@@ -149,7 +150,7 @@ public final class JobCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            try (Repository r = Repositories.open(repository)) {
+            try (Repository r = Repositories.openExisting(repository)) {
                 OwnerJobs owner = new OwnerJobs(r, null, keys != null ? keys : defaultKeys());
                 JobRecord rec = owner.record(id);
                 List<OwnerJobs.Fetched> got = owner.fetch(id, outDir);
@@ -172,6 +173,49 @@ public final class JobCommand implements Runnable {
                     history.forEach(h -> out.println("broker: " + h));
                     out.flush();
                 }
+            }
+            return 0;
+        }
+    }
+
+    /** {@code cloister job manifest}. */
+    @Command(name = "manifest", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+            header = "Print the Gramine manifest a job will run under (to learn its MRENCLAVE before submitting).",
+            description = {"Renders the job's final manifest exactly as 'cloister worker run' writes it for the "
+                    + "gramine-sgx and gramine-direct backends: the bundle's manifest with the job's args appended to "
+                    + "loader.argv and its env added to loader.env (both measured), encrypted mounts at /inputs and "
+                    + "/outputs, and Gramine secret provisioning from the broker. On a machine with Gramine, "
+                    + "'gramine-sgx-sign --manifest FILE --output FILE.sgx' prints the MRENCLAVE the job's policy "
+                    + "should name. Nothing is contacted or encrypted. See docs/jobs.md."},
+            footerHeading = "%nExit status:%n",
+            footer = {"  0 printed, 3 bad job file or a bundle that cannot run under Gramine (built without "
+                    + "--broker-ca)"})
+    static final class Manifest implements Callable<Integer> {
+        @Parameters(paramLabel = "JOB.yaml", description = "The job file (docs/jobs.md).")
+        Path file;
+
+        @Option(names = "--out", paramLabel = "FILE", description = "Write the manifest here (atomically) instead "
+                + "of to stdout.")
+        Path out;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            JobSpec job = JobSpec.parse(Files.readAllBytes(file), file.toString());
+            if (job.bundle().path() == null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                        file + ": bundle.ref is not supported yet; give bundle.path");
+            }
+            Bundle b = Bundle.open(file.toAbsolutePath().getParent().resolve(job.bundle().path()).normalize());
+            byte[] manifest = dev.cloister.runtime.gramine.GramineManifest.render(b.spec(), job.args(), job.env());
+            if (out != null) {
+                dev.cloister.core.AtomicFiles.writeBytes(out, true, manifest);
+            } else {
+                PrintWriter w = spec.commandLine().getOut();
+                w.print(new String(manifest, java.nio.charset.StandardCharsets.UTF_8));
+                w.flush();
             }
             return 0;
         }

@@ -114,6 +114,14 @@ class JobCommandsTest {
 
     @Test
     void withNeitherBubblewrapNorUnshareTheWorkerFailsWithExitCode4AndSaysWhatToInstall() throws Exception {
+        // A sim job must exist: the worker reads the job's backend before it looks for a sandbox tool.
+        try (var repo = dev.cloister.runtime.repo.LocalRepository.open(tmp.resolve("repo"))) {
+            repo.putRef(dev.cloister.runtime.job.JobRecord.ref("any-0000000000"), new dev.cloister.runtime.job.JobRecord(
+                    "any-0000000000", "any", tmp.resolve("bundle").toString(), "00".repeat(32), "E:" + "00".repeat(32),
+                    "lab/job-any-0000000000", "https://127.0.0.1:1", "sim", java.util.List.of(), java.util.Map.of(),
+                    java.util.List.of(), java.util.List.of(new dev.cloister.runtime.job.JobSpec.Output("o", "/outputs/o")))
+                    .toBytes());
+        }
         java.util.List<String> cmd = java.util.List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
                 System.getProperty("java.class.path"), Cloister.class.getName(),

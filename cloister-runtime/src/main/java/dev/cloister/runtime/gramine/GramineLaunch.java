@@ -1,12 +1,15 @@
 package dev.cloister.runtime.gramine;
 
+import dev.cloister.bundle.Bundle;
+import dev.cloister.bundle.BundleSpec;
+import dev.cloister.core.AtomicFiles;
 import dev.cloister.core.CloisterException;
 import dev.cloister.runtime.job.JobRecord;
-import dev.cloister.runtime.worker.BundleView;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +23,7 @@ import java.util.TreeMap;
  * them inside the enclave with the key its secret-provisioning library obtains from the broker over RA-TLS.
  *
  * @param dir the working folder
- * @param commands the commands to run there, in order
+ * @param commands the commands to run there, in order (program names as looked up on the worker's PATH)
  * @param env environment for the commands (the broker's address for secret provisioning; nothing secret)
  */
 public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, String> env) {
@@ -32,65 +35,117 @@ public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, S
     /** The backends this class prepares. */
     public static final List<String> BACKENDS = List.of("gramine-sgx", "gramine-direct");
 
-    /**
-     * Checks that the backend's Gramine command is installed.
-     *
-     * @throws CloisterException ENVIRONMENT naming the missing command and what to install
-     */
-    public static Path requireInstalled(String backend, String path) throws CloisterException {
-        if (!BACKENDS.contains(backend)) {
-            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "backend " + backend + " is not a Gramine backend");
-        }
-        for (String dir : (path == null ? "" : path).split(File.pathSeparator)) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, backend))) {
-                return Path.of(dir, backend);
-            }
-        }
-        throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "backend " + backend + " needs Gramine 1.9, and '"
-                + backend + "' is not on PATH; run this job on an SGX host with Gramine installed "
-                + "(docs/jobs.md), or submit it with backend 'sim' to try it here");
+    /** The manifest Gramine reads, in the working folder; {@code gramine-sgx} reads the signed one beside it. */
+    public static final String MANIFEST = "entrypoint.manifest";
+
+    /** The Gramine tools a backend needs, in the order they run. */
+    public static List<String> tools(String backend) throws CloisterException {
+        return switch (backend) {
+            case "gramine-sgx" -> List.of("gramine-sgx-sign", "gramine-sgx");
+            case "gramine-direct" -> List.of("gramine-direct");
+            default -> throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                    "backend " + backend + " is not a Gramine backend");
+        };
     }
 
     /**
-     * Lays out the working folder: the bundle's manifest and a link to its root, the inputs (already encrypted,
-     * bound to their enclave paths) under {@code inputs/}, an empty {@code outputs/}.
+     * Checks that the backend's Gramine commands are installed.
+     *
+     * @param path the PATH to search (the worker's; a parameter so that tests can give their own)
+     * @return for each tool, its absolute path
+     * @throws CloisterException ENVIRONMENT naming the missing command and what to install
+     */
+    public static Map<String, Path> requireInstalled(String backend, String path) throws CloisterException {
+        Map<String, Path> found = new TreeMap<>();
+        for (String tool : tools(backend)) {
+            Path p = which(tool, path);
+            if (p == null) {
+                throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "backend " + backend
+                        + " needs Gramine 1.9, and '" + tool + "' is not on PATH; run this job on an SGX host with "
+                        + "Gramine installed (docs/jobs.md, 'Running on an SGX host'), or submit it with backend "
+                        + "'sim' to try it here");
+            }
+            found.put(tool, p);
+        }
+        return found;
+    }
+
+    private static Path which(String tool, String path) {
+        for (String dir : (path == null ? "" : path).split(File.pathSeparator)) {
+            if (!dir.isEmpty() && Files.isRegularFile(Path.of(dir, tool)) && Files.isExecutable(Path.of(dir, tool))) {
+                return Path.of(dir, tool).toAbsolutePath();
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Lays out the working folder: the job's final manifest ({@link GramineManifest}) and a link to the bundle's
+     * root, the inputs (already encrypted, bound to their enclave paths) under {@code inputs/}, and an empty
+     * {@code outputs/}: whatever an earlier, interrupted run left there is removed, so it can never be taken for
+     * this run's output.
      *
      * @param ciphertexts for each input name, the downloaded Gramine encrypted file
-     * @param brokerAddress HOST:PORT of the broker's RA-TLS secret-provisioning endpoint
+     * @param servers HOST:PORT of the broker's RA-TLS secret-provisioning endpoint, or null when the bundle fixes it
+     * @param signingKey the enclave signing key for {@code gramine-sgx-sign --key}, or null for Gramine's default
+     *     ({@code ~/.config/gramine/enclave-key.pem})
+     * @throws CloisterException BAD_INPUT when the bundle cannot run under Gramine or no broker address is known
      */
-    public static GramineLaunch prepare(String backend, JobRecord rec, BundleView bundle, Map<String, Path> ciphertexts,
-            String brokerAddress, Path work) throws CloisterException, IOException {
-        if (!BACKENDS.contains(backend)) {
-            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "backend " + backend + " is not a Gramine backend");
+    public static GramineLaunch prepare(String backend, JobRecord rec, Bundle bundle, Map<String, Path> ciphertexts,
+            String servers, Path signingKey, Path work) throws CloisterException, IOException {
+        tools(backend);
+        BundleSpec spec = GramineManifest.forJob(bundle.spec(), rec.args(), rec.env());
+        String fixed = GramineManifest.fixedServers(spec).orElse(null);
+        if (fixed == null && (servers == null || servers.isBlank())) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the bundle does not name the broker's "
+                    + "secret-provisioning address; give it with --secret-provisioning HOST:PORT (the broker's "
+                    + "--gramine-listen)");
         }
         Files.createDirectories(work);
-        Files.copy(bundle.dir().resolve("entrypoint.manifest"), work.resolve("entrypoint.manifest"),
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Path root = work.resolve("root");
+        AtomicFiles.writeBytes(work.resolve(MANIFEST), true, spec.manifest());
+        Files.deleteIfExists(work.resolve(MANIFEST + ".sgx"));
+        Path root = work.resolve(BundleSpec.ROOT);
         Files.deleteIfExists(root);
-        Files.createSymbolicLink(root, bundle.dir().resolve(bundle.root()).toAbsolutePath());
+        Files.createSymbolicLink(root, bundle.dir().resolve(BundleSpec.ROOT).toAbsolutePath());
+        Path inputs = work.resolve("inputs");
+        AtomicFiles.deleteTree(inputs);
         for (JobRecord.Input in : rec.inputs()) {
-            Path target = work.resolve("inputs").resolve(in.path().substring("/inputs/".length())).normalize();
-            if (!target.startsWith(work.resolve("inputs"))) {
-                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "input path escapes /inputs: " + in.path());
-            }
+            Path target = under(inputs, in.path(), GramineManifest.INPUTS + "/");
             Files.createDirectories(target.getParent());
-            Files.copy(ciphertexts.get(in.name()), target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(ciphertexts.get(in.name()), target, StandardCopyOption.REPLACE_EXISTING);
         }
-        Files.createDirectories(work.resolve("outputs"));
+        Files.createDirectories(inputs);
+        Path outputs = work.resolve("outputs");
+        AtomicFiles.deleteTree(outputs);
+        Files.createDirectories(outputs);
         List<List<String>> cmds = new ArrayList<>();
         if (backend.equals("gramine-sgx")) {
-            cmds.add(List.of("gramine-sgx-sign", "--manifest", "entrypoint.manifest", "--output",
-                    "entrypoint.manifest.sgx"));
+            List<String> sign = new ArrayList<>(List.of("gramine-sgx-sign", "--manifest", MANIFEST, "--output",
+                    MANIFEST + ".sgx"));
+            if (signingKey != null) {
+                sign.addAll(List.of("--key", signingKey.toAbsolutePath().toString()));
+            }
+            cmds.add(sign);
         }
         cmds.add(List.of(backend, "entrypoint"));
         Map<String, String> env = new TreeMap<>();
-        env.put("SECRET_PROVISION_SERVERS", brokerAddress);
+        env.put(GramineManifest.SERVERS, fixed != null ? fixed : servers);
         return new GramineLaunch(work, cmds, env);
     }
 
     /** Where Gramine leaves an output's encrypted file, for an output at {@code enclavePath} under /outputs. */
-    public Path output(String enclavePath) {
-        return dir.resolve("outputs").resolve(enclavePath.substring("/outputs/".length()));
+    public Path output(String enclavePath) throws CloisterException {
+        return under(dir.resolve("outputs"), enclavePath, GramineManifest.OUTPUTS + "/");
+    }
+
+    private static Path under(Path dir, String enclavePath, String mount) throws CloisterException {
+        if (!enclavePath.startsWith(mount)) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, enclavePath + " is not under " + mount);
+        }
+        Path p = dir.resolve(enclavePath.substring(mount.length())).normalize();
+        if (!p.startsWith(dir) || p.equals(dir)) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, enclavePath + " escapes " + mount);
+        }
+        return p;
     }
 }

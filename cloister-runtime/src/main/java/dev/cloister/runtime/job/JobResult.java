@@ -14,7 +14,8 @@ import java.util.List;
  * @param backend the backend that ran it
  * @param simulated true unless the evidence came from real hardware
  * @param outputs the encrypted outputs
- * @param stdout the repository object holding the program's encrypted stdout
+ * @param stdout the repository object holding the program's encrypted stdout, or null when the backend cannot
+ *     encrypt it (Gramine hands the console to the host unencrypted, so Gramine results publish none)
  * @param stderr the same for stderr
  * @param missing outputs the program did not write
  */

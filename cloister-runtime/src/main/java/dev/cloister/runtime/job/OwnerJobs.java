@@ -15,6 +15,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
@@ -104,8 +105,10 @@ public final class OwnerJobs {
 
     /**
      * Downloads, authenticates and decrypts a finished job's outputs, plus the program's stdout and stderr, into
-     * {@code outDir}. Each output must authenticate under the job key and be bound to its declared enclave path;
-     * otherwise nothing of it is written.
+     * {@code outDir}. Each output must authenticate under the job key and be bound to its declared enclave path.
+     * All or nothing: every file is first decrypted to a temporary file in {@code outDir} and only when all of them
+     * authenticated are they renamed into place, so a failure leaves no new file there (and earlier contents of
+     * {@code outDir} untouched).
      *
      * @throws CloisterException DENIED when an output fails authentication, BAD_INPUT when the job has no result
      *     yet or an output is missing
@@ -115,33 +118,81 @@ public final class OwnerJobs {
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
         JobResult res = JobResult.parse(repo.getRef(JobResult.ref(id)).orElseThrow(() ->
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + " has no result yet")), id);
+        boolean created = !Files.isDirectory(outDir);
         Files.createDirectories(outDir);
-        List<Fetched> out = new ArrayList<>();
+        List<Staged> staged = new ArrayList<>();
+        boolean committed = false;
         try (PfKey key = PfKey.read(keyFile(id))) {
-            // The program's stdout and stderr first: when outputs are missing, they say why.
-            Fetched stdout = decrypt(res.stdout(), "/cloister/stdout", outDir.resolve("stdout.txt"), key, "stdout");
-            Fetched stderr = decrypt(res.stderr(), "/cloister/stderr", outDir.resolve("stderr.txt"), key, "stderr");
+            // The program's stdout and stderr first: when outputs are missing, they say why. A Gramine run has
+            // none (Gramine does not encrypt the console), so a result may leave them out.
+            Staged stdout = res.stdout() == null ? null
+                    : decrypt(res.stdout(), "/cloister/stdout", outDir.resolve("stdout.txt"), key, "stdout", staged);
+            Staged stderr = res.stderr() == null ? null
+                    : decrypt(res.stderr(), "/cloister/stderr", outDir.resolve("stderr.txt"), key, "stderr", staged);
             if (!res.missing().isEmpty()) {
+                // What the program said is worth keeping even though the job failed: it authenticated.
+                commit(staged);
+                committed = true;
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + ": the program did not "
-                        + "write " + String.join(", ", res.missing()) + " (exit " + res.programExit() + "); its stderr is in "
-                        + stderr.file());
+                        + "write " + String.join(", ", res.missing()) + " (exit " + res.programExit() + ")"
+                        + (stderr == null ? "" : "; its stderr is in " + stderr.fetched().file()));
             }
+            List<Fetched> out = new ArrayList<>();
             for (JobSpec.Output o : rec.outputs()) {
                 JobResult.Output got = res.outputs().stream().filter(x -> x.name().equals(o.name())).findFirst()
                         .orElseThrow(() -> new CloisterException(CloisterException.Kind.BAD_INPUT,
                                 "job " + id + ": output " + o.name() + " is missing from the result"));
-                out.add(decrypt(got.object(), o.path(), outDir.resolve(o.name()), key, o.name()));
+                out.add(decrypt(got.object(), o.path(), outDir.resolve(o.name()), key, o.name(), staged).fetched());
             }
-            out.add(stdout);
-            out.add(stderr);
+            if (stdout != null) {
+                out.add(stdout.fetched());
+            }
+            if (stderr != null) {
+                out.add(stderr.fetched());
+            }
+            commit(staged);
+            committed = true;
+            return out;
+        } finally {
+            if (!committed) {
+                for (Staged s : staged) {
+                    Files.deleteIfExists(s.temp());
+                }
+                if (created) {
+                    try (var left = Files.list(outDir)) {
+                        if (left.findAny().isEmpty()) {
+                            Files.delete(outDir);
+                        }
+                    }
+                }
+            }
         }
-        return out;
+    }
+
+    /** A decrypted file waiting in a temporary file beside its target until every file has authenticated. */
+    private record Staged(Path temp, Fetched fetched) {}
+
+    private static void commit(List<Staged> staged) throws IOException {
+        for (Staged s : staged) {
+            Files.move(s.temp(), s.fetched().file(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
     }
 
     /** The record of a submitted job. */
     public JobRecord record(String id) throws CloisterException, IOException {
         return JobRecord.parse(repo.getRef(JobRecord.ref(id)).orElseThrow(() ->
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
+    }
+
+    private Staged decrypt(String object, String path, Path target, PfKey key, String name, List<Staged> staged)
+            throws CloisterException, IOException {
+        Path temp = Files.createTempFile(target.getParent(), "." + name + ".", ".part");
+        Staged s = new Staged(temp, null);
+        staged.add(s); // registered before writing, so a failure removes it
+        Fetched f = decryptTo(repo, object, path, temp, key, name);
+        Staged done = new Staged(temp, new Fetched(name, target, f.size(), f.sha256()));
+        staged.set(staged.indexOf(s), done);
+        return done;
     }
 
     /**
@@ -161,28 +212,26 @@ public final class OwnerJobs {
         return repo.put(scratch);
     }
 
-    private Fetched decrypt(String object, String path, Path target, PfKey key, String name)
-            throws CloisterException, IOException {
-        return download(repo, object, path, target, key, name);
-    }
-
     /**
-     * Downloads an encrypted object, authenticates it under {@code key} bound to {@code path}, and writes the
-     * plaintext to {@code target} atomically (nothing of it when authentication fails anywhere).
+     * Downloads an encrypted object and decrypts it into {@code file}, authenticating every node under {@code key}
+     * and the embedded path against {@code path}. On failure {@code file} holds an unauthenticated prefix: the
+     * caller writes to a temporary file of its own and removes it (or moves it into place only when every file it
+     * fetches has authenticated).
      *
-     * @throws CloisterException DENIED when it fails authentication, BAD_INPUT when it is missing
+     * @return the file's name, location, size and SHA-256
+     * @throws CloisterException DENIED when it fails authentication, BAD_INPUT when the object is missing
      */
-    public static Fetched download(Repository repo, String object, String path, Path target, PfKey key, String name)
+    public static Fetched decryptTo(Repository repo, String object, String path, Path file, PfKey key, String name)
             throws CloisterException, IOException {
         Path ct = Files.createTempFile("cloister-fetch-", ".pf");
         try {
             repo.get(ObjectId.parse(object), ct);
             MessageDigest sha = sha256();
-            try (FileChannel ch = FileChannel.open(ct, StandardOpenOption.READ)) {
-                AtomicFiles.<PfException>writeStream(target, true, os -> ProtectedFiles.decrypt(ch,
-                        new java.security.DigestOutputStream(os, sha), key, PathPolicy.expect(path), name, n -> {}));
+            try (FileChannel ch = FileChannel.open(ct, StandardOpenOption.READ);
+                    var os = new java.security.DigestOutputStream(Files.newOutputStream(file), sha)) {
+                ProtectedFiles.decrypt(ch, os, key, PathPolicy.expect(path), name, n -> {});
             }
-            return new Fetched(name, target, Files.size(target), HexFormat.of().formatHex(sha.digest()));
+            return new Fetched(name, file, Files.size(file), HexFormat.of().formatHex(sha.digest()));
         } finally {
             Files.deleteIfExists(ct);
         }

@@ -32,6 +32,22 @@ public final class LocalRepository implements Repository {
         return new LocalRepository(abs);
     }
 
+    /**
+     * Opens the repository at {@code root} without creating anything: readers ({@code job fetch}) and workers must
+     * not leave an empty repository behind when they are given a wrong folder. Folders inside it are created only
+     * when something is stored.
+     *
+     * @throws CloisterException BAD_INPUT naming the folder when it does not exist
+     */
+    public static LocalRepository openExisting(Path root) throws CloisterException {
+        Path abs = root.toAbsolutePath().normalize();
+        if (!Files.isDirectory(abs)) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                    "no repository at " + abs + " (no such folder)");
+        }
+        return new LocalRepository(abs);
+    }
+
     private Path objectPath(ObjectId id) {
         return root.resolve("objects").resolve("sha256").resolve(id.hex().substring(0, 2)).resolve(id.hex().substring(2));
     }
@@ -39,7 +55,7 @@ public final class LocalRepository implements Repository {
     @Override
     public ObjectId put(Path file) throws IOException {
         // Hash while copying into a temporary file, then move it under its id: one read of the source.
-        Path dir = root.resolve("objects").resolve("sha256");
+        Path dir = Files.createDirectories(root.resolve("objects").resolve("sha256"));
         Path tmp = Files.createTempFile(dir, ".upload", ".tmp");
         try {
             MessageDigest md = ObjectId.sha256();

@@ -22,23 +22,39 @@ import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 public final class Repositories {
     private Repositories() {}
 
-    /** Opens the repository at {@code location}. */
+    /** Opens the repository at {@code location}, creating a local folder repository if there is none. */
     public static Repository open(String location) throws IOException, CloisterException {
+        return open(location, true);
+    }
+
+    /**
+     * Opens the repository at {@code location} without creating anything (for fetching and running jobs, where a
+     * mistyped folder must fail rather than leave an empty repository behind).
+     *
+     * @throws CloisterException BAD_INPUT when a local repository folder does not exist
+     */
+    public static Repository openExisting(String location) throws IOException, CloisterException {
+        return open(location, false);
+    }
+
+    private static Repository open(String location, boolean create) throws IOException, CloisterException {
         if (location.startsWith("s3://")) {
             return openS3(location);
         }
+        Path local;
         if (location.startsWith("file:")) {
             try {
-                return LocalRepository.open(Path.of(new URI(location)));
+                local = Path.of(new URI(location));
             } catch (URISyntaxException | IllegalArgumentException e) {
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "bad repository URI: '" + location + "'");
             }
-        }
-        if (location.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) {
+        } else if (location.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) {
             throw new CloisterException(CloisterException.Kind.BAD_INPUT,
                     "unsupported repository '" + location + "' (use a path, file:///path or s3://bucket/prefix)");
+        } else {
+            local = Path.of(location);
         }
-        return LocalRepository.open(Path.of(location));
+        return create ? LocalRepository.open(local) : LocalRepository.openExisting(local);
     }
 
     private static Repository openS3(String location) throws CloisterException {

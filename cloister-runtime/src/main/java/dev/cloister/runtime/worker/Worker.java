@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.cloister.core.CloisterException;
 import dev.cloister.runtime.enclave.EnclavePlan;
 import dev.cloister.runtime.enclave.SimEnclave;
+import dev.cloister.runtime.gramine.GramineRunner;
 import dev.cloister.runtime.job.Broker;
 import dev.cloister.runtime.job.JobRecord;
 import dev.cloister.runtime.job.JobResult;
@@ -38,33 +39,50 @@ public final class Worker {
     private final Broker broker;
     private final BundleOpener bundles;
     private final SimEnclave enclave;
+    private final GramineRunner gramine;
 
     public Worker(Repository repo, Broker broker, BundleOpener bundles, SimEnclave enclave) {
+        this(repo, broker, bundles, enclave, GramineRunner.fromEnvironment(line -> {}));
+    }
+
+    /** @param gramine runs jobs whose backend is gramine-sgx or gramine-direct */
+    public Worker(Repository repo, Broker broker, BundleOpener bundles, SimEnclave enclave, GramineRunner gramine) {
         this.repo = repo;
         this.broker = broker;
         this.bundles = bundles;
         this.enclave = enclave;
+        this.gramine = gramine;
+    }
+
+    /** Runs job {@code id} in the backend its record names; see {@link #run(String, String, Path, Consumer)}. */
+    public JobResult run(String id, Path work, Consumer<JsonNode> progress)
+            throws CloisterException, IOException, InterruptedException {
+        return run(id, null, work, progress);
     }
 
     /**
-     * Runs job {@code id} in the simulation backend.
+     * Runs job {@code id}: in the simulation backend, or under Gramine ({@link GramineRunner}).
      *
+     * @param backend the backend to use instead of the record's (the broker's policy still decides whether the
+     *     enclave gets the key), or null for the record's
      * @param work a private folder for this run (ciphertext only)
      * @param progress told each stage the enclave reports
      * @throws CloisterException DENIED when the broker refuses the key or an input fails authentication (the
      *     program then never ran), BAD_INPUT for a missing job or object, ENVIRONMENT when a service or tool is
      *     missing
      */
-    public JobResult run(String id, Path work, Consumer<JsonNode> progress)
+    public JobResult run(String id, String backend, Path work, Consumer<JsonNode> progress)
             throws CloisterException, IOException, InterruptedException {
         JobRecord rec = JobRecord.parse(repo.getRef(JobRecord.ref(id)).orElseThrow(() ->
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
-        if (!"sim".equals(rec.backend())) {
-            // Fails with ENVIRONMENT (exit 4) here, where Gramine is not installed; see GramineLaunch.
-            dev.cloister.runtime.gramine.GramineLaunch.requireInstalled(rec.backend(), System.getenv("PATH"));
-            throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "job " + id + " asks for backend "
-                    + rec.backend() + "; this worker prepares Gramine launches (GramineLaunch) but does not run them "
-                    + "yet: run the prepared commands on the SGX host");
+        String use = backend != null ? backend : rec.backend();
+        if (!"sim".equals(use)) {
+            if (!rec.keys().isEmpty()) {
+                // Gramine's secret provisioning delivers one encrypted-files key per enclave.
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + " uses several keys (a "
+                        + "pipeline step); backend " + use + " provisions one key per enclave, so run it with backend sim");
+            }
+            return gramine.run(rec, use, repo, work);
         }
         BundleView b = bundles.open(Path.of(rec.bundlePath()));
         Path in = Files.createDirectories(work.resolve("in"));
@@ -110,6 +128,15 @@ public final class Worker {
         if (o.launcherExit() != 0 || o.done() == null) {
             throw new CloisterException(kindOf(o.launcherExit()), "job " + id + " failed in the enclave: " + o.error());
         }
+        int exit = o.done().path("exit").asInt(-1);
+        if (exit >= 128) {
+            // The sandbox reports a program killed by signal N as 128+N. Whatever it wrote may be half an output
+            // (the launcher encrypts none when the exit is not 0), and it is no outcome of the program: publish
+            // nothing, so the owner sees no result and the job can simply run again.
+            throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "job " + id + ": the program was killed "
+                    + "by signal " + (exit - 128) + " inside the enclave (status " + exit + "); no output was accepted "
+                    + "and nothing was published, so the job can run again");
+        }
         List<JobResult.Output> published = new ArrayList<>();
         List<String> missing = new ArrayList<>();
         o.done().path("missing").forEach(n -> missing.add(n.asText()));
@@ -121,7 +148,7 @@ public final class Worker {
         }
         String stdout = repo.put(out.resolve("stdout.pf")).hex();
         String stderr = repo.put(out.resolve("stderr.pf")).hex();
-        JobResult result = new JobResult(id, o.done().path("exit").asInt(-1), "sim", true, published, stdout, stderr,
+        JobResult result = new JobResult(id, exit, "sim", true, published, stdout, stderr,
                 missing);
         repo.putRef(JobResult.ref(id), result.toBytes());
         return result;

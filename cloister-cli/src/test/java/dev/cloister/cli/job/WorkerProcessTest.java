@@ -1,0 +1,319 @@
+package dev.cloister.cli.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cloister.attestation.dcap.DcapVerifier;
+import dev.cloister.attestation.policy.Policies;
+import dev.cloister.bundle.BuildOptions;
+import dev.cloister.bundle.Bundle;
+import dev.cloister.bundle.BundleBuilder;
+import dev.cloister.cli.Cloister;
+import dev.cloister.kbs.KbsClient;
+import dev.cloister.kbs.KbsServer;
+import dev.cloister.kbs.KbsStore;
+import dev.cloister.kbs.KeyBroker;
+import dev.cloister.kbs.MasterKey;
+import dev.cloister.kbs.NonceStore;
+import dev.cloister.kbs.Role;
+import dev.cloister.kbs.Tls;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code cloister worker run} as a separate process, killed while the program runs; the worker run again; the
+ * enclave's program killed under a live worker; and a worker asked for Gramine on a machine without it. A real key
+ * broker over HTTPS and the real simulation backend (bubblewrap) throughout.
+ */
+class WorkerProcessTest {
+    @TempDir
+    Path tmp;
+
+    private KbsStore store;
+    private KbsServer server;
+    private Path ca;
+    private Path token;
+    private URI base;
+    private final List<Process> started = new ArrayList<>();
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        CommandLine cl = Cloister.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @BeforeEach
+    void broker() throws Exception {
+        store = KbsStore.open(tmp.resolve("kbs.db").toString(), MasterKey.generate(), Clock.systemUTC());
+        Tls tls = Tls.selfSigned(Instant.now());
+        KeyBroker kb = new KeyBroker(store, DcapVerifier.withSimulation(), Policies::parse,
+                new NonceStore(Duration.ofMinutes(2), 1000));
+        server = KbsServer.start(kb, new InetSocketAddress("127.0.0.1", 0), tls, 0);
+        base = URI.create("https://127.0.0.1:" + server.address().getPort());
+        ca = Files.writeString(tmp.resolve("broker.pem"), tls.certificatePem());
+        KbsClient admin = new KbsClient(base, store.createToken("local:test", Role.ADMIN, null).token(),
+                Tls.clientContextTrusting(tls.chain()[0]));
+        admin.createNamespace("lab");
+        token = Files.writeString(tmp.resolve("owner.token"), admin.createToken(Role.OWNER, "lab").get("token").asText());
+    }
+
+    @AfterEach
+    void stop() {
+        started.forEach(p -> p.descendants().forEach(ProcessHandle::destroyForcibly));
+        started.forEach(Process::destroyForcibly);
+        if (server != null) {
+            server.close();
+        }
+        if (store != null) {
+            store.close();
+        }
+    }
+
+    /** A program that writes the first bytes of its output, sleeps, then writes the whole output. */
+    private Bundle slowBundle(Optional<Path> brokerCa) throws Exception {
+        Path app = Files.createDirectories(tmp.resolve("app"));
+        Files.writeString(app.resolve("slow.sh"), """
+                #!/bin/sh
+                head -c 5 "$1" > "$2"
+                sleep 6
+                cat "$1" > "$2"
+                """);
+        Files.setPosixFilePermissions(app.resolve("slow.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        return Bundle.open(BundleBuilder.build(BuildOptions.dir(app, "slow.sh")
+                .withIncludes(List.of("/usr/bin/head", "/usr/bin/sleep", "/usr/bin/cat"))
+                .withBroker(brokerCa, Optional.empty()), tmp.resolve("bundle-" + brokerCa.isPresent()), false).dir());
+    }
+
+    private String submit(Bundle b, String backend) throws Exception {
+        Files.writeString(tmp.resolve("in.txt"), "the whole secret text\n");
+        Path job = tmp.resolve("job-" + backend + ".yaml");
+        Files.writeString(job, """
+                name: slow
+                bundle: {path: %s, policy: "E:%s SIM:ALLOW"}
+                inputs: [{name: words, file: in.txt, path: /inputs/in.txt}]
+                outputs: [{name: copy, path: /outputs/copy.txt}]
+                args: [/inputs/in.txt, /outputs/copy.txt]
+                backend: %s
+                broker: %s
+                repository: repo
+                """.formatted(b.dir(), b.measurement(), backend, base));
+        Run submit = run("job", "submit", job.toString(), "--ca", ca.toString(), "--token-file", token.toString(),
+                "--namespace", "lab", "--keys", tmp.resolve("keys").toString());
+        assertThat(submit.code()).as(submit.err()).isZero();
+        return submit.out().strip();
+    }
+
+    /** {@code cloister worker run ID ...} in its own JVM, stderr to a file. */
+    private Process worker(String id, Path stderr, String path, String... more) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                Cloister.class.getName(), "worker", "run", id, "--repository", tmp.resolve("repo").toString(),
+                "--ca", ca.toString()));
+        cmd.addAll(List.of(more));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(stderr.toFile())
+                .redirectOutput(tmp.resolve(stderr.getFileName() + ".out").toFile());
+        if (path != null) {
+            pb.environment().put("PATH", path);
+        }
+        Process p = pb.start();
+        started.add(p);
+        return p;
+    }
+
+    /** Waits until a process under {@code worker} runs a command line starting with {@code needle}; returns it. */
+    private static ProcessHandle awaitDescendant(Process worker, String needle, Path stderr) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (System.nanoTime() < deadline) {
+            // Matched at the start: the sandbox's own command line names the program too, after its options.
+            Optional<ProcessHandle> hit = worker.descendants().filter(h -> {
+                String c = cmdline(h);
+                return c.startsWith(needle);
+            }).findFirst();
+            if (hit.isPresent()) {
+                return hit.get();
+            }
+            assertThat(worker.isAlive()).as("worker ended early: " + Files.readString(stderr)).isTrue();
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no process running " + needle + "; worker said: " + Files.readString(stderr));
+    }
+
+    private static String cmdline(ProcessHandle h) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc", Long.toString(h.pid()), "cmdline")),
+                    StandardCharsets.UTF_8).replace('\0', ' ');
+        } catch (IOException e) {
+            return ""; // gone meanwhile
+        }
+    }
+
+    private Run fetch(String id, Path out) {
+        return run("job", "fetch", id, out.toString(), "--repository", tmp.resolve("repo").toString(), "--keys",
+                tmp.resolve("keys").toString());
+    }
+
+    @Test
+    void aWorkerKilledMidRunPublishesNothingAndTheJobRunsAgain() throws Exception {
+        String id = submit(slowBundle(Optional.empty()), "sim");
+        Path err = tmp.resolve("w1.err");
+        Process w = worker(id, err, null);
+        ProcessHandle sleeping = awaitDescendant(w, "sleep 6", err);
+        // The program has written part of its output and sleeps: SIGKILL the worker's JVM.
+        w.destroyForcibly();
+        assertThat(w.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(w.exitValue()).isEqualTo(137);
+        // The enclave dies with its worker (bubblewrap --die-with-parent): no orphan keeps running.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (sleeping.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(sleeping.isAlive()).isFalse();
+        assertThat(tmp.resolve("repo/refs/jobs/" + id + "/result.json")).doesNotExist();
+        Run early = fetch(id, tmp.resolve("early"));
+        assertThat(early.code()).isEqualTo(3);
+        assertThat(early.err()).contains("job " + id + " has no result yet");
+        assertThat(tmp.resolve("early")).doesNotExist();
+
+        // The worker runs the job again, this time to the end; the owner gets the whole output.
+        Path err2 = tmp.resolve("w2.err");
+        Process again = worker(id, err2, null);
+        assertThat(again.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(again.exitValue()).as(Files.readString(err2)).isZero();
+        Run ok = fetch(id, tmp.resolve("out"));
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(tmp.resolve("out/copy")).hasContent("the whole secret text\n");
+    }
+
+    @Test
+    void killingTheEnclavesProgramFailsTheJobWithTheReasonAndPublishesNothing() throws Exception {
+        String id = submit(slowBundle(Optional.empty()), "sim");
+        Path err = tmp.resolve("w.err");
+        Process w = worker(id, err, null);
+        // The program itself (the shell running the script), not its sleep and not the worker.
+        ProcessHandle program = awaitDescendant(w, "/bin/sh /app/slow.sh /inputs/in.txt", err);
+        assertThat(program.destroyForcibly()).isTrue();
+        assertThat(w.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String said = Files.readString(err);
+        assertThat(w.exitValue()).as(said).isEqualTo(4);
+        assertThat(said).contains("the program was killed by signal 9 inside the enclave")
+                .contains("nothing was published");
+        assertThat(tmp.resolve("repo/refs/jobs/" + id + "/result.json")).doesNotExist();
+        assertThat(fetch(id, tmp.resolve("out")).code()).isEqualTo(3);
+    }
+
+    @Test
+    void withoutGramineAGramineJobFailsWithExitCode4BeforeAnythingIsDownloadedOrWritten() throws Exception {
+        String id = submit(slowBundle(Optional.of(ca)), "gramine-sgx");
+        List<Path> before = tree(tmp.resolve("repo"));
+        Path work = tmp.resolve("work");
+        Path err = tmp.resolve("g.err");
+        // PATH without Gramine (nor bubblewrap: a Gramine job does not need it).
+        Process w = worker(id, err, Files.createDirectories(tmp.resolve("empty")).toString(), "--work", work.toString(),
+                "--secret-provisioning", "kbs.test:4433");
+        assertThat(w.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String said = Files.readString(err);
+        assertThat(w.exitValue()).as(said).isEqualTo(4);
+        assertThat(said).contains("backend gramine-sgx needs Gramine 1.9, and 'gramine-sgx-sign' is not on PATH");
+        assertThat(said.strip().lines().count()).as(said).isEqualTo(1);
+        assertThat(work).doesNotExist();
+        assertThat(tree(tmp.resolve("repo"))).isEqualTo(before);
+    }
+
+    /**
+     * The CLI's Gramine path with a stand-in {@code gramine-direct} that this test writes: a shell script, not
+     * Gramine, which checks what the worker prepared and copies ciphertext the test made with the job key.
+     */
+    @Test
+    void workerRunWithAStandInGramineDirectPublishesOutputsTheOwnerFetches() throws Exception {
+        String id = submit(slowBundle(Optional.of(ca)), "gramine-sgx");
+        Path premade = tmp.resolve("copy.pf");
+        try (var key = dev.cloister.pf.PfKey.read(tmp.resolve("keys").resolve(id + ".key"))) {
+            dev.cloister.core.AtomicFiles.<dev.cloister.pf.PfException>write(premade, false, ch ->
+                    dev.cloister.pf.ProtectedFiles.encrypt(new java.io.ByteArrayInputStream(
+                            "the whole secret text\n".getBytes(StandardCharsets.UTF_8)), ch, key, "/outputs/copy.txt",
+                            dev.cloister.pf.PfVersion.V2, n -> {}));
+        }
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Files.writeString(bin.resolve("gramine-direct"), """
+                #!/bin/sh
+                # Stand-in for gramine-direct written by WorkerProcessTest; Gramine does not run here.
+                [ "$*" = entrypoint ] || { echo "bad arguments: $*"; exit 90; }
+                [ "$SECRET_PROVISION_SERVERS" = kbs.test:4433 ] || { echo "no broker address"; exit 91; }
+                grep -q '"/inputs/in.txt",' entrypoint.manifest || { echo "job args not in loader.argv"; exit 92; }
+                [ -s inputs/in.txt ] || { echo "no encrypted input"; exit 93; }
+                echo "program says hello"
+                cp '%s' outputs/copy.txt
+                """.formatted(premade));
+        Files.setPosixFilePermissions(bin.resolve("gramine-direct"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        // The owner renders the same manifest from the job file, before any worker ran.
+        Run manifest = run("job", "manifest", tmp.resolve("job-gramine-sgx.yaml").toString());
+        assertThat(manifest.code()).as(manifest.err()).isZero();
+        assertThat(manifest.out()).contains("  \"/inputs/in.txt\",\n  \"/outputs/copy.txt\",\n]");
+        Files.writeString(bin.resolve("gramine-direct"), Files.readString(bin.resolve("gramine-direct")).replace(
+                "echo \"program says hello\"", "cmp -s entrypoint.manifest '" + Files.writeString(
+                        tmp.resolve("owner.manifest"), manifest.out()) + "' || exit 94\necho \"program says hello\""));
+        Path err = tmp.resolve("g.err");
+        Process w = worker(id, err, bin + ":/usr/bin:/bin", "--backend", "gramine-direct", "--secret-provisioning",
+                "kbs.test:4433", "--json");
+        assertThat(w.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String said = Files.readString(err);
+        assertThat(w.exitValue()).as(said).isZero();
+        assertThat(said).contains("gramine: program says hello");
+        var result = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("g.err.out").toFile());
+        assertThat(result.path("backend").asText()).isEqualTo("gramine-direct");
+        assertThat(result.path("simulated").asBoolean()).isTrue();
+        assertThat(result.path("programExit").asInt()).isZero();
+        assertThat(result.path("stdout").isNull()).isTrue();
+        Run ok = fetch(id, tmp.resolve("out"));
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(tmp.resolve("out/copy")).hasContent("the whole secret text\n");
+        try (Stream<Path> s = Files.list(tmp.resolve("out"))) {
+            assertThat(s.map(p -> p.getFileName().toString()).toList()).containsExactly("copy");
+        }
+    }
+
+    @Test
+    void aRepositoryFolderThatDoesNotExistIsAnErrorAndIsNotCreated() {
+        Path nowhere = tmp.resolve("no/such/repo");
+        Run fetch = run("job", "fetch", "x-0000000000", tmp.resolve("out").toString(), "--repository", nowhere.toString(),
+                "--keys", tmp.resolve("keys").toString());
+        assertThat(fetch.code()).isEqualTo(3);
+        assertThat(fetch.err()).contains("no repository at " + nowhere);
+        Run work = run("worker", "run", "x-0000000000", "--repository", nowhere.toString());
+        assertThat(work.code()).isEqualTo(3);
+        assertThat(work.err()).contains("no repository at " + nowhere);
+        assertThat(tmp.resolve("no")).doesNotExist();
+        assertThat(tmp.resolve("out")).doesNotExist();
+    }
+
+    private static List<Path> tree(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.sorted().toList();
+        }
+    }
+}

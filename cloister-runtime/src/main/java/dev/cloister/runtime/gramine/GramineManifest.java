@@ -1,0 +1,101 @@
+package dev.cloister.runtime.gramine;
+
+import dev.cloister.bundle.BundleSpec;
+import dev.cloister.core.CloisterException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The final Gramine manifest of one job: the bundle's manifest with the job's arguments and environment, the
+ * encrypted mounts at {@code /inputs} and {@code /outputs} keyed by the provisioned job key, and Gramine's
+ * secret provisioning from the broker. It is rendered by the bundle's own canonical renderer
+ * ({@link BundleSpec#manifest()}), so it is a pure function of the bundle and the job record: the owner can render
+ * the same bytes, and hence learn the MRENCLAVE, before any worker runs the job.
+ *
+ * <p><b>Arguments are measured.</b> Gramine ignores the host's command line unless the manifest says
+ * {@code loader.insecure__use_cmdline_argv}, which would let the untrusted worker choose them (and so make the
+ * program print its input, say). The alternative, {@code loader.argv_src_file} pointing at an encrypted file, does
+ * not work with a key that Gramine's secret-provisioning library obtains only once the program's constructors
+ * run, after the loader has read the arguments. So the job's {@code args} are appended to the bundle's
+ * {@code loader.argv} and its {@code env} to {@code loader.env}: both are part of the manifest and thus of
+ * MRENCLAVE. Effect on the policy: a Gramine job's MRENCLAVE is that of this job manifest, not of the bare bundle;
+ * jobs with the same bundle, arguments and environment share it, any other argument changes it. An owner who
+ * wants one policy for many argument lists must pin MRSIGNER/ISVPRODID/ISVSVN instead, and then trusts the
+ * signer with the arguments.
+ */
+public final class GramineManifest {
+    private GramineManifest() {}
+
+    /** The enclave paths of the job mounts; the job file's input and output paths live under them. */
+    public static final String INPUTS = "/inputs";
+    public static final String OUTPUTS = "/outputs";
+
+    /** The environment variable with the broker's RA-TLS address ({@code HOST:PORT}). */
+    public static final String SERVERS = "SECRET_PROVISION_SERVERS";
+
+    /** Names the job's {@code env} may not set: they would change how, and from whom, the enclave gets its key. */
+    private static final List<String> RESERVED = List.of("LD_PRELOAD", "LD_LIBRARY_PATH");
+
+    /**
+     * The job's manifest, as a spec the bundle renderer accepts.
+     *
+     * @param bundle the bundle's spec (from {@code cloister.json}, checked against its manifest by Bundle.open)
+     * @param args the job's arguments, appended to the bundle's argv
+     * @param env the job's environment, added to the bundle's
+     * @throws CloisterException BAD_INPUT when the bundle cannot obtain a key from the broker (built without
+     *     {@code --broker-ca}) or the job's environment touches key provisioning
+     */
+    public static BundleSpec forJob(BundleSpec bundle, List<String> args, Map<String, String> env)
+            throws CloisterException {
+        if (!bundle.keyBroker()) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the bundle was built without --broker-ca, "
+                    + "so under Gramine its enclave cannot obtain the job key from the broker; rebuild it with "
+                    + "'cloister build ... --broker-ca BROKER.pem' (docs/bundles.md)");
+        }
+        for (String name : env.keySet()) {
+            if (RESERVED.contains(name) || name.startsWith("SECRET_PROVISION_")) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job env sets " + name
+                        + ", which Gramine jobs reserve for key provisioning");
+            }
+        }
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).indexOf('\0') >= 0) {
+                // Gramine hands argv to the program as C strings: a NUL would silently cut the argument.
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job args[" + i + "] contains a NUL character");
+            }
+        }
+        for (Map.Entry<String, String> e : env.entrySet()) {
+            if (e.getKey().indexOf('\0') >= 0 || e.getValue().indexOf('\0') >= 0) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job env " + e.getKey().replace('\0', '?')
+                        + " contains a NUL character");
+            }
+        }
+        List<String> argv = new ArrayList<>(bundle.argv());
+        argv.addAll(args);
+        TreeMap<String, String> allEnv = new TreeMap<>(bundle.env());
+        allEnv.putAll(env);
+        List<String> passthrough = new ArrayList<>(bundle.passthroughEnv());
+        if (!allEnv.containsKey(SERVERS) && !passthrough.contains(SERVERS)) {
+            passthrough.add(SERVERS);
+        }
+        return new BundleSpec(bundle.entrypoint(), argv, allEnv, passthrough, bundle.files(), bundle.allowedFiles(),
+                bundle.enclaveSize(), bundle.maxThreads(), bundle.isvProdId(), bundle.isvSvn(), bundle.libos(),
+                bundle.libosSha256(), INPUTS, OUTPUTS, true, bundle.gramineRuntime());
+    }
+
+    /** The canonical manifest bytes of {@link #forJob}. */
+    public static byte[] render(BundleSpec bundle, List<String> args, Map<String, String> env) throws CloisterException {
+        return forJob(bundle, args, env).manifest();
+    }
+
+    /**
+     * The broker address fixed in the manifest at build time ({@code cloister build --broker}), if any. When it is
+     * set the enclave uses it whatever the worker says; otherwise the worker passes its own through.
+     */
+    public static Optional<String> fixedServers(BundleSpec spec) {
+        return Optional.ofNullable(spec.env().get(SERVERS));
+    }
+}
