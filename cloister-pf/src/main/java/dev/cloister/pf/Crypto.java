@@ -169,6 +169,9 @@ final class Crypto {
 
         void nonce(byte[] out);
 
+        /** Forgets any key material held for later nodes; the source stays usable (it refills). */
+        default void wipe() {}
+
         /**
          * Keys from a CTR-DRBG-like generator: the AES-CTR keystream under a key and counter drawn from the
          * platform SecureRandom, re-seeded every 256 KiB of output. A node costs a 16-byte copy instead of a
@@ -192,13 +195,21 @@ final class Crypto {
                     }
                 }
 
+                // Keys handed out stay in the pool until the next refill overwrites it or wipe() clears it: zeroing
+                // 16 bytes per node showed up in encryption profiles, and those keys sit in the caller's MHT node
+                // buffer for as long anyway.
                 private void take(byte[] out, int n) {
                     if (pos + n > pool.length) {
                         refill();
                     }
                     System.arraycopy(pool, pos, out, 0, n);
-                    Arrays.fill(pool, pos, pos + n, (byte) 0);
                     pos += n;
+                }
+
+                @Override
+                public void wipe() {
+                    Arrays.fill(pool, (byte) 0);
+                    pos = pool.length;
                 }
 
                 private void refill() {

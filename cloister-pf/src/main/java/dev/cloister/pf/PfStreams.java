@@ -151,6 +151,7 @@ final class PfStreams {
             Arrays.fill(mhtNode, (byte) 0);
             Arrays.fill(nodeKey, (byte) 0);
             md.wipe();
+            keys.wipe();
             parking.close();
         }
     }
