@@ -46,7 +46,10 @@ run() {
     done
     sleep 0.1
   done
-  wait "$pid"
+  if ! wait "$pid"; then
+    echo "FAILED"
+    return
+  fi
   for k in "${!seen[@]}"; do
     case "$k" in
       *Compiler*) jit=$((jit + seen[$k])) ;;
@@ -67,6 +70,11 @@ run() {
 # On a shared machine wall-clock speed mostly measures the other jobs; CPU seconds (user + system, all
 # threads) show what the work itself costs.
 report() { # label bytes secs heap rss cpu inproc jit gc
+  # A run that failed (for instance because it needed more than the 256 MiB heap) stops the benchmark.
+  if [ "$3" = FAILED ]; then
+    echo "$1: the command failed under -Xmx256m (see above)" >&2
+    exit 1
+  fi
   awk -v l="$1" -v b="$2" -v s="$3" -v h="$4" -v r="$5" -v c="$6" -v i="$7" -v j="$8" -v g="$9" \
     'BEGIN { printf "%-26s %6.2f s %5.0f MB/s (in-process %6.2f s %5.0f MB/s)  cpu %5.2f s (jit %4.2f, gc %4.2f)  heap %7s MiB  RSS %4d MiB\n", l, s, b / s / 1e6, i, b / i / 1e6, c, j, g, h, r }'
 }
