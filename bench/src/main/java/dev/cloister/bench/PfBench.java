@@ -63,6 +63,10 @@ public class PfBench {
     byte[] keyBytes = new byte[16];
     byte[] iv = new byte[12];
     long counter;
+    PfCpuTime.RawRecords records;
+    byte[] oneKeyCt = new byte[4096 + 16];
+    byte[] oneKey = new byte[16];
+    int next;
 
     @Setup(Level.Trial)
     public void setup() throws Exception {
@@ -81,6 +85,10 @@ public class PfBench {
         gcm = Cipher.getInstance("AES/GCM/NoPadding");
         new Random(7).nextBytes(keyBytes);
         new Random(8).nextBytes(record);
+        records = new PfCpuTime.RawRecords(1024);
+        new Random(9).nextBytes(oneKey);
+        gcm.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(oneKey, "AES"), new GCMParameterSpec(128, new byte[12]));
+        gcm.doFinal(record, 0, record.length, oneKeyCt, 0);
     }
 
     @TearDown(Level.Trial)
@@ -136,5 +144,19 @@ public class PfBench {
         }
         gcm.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(keyBytes, "AES"), new GCMParameterSpec(128, iv));
         return gcm.doFinal(record, 0, record.length, out, 0);
+    }
+
+    /** Raw JDK AES-128-GCM decryption (with tag check) of one 4 KiB record under one fixed key. */
+    @Benchmark
+    public int rawGcmDecrypt4k() throws Exception {
+        gcm.init(Cipher.DECRYPT_MODE, new SecretKeySpec(oneKey, "AES"), records.zeroIv);
+        return gcm.doFinal(oneKeyCt, 0, oneKeyCt.length, out, 0);
+    }
+
+    /** Raw JDK AES-128-GCM decryption of 4 KiB records each under its own key (1024 records, cycled). */
+    @Benchmark
+    public int rawGcmDecrypt4kFreshKey() throws Exception {
+        next = (next + 1) & 1023;
+        return records.decrypt(gcm, next, out);
     }
 }

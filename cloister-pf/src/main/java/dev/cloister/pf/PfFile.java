@@ -382,6 +382,9 @@ final class PfFile {
             Arrays.fill(root.plain, (byte) 0);
         }
         md.wipe();
+        if (keys != null) {
+            keys.wipe();
+        }
         Arrays.fill(kdk, (byte) 0);
         Arrays.fill(io, (byte) 0);
     }

@@ -3,8 +3,12 @@ package dev.cloister.pf;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import java.util.TreeSet;
 import java.util.stream.Stream;
@@ -66,6 +70,81 @@ class RoundTripPropertyTest {
                 assertThat(Pf.readAll(ch, new Random(size))).isEqualTo(plain);
             }
         }
+    }
+
+    /**
+     * The channel overloads (used by the command line for files) against the stream ones: a plaintext channel that
+     * returns short reads and an output channel that takes short writes must give the same plaintext back.
+     */
+    @ParameterizedTest(name = "{0} bytes")
+    @MethodSource("sizes")
+    void channelOverloadsRoundTrip(int size) throws Exception {
+        byte[] plain = Pf.random(size, size + 5);
+        Path f = dir.resolve("ch.pf");
+        Random r = new Random(size + 11L);
+        try (PfKey key = Pf.key(size + 3)) {
+            try (FileChannel out = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                PfInfo info = ProtectedFiles.encrypt(new Trickle(plain, r), out, key, "/data/ch", PfVersion.V2,
+                        n -> {});
+                assertThat(info.plaintextSize()).isEqualTo(size);
+            }
+            java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+            WritableByteChannel sink = new WritableByteChannel() {
+                @Override
+                public int write(ByteBuffer src) {
+                    int n = Math.min(src.remaining(), 1 + r.nextInt(9000));
+                    byte[] b = new byte[n];
+                    src.get(b);
+                    got.write(b, 0, n);
+                    return n;
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return true;
+                }
+
+                @Override
+                public void close() {}
+            };
+            try (FileChannel in = FileChannel.open(f)) {
+                ProtectedFiles.decrypt(in, sink, key, PathPolicy.expect("/data/ch"), "ch.pf", n -> {});
+            }
+            assertThat(got.toByteArray()).isEqualTo(plain);
+            assertThat(Pf.decrypt(f, key, PathPolicy.expect("/data/ch"))).isEqualTo(plain);
+        }
+    }
+
+    /** A readable channel over a byte array that hands out a random, often short, number of bytes per read. */
+    private static final class Trickle implements ReadableByteChannel {
+        private final byte[] data;
+        private final Random r;
+        private int pos;
+
+        Trickle(byte[] data, Random r) {
+            this.data = data;
+            this.r = r;
+        }
+
+        @Override
+        public int read(ByteBuffer dst) {
+            if (pos == data.length) {
+                return -1;
+            }
+            int n = Math.min(Math.min(dst.remaining(), data.length - pos), 1 + r.nextInt(70_000));
+            dst.put(data, pos, n);
+            pos += n;
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {}
     }
 
     @ParameterizedTest(name = "{0} bytes")

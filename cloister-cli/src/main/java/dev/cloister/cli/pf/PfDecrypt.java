@@ -6,9 +6,6 @@ import dev.cloister.pf.PathPolicy;
 import dev.cloister.pf.PfInfo;
 import dev.cloister.pf.PfKey;
 import dev.cloister.pf.ProtectedFiles;
-import java.io.BufferedOutputStream;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -107,8 +104,8 @@ public final class PfDecrypt implements Callable<Integer> {
                         PathPolicy policy = path.trust ? PathPolicy.trustEmbedded()
                                 : PathPolicy.expect(Trees.join(path.expected, e.relative()));
                         try (FileChannel ch = FileChannel.open(e.source());
-                                OutputStream os = new BufferedOutputStream(Files.newOutputStream(target,
-                                        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1 << 16)) {
+                                FileChannel os = FileChannel.open(target, StandardOpenOption.CREATE_NEW,
+                                        StandardOpenOption.WRITE)) {
                             restrict(target);
                             PfInfo info = ProtectedFiles.decrypt(ch, os, key, policy, e.source().toString(),
                                     progress::advance);
@@ -121,11 +118,8 @@ public final class PfDecrypt implements Callable<Integer> {
                 PfInfo[] info = new PfInfo[1];
                 try (FileChannel ch = FileChannel.open(in);
                         Progress progress = Progress.bytes("decrypt", ch.size(), quiet || json)) {
-                    AtomicFiles.write(out, force, target -> {
-                        OutputStream os = Channels.newOutputStream(target);
-                        info[0] = ProtectedFiles.decrypt(ch, os, key, policy, in.toString(), progress::advance);
-                        os.flush();
-                    });
+                    AtomicFiles.write(out, force, target -> info[0] =
+                            ProtectedFiles.decrypt(ch, target, key, policy, in.toString(), progress::advance));
                 }
                 results = List.of(new PfEncrypt.Result(null, info[0]));
             }

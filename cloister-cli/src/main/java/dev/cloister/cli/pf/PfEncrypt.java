@@ -9,7 +9,6 @@ import dev.cloister.pf.PfInfo;
 import dev.cloister.pf.PfKey;
 import dev.cloister.pf.PfVersion;
 import dev.cloister.pf.ProtectedFiles;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -114,7 +113,7 @@ public final class PfEncrypt implements Callable<Integer> {
                 try (Progress progress = Progress.bytes("encrypt", total, quiet || json)) {
                     results = Trees.run(entries, out, threads, (e, target) -> {
                         String path = Trees.join(base, e.relative());
-                        try (InputStream is = Files.newInputStream(e.source());
+                        try (FileChannel is = FileChannel.open(e.source());
                                 FileChannel ch = FileChannel.open(target, StandardOpenOption.CREATE_NEW,
                                         StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                             PfInfo info = ProtectedFiles.encrypt(is, ch, key, path, format.version, progress::advance);
@@ -126,7 +125,7 @@ public final class PfEncrypt implements Callable<Integer> {
                 long total = Files.size(in);
                 PfInfo[] info = new PfInfo[1];
                 try (Progress progress = Progress.bytes("encrypt", total, quiet || json);
-                        InputStream is = Files.newInputStream(in)) {
+                        FileChannel is = FileChannel.open(in)) {
                     AtomicFiles.write(out, force, ch -> info[0] =
                             ProtectedFiles.encrypt(is, ch, key, base, format.version, progress::advance));
                 }

@@ -96,11 +96,22 @@ final class Trees {
                 });
         try {
             ExecutorCompletionService<R> cs = new ExecutorCompletionService<>(pool);
-            List<Future<R>> futures = new ArrayList<>();
             for (Entry e : entries) {
+                Files.createDirectories(tmp.resolve(e.relative()).getParent());
+            }
+            // Largest files first, so that no thread is left alone with a big file at the end (the pool takes
+            // tasks in submission order); results still come back in the sorted order of the entries.
+            List<Integer> order = new ArrayList<>();
+            for (int i = 0; i < entries.size(); i++) {
+                order.add(i);
+            }
+            order.sort(Comparator.comparingLong((Integer i) -> entries.get(i).size()).reversed()
+                    .thenComparing(i -> i));
+            List<Future<R>> futures = new ArrayList<>(java.util.Collections.nCopies(entries.size(), null));
+            for (int i : order) {
+                Entry e = entries.get(i);
                 Path out = tmp.resolve(e.relative());
-                Files.createDirectories(out.getParent());
-                futures.add(cs.submit(() -> task.run(e, out)));
+                futures.set(i, cs.submit(() -> task.run(e, out)));
             }
             for (int i = 0; i < futures.size(); i++) {
                 try {
