@@ -143,8 +143,10 @@ public final class SimEnclave {
 
     private SandboxSpec outerSpec(Path root, Path inDir, Path outDir, Path planFile) {
         Path javaHome = Path.of(System.getProperty("java.home"));
+        // Not C1-only (-XX:TieredStopAtLevel=1), though it starts faster: only C2 uses the AES-GCM intrinsics, and
+        // without them decrypting a 256 MiB input took 6.5x longer (72 s instead of 11 s on this 2-core machine).
         List<String> cmd = new ArrayList<>(List.of(javaHome.resolve("bin/java").toString(),
-                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+                "-Xmx256m", "-XX:+UseSerialGC", "-XX:-UsePerfData",
                 "-Djava.io.tmpdir=" + MEMORY, "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), launcherMainClass, PLAN));
         SandboxSpec.Builder b = SandboxSpec.builder(cmd)
