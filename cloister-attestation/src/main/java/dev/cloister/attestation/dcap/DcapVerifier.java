@@ -44,7 +44,7 @@ public final class DcapVerifier implements EvidenceVerifier {
     private final CollateralSource source;
     private final Map<BytesKey, VerifiedCollateral> collateralCache = new ConcurrentHashMap<>();
     private final Map<BytesKey, PckChain> chainCache = new ConcurrentHashMap<>();
-    private final Map<ByteBuffer, ECPublicKeyParameters> attestationKeys = new ConcurrentHashMap<>();
+    private final Map<ByteBuffer, P256.Key> attestationKeys = new ConcurrentHashMap<>();
 
     /** Where collateral comes from when the caller passes none (see {@link PcsCollateralProvider}). */
     @FunctionalInterface
@@ -230,14 +230,14 @@ public final class DcapVerifier implements EvidenceVerifier {
         }
         Cert root = vc.anchor.cert;
         vc.rootCrl = Crl.parse(c.rootCaCrl(), "root_ca_crl");
-        if (!vc.rootCrl.issuedBy(root) || !vc.rootCrl.signedBy(vc.anchor.cert.key)) {
+        if (!vc.rootCrl.issuedBy(root) || !vc.rootCrl.signedBy(vc.anchor.cert.signerKey())) {
             throw EvidenceException.rejected("signature is invalid for the root CA CRL (issuer "
                     + vc.rootCrl.issuerCn + ")");
         }
         vc.intervals.add(new Interval("root CA CRL", vc.rootCrl.thisUpdate, vc.rootCrl.nextUpdate));
         vc.pckCrlIssuer = crlChain.get(0);
         vc.pckCrl = Crl.parse(c.pckCrl(), "pck_crl");
-        if (!vc.pckCrl.issuedBy(vc.pckCrlIssuer) || !vc.pckCrl.signedBy(vc.pckCrlIssuer.key)) {
+        if (!vc.pckCrl.issuedBy(vc.pckCrlIssuer) || !vc.pckCrl.signedBy(vc.pckCrlIssuer.signerKey())) {
             throw EvidenceException.rejected("signature is invalid for the PCK CRL (issuer "
                     + vc.pckCrl.issuerCn + ")");
         }
@@ -252,13 +252,13 @@ public final class DcapVerifier implements EvidenceVerifier {
             }
         }
         vc.tcbInfo = TcbInfo.parse(c.tcbInfo());
-        if (!Ecdsa.verifyRaw(tcbChain.get(0).key, c.tcbInfo().getBytes(StandardCharsets.UTF_8),
+        if (!Ecdsa.verifyRaw(tcbChain.get(0).signerKey(), c.tcbInfo().getBytes(StandardCharsets.UTF_8),
                 c.tcbInfoSignature())) {
             throw EvidenceException.rejected("signature is invalid for tcb_info");
         }
         vc.intervals.add(new Interval("TCB Info", vc.tcbInfo.issueDate(), vc.tcbInfo.nextUpdate()));
         vc.qeIdentity = QeIdentity.parse(c.qeIdentity());
-        if (!Ecdsa.verifyRaw(qeChain.get(0).key, c.qeIdentity().getBytes(StandardCharsets.UTF_8),
+        if (!Ecdsa.verifyRaw(qeChain.get(0).signerKey(), c.qeIdentity().getBytes(StandardCharsets.UTF_8),
                 c.qeIdentitySignature())) {
             throw EvidenceException.rejected("signature is invalid for qe_identity");
         }
@@ -315,8 +315,8 @@ public final class DcapVerifier implements EvidenceVerifier {
             if (work.checkedLinks.contains(List.of(c, issuer))) {
                 continue;
             }
-            // the anchor's key object is long-lived, so its precomputed multiples are reused across calls
-            ECPublicKeyParameters key = i + 1 == chain.size() - 1 ? anchor.cert.key : issuer.key;
+            // the root's key is the pinned anchor's (same bytes: anchorOf compared the SPKI)
+            P256.Key key = i + 1 == chain.size() - 1 ? anchor.cert.signerKey() : issuer.signerKey();
             if (c.signedBy(key)) {
                 work.checkedLinks.add(List.of(c, issuer));
             } else {
@@ -478,7 +478,7 @@ public final class DcapVerifier implements EvidenceVerifier {
         }
         QeStatus qeStatus = qeStatus(qeId, qeReport);
         // B.11, B.12: the quote signature by the attestation key
-        ECPublicKeyParameters ak = attestationKey(attKey);
+        P256.Key ak = attestationKey(attKey);
         if (ak == null) {
             throw EvidenceException.rejected("the attestation key is not a valid P-256 point");
         }
@@ -536,18 +536,21 @@ public final class DcapVerifier implements EvidenceVerifier {
     }
 
     /**
-     * The attestation key as a curve point. A QE keeps its attestation key across quotes, so caching the point
-     * object lets BouncyCastle reuse its precomputed multiples for the next quote of the same platform.
+     * The attestation key as a curve point. A QE keeps its attestation key across quotes, so the caching verifier
+     * keeps the key object, which earns a precomputed table for the next quotes of the same platform; the
+     * non-caching verifier decodes it afresh, so a "full" verification never profits from a platform seen before.
      */
-    private ECPublicKeyParameters attestationKey(byte[] raw) {
+    private P256.Key attestationKey(byte[] raw) {
         if (!caching) {
-            return Ecdsa.rawPublicKey(raw);
+            ECPublicKeyParameters p = Ecdsa.rawPublicKey(raw);
+            return p == null ? null : P256.Key.oneOff(p);
         }
         ByteBuffer k = ByteBuffer.wrap(raw);
-        ECPublicKeyParameters p = attestationKeys.get(k);
+        P256.Key p = attestationKeys.get(k);
         if (p == null) {
-            p = Ecdsa.rawPublicKey(raw);
-            if (p != null) {
+            ECPublicKeyParameters params = Ecdsa.rawPublicKey(raw);
+            if (params != null) {
+                p = P256.Key.promotable(params);
                 if (attestationKeys.size() >= CACHE_LIMIT) {
                     attestationKeys.clear();
                 }
