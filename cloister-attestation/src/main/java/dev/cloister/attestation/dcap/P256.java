@@ -10,6 +10,7 @@ import org.bouncycastle.math.ec.ECPoint;
 import org.bouncycastle.math.ec.WNafUtil;
 import org.bouncycastle.math.ec.custom.sec.SecP256R1Field;
 import org.bouncycastle.math.raw.Mod;
+import org.bouncycastle.math.raw.Nat;
 import org.bouncycastle.math.raw.Nat256;
 
 /**
@@ -357,8 +358,7 @@ final class P256 {
         SecP256R1Field.subtract(t, gamma, t);
         SecP256R1Field.subtract(t, delta, p.z);
         // X3 = α² - 8β
-        SecP256R1Field.twice(beta, beta);
-        SecP256R1Field.twice(beta, beta); // 4β
+        times(beta, 2); // 4β
         SecP256R1Field.twice(beta, t); // 8β
         sqr(alpha, p.x, c);
         SecP256R1Field.subtract(p.x, t, p.x);
@@ -366,9 +366,7 @@ final class P256 {
         SecP256R1Field.subtract(beta, p.x, t);
         mul(alpha, t, t, c);
         sqr(gamma, gamma, c);
-        SecP256R1Field.twice(gamma, gamma);
-        SecP256R1Field.twice(gamma, gamma);
-        SecP256R1Field.twice(gamma, gamma);
+        times(gamma, 3); // 8γ²
         SecP256R1Field.subtract(t, gamma, p.y);
         if (Nat256.isZero(p.z)) {
             p.inf = true; // only for a point of order 2, which P-256 does not have; kept for safety
@@ -408,8 +406,8 @@ final class P256 {
         }
         SecP256R1Field.twice(r, r); // r = 2(S2 - Y1)
         sqr(h, hh, c);
-        SecP256R1Field.twice(hh, t);
-        SecP256R1Field.twice(t, t); // I = 4HH
+        System.arraycopy(hh, 0, t, 0, 8);
+        times(t, 2); // I = 4HH
         mul(h, t, j, c); // J = H·I
         mul(p.x, t, v, c); // V = X1·I
         // Z3 = (Z1 + H)² - Z1Z1 - HH
@@ -493,6 +491,11 @@ final class P256 {
         SecP256R1Field.subtract(v, p.x, t);
         mul(r, t, t, c);
         SecP256R1Field.subtract(t, s1, p.y);
+    }
+
+    /** z = 2^bits · z mod p (bits ≤ 3), with one reduction where repeated doubling would take several. */
+    private static void times(int[] z, int bits) {
+        SecP256R1Field.reduce32(Nat.shiftUpBits(8, z, bits, 0), z);
     }
 
     private static int[] fe(BigInteger v) {
