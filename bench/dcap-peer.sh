@@ -2,6 +2,7 @@
 # Runs Cloister's DCAP verifier (JMH DcapBench) and the JS peer @phala/dcap-qvl 0.3.9 (../shared/tools/dcap-peer)
 # on the same inputs, the dcap-qvl SGX and TDX samples, in the same run, and prints the median times and the ratio.
 # Usage: bench/dcap-peer.sh [peer runs, default 300]
+# "full 2thr" is DcapBench.*FullParallel: the same full verification with the collateral checked on a second thread.
 # Needs node and npm (the peer is installed once into bench/target/dcap-peer from the npm registry).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,10 +60,11 @@ jcpu = dict(re.findall(r'cpu (\w+) ([\d.]+)', sys.argv[3]))
 pcpu = dict(re.findall(r'cpu (\w+) ([\d.]+)', sys.argv[4]))
 rows = [("SGX", "dcapqvl-sgx-v3", "sgx"), ("TDX", "dcapqvl-tdx-v4", "tdx")]
 print("wall-clock medians (ms): JMH sample time vs the peer's own --bench")
-print(f"{'sample':6} {'peer':>9} {'full':>9} {'cached':>9} {'peer/full':>10} {'peer/cached':>12}")
+print(f"{'sample':6} {'peer':>9} {'full':>9} {'full 2thr':>9} {'cached':>9} {'peer/full':>10} {'peer/cached':>12}")
 for name, pid, k in rows:
     p, f, c = peer[pid], jmh[k + "Full"], jmh[k + "Cached"]
-    print(f"{name:6} {p:9.3f} {f:9.3f} {c:9.3f} {p / f:9.1f}x {p / c:11.1f}x")
+    f2 = jmh.get(k + "FullParallel", float("nan"))
+    print(f"{name:6} {p:9.3f} {f:9.3f} {f2:9.3f} {c:9.3f} {p / f:9.1f}x {p / c:11.1f}x")
 print("process CPU time per verification (ms)")
 print(f"{'sample':6} {'peer':>9} {'full':>9} {'cached':>9} {'peer/full':>10} {'peer/cached':>12}")
 for name, pid, k in rows:

@@ -36,7 +36,10 @@ final class Cert {
     final Instant notBefore;
     final Instant notAfter;
     final boolean ca;
-    final ECPublicKeyParameters key;
+    /** The subject key for one-off use (the PCK leaf signing its QE report). */
+    final P256.Key key;
+    private final ECPublicKeyParameters keyParams;
+    private final byte[] point;
     final byte[] spki;
     private final int tbsOff;
     private final int tbsLen;
@@ -54,20 +57,22 @@ final class Cert {
             cn = cn(subject);
             issuerCn = cn(issuer);
             serial = cert.getSerialNumber().getValue();
-            notBefore = cert.getStartDate().getDate().toInstant();
-            notAfter = cert.getEndDate().getDate().toInstant();
+            notBefore = Times.x509(cert.getStartDate());
+            notAfter = Times.x509(cert.getEndDate());
             Extensions ext = cert.getTBSCertificate().getExtensions();
             BasicConstraints bc = ext == null ? null : BasicConstraints.fromExtensions(ext);
             ca = bc != null && bc.isCA();
             sigAlg = cert.getSignatureAlgorithm().getAlgorithm();
             signature = cert.getSignature().getOctets();
-            key = Ecdsa.encodedPublicKey(cert.getSubjectPublicKeyInfo().getPublicKeyData().getBytes());
+            point = cert.getSubjectPublicKeyInfo().getPublicKeyData().getBytes();
+            keyParams = Ecdsa.encodedPublicKey(point);
         } catch (RuntimeException | java.io.IOException e) {
             throw EvidenceException.malformed(what + " is not a well-formed X.509 certificate");
         }
-        if (key == null) {
+        if (keyParams == null) {
             throw EvidenceException.malformed(what + " (" + cn + ") does not hold a P-256 public key");
         }
+        key = P256.Key.oneOff(keyParams);
         int[] tbs = Der.firstInner(der);
         if (tbs == null) {
             throw EvidenceException.malformed(what + " is not DER encoded");
@@ -143,8 +148,17 @@ final class Cert {
         return ext == null ? null : ext.getExtension(oid);
     }
 
+    /**
+     * The subject key as a CA or collateral signer: the process-wide object for these key bytes, which keeps
+     * precomputed multiples once the key recurs (Intel's root, platform CA and TCB signing key recur in every
+     * verification). Every signature is still verified.
+     */
+    P256.Key signerKey() {
+        return P256.Key.shared(point, keyParams);
+    }
+
     /** Whether {@code issuerKey} signed this certificate (ECDSA P-256 with SHA-256 only). */
-    boolean signedBy(ECPublicKeyParameters issuerKey) {
+    boolean signedBy(P256.Key issuerKey) {
         if (!ECDSA_SHA256.equals(sigAlg)) {
             return false;
         }

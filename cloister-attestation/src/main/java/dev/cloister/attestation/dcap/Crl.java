@@ -8,7 +8,6 @@ import java.util.Set;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.CertificateList;
 import org.bouncycastle.asn1.x509.TBSCertList;
-import org.bouncycastle.crypto.params.ECPublicKeyParameters;
 
 /** A parsed X.509 CRL: issuer, validity and revoked serial numbers; immutable. */
 final class Crl {
@@ -34,11 +33,11 @@ final class Crl {
             issuerCn = Cert.cn(issuer);
             sigAlg = list.getSignatureAlgorithm().getAlgorithm();
             signature = list.getSignature().getOctets();
-            thisUpdate = list.getThisUpdate().getDate().toInstant();
+            thisUpdate = Times.x509(list.getThisUpdate());
             if (list.getNextUpdate() == null) {
                 throw EvidenceException.malformed(what + " has no nextUpdate");
             }
-            nextUpdate = list.getNextUpdate().getDate().toInstant();
+            nextUpdate = Times.x509(list.getNextUpdate());
             for (TBSCertList.CRLEntry e : list.getRevokedCertificates()) {
                 revoked.add(e.getUserCertificate().getValue());
             }
@@ -57,7 +56,7 @@ final class Crl {
         return new Crl(der, what);
     }
 
-    boolean signedBy(ECPublicKeyParameters key) {
+    boolean signedBy(P256.Key key) {
         if (!Cert.ECDSA_SHA256.equals(sigAlg)) {
             return false;
         }

@@ -16,7 +16,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import org.bouncycastle.crypto.params.ECPublicKeyParameters;
 
 /**
@@ -42,9 +45,11 @@ public final class DcapVerifier implements EvidenceVerifier {
     private final List<Anchor> anchors;
     private final boolean caching;
     private final CollateralSource source;
+    /** Runs the collateral checks beside the calling thread's PCK chain and quote checks; null: one thread. */
+    private final Executor executor;
     private final Map<BytesKey, VerifiedCollateral> collateralCache = new ConcurrentHashMap<>();
     private final Map<BytesKey, PckChain> chainCache = new ConcurrentHashMap<>();
-    private final Map<ByteBuffer, ECPublicKeyParameters> attestationKeys = new ConcurrentHashMap<>();
+    private final Map<ByteBuffer, P256.Key> attestationKeys = new ConcurrentHashMap<>();
 
     /** Where collateral comes from when the caller passes none (see {@link PcsCollateralProvider}). */
     @FunctionalInterface
@@ -55,10 +60,11 @@ public final class DcapVerifier implements EvidenceVerifier {
 
     private record Anchor(TrustAnchor anchor, Cert cert) {}
 
-    private DcapVerifier(List<Anchor> anchors, boolean caching, CollateralSource source) {
+    private DcapVerifier(List<Anchor> anchors, boolean caching, CollateralSource source, Executor executor) {
         this.anchors = List.copyOf(anchors);
         this.caching = caching;
         this.source = source;
+        this.executor = executor;
     }
 
     /** Trusts only Intel's production SGX Root CA; simulated evidence is denied ("unknown root"). */
@@ -84,17 +90,27 @@ public final class DcapVerifier implements EvidenceVerifier {
         if (list.isEmpty()) {
             throw new IllegalArgumentException("at least one trust anchor is required");
         }
-        return new DcapVerifier(list, true, null);
+        return new DcapVerifier(list, true, null, null);
     }
 
     /** A verifier with the same roots that checks every signature on every call (for measurements). */
     public DcapVerifier withoutCache() {
-        return new DcapVerifier(anchors, false, source);
+        return new DcapVerifier(anchors, false, source, executor);
     }
 
     /** A verifier with the same roots that asks {@code source} for collateral when none is passed. */
     public DcapVerifier withCollateralSource(CollateralSource s) {
-        return new DcapVerifier(anchors, caching, Objects.requireNonNull(s, "source"));
+        return new DcapVerifier(anchors, caching, Objects.requireNonNull(s, "source"), executor);
+    }
+
+    /**
+     * A verifier with the same roots and caching that splits each verification in two: the collateral (its
+     * chains, CRLs, TCB Info and QE Identity signatures) is checked on {@code e} while the calling thread checks
+     * the PCK chain and the QE report and quote signatures. Every check still runs and the verdict, including which
+     * failure is reported when several checks fail, is the single-threaded one; only latency changes.
+     */
+    public DcapVerifier withExecutor(Executor e) {
+        return new DcapVerifier(anchors, caching, source, Objects.requireNonNull(e, "executor"));
     }
 
     @Override
@@ -103,6 +119,9 @@ public final class DcapVerifier implements EvidenceVerifier {
         Quote quote = Quote.parse(evidence);
         Work work = new Work();
         CertificationData cd = quote.signatureData().qe().certificationData();
+        if (executor != null && collateral != null && cd.type() == CertificationData.PCK_CHAIN) {
+            return verifyInParallel(quote, evidence, cd, collateral, at, work);
+        }
         PckChain chain;
         if (cd.type() == CertificationData.PCK_CHAIN) {
             chain = pckChain(cd.pckChainPem(), work);
@@ -122,11 +141,76 @@ public final class DcapVerifier implements EvidenceVerifier {
             collateral = source.collateralFor(new CollateralRequest(quote.teeType(), chain.ext.fmspc(), ca), at);
         }
         VerifiedCollateral vc = verifiedCollateral(collateral, work);
+        checkSameRoot(chain, vc);
+        return verify(quote, evidence, chain, vc, at, null);
+    }
+
+    private static void checkSameRoot(PckChain chain, VerifiedCollateral vc) throws EvidenceException {
         if (chain.anchor != vc.anchor) {
             throw EvidenceException.rejected("the quote's PCK chain ends in " + chain.anchor.anchor.name()
                     + " but the collateral is signed under " + vc.anchor.anchor.name());
         }
-        return verify(quote, evidence, chain, vc, at);
+    }
+
+    /** Outcomes of the quote's own signature checks, computed ahead on the calling thread. */
+    private record QuoteSignatures(boolean qeReport, P256.Key attestationKey, boolean quote) {}
+
+    private VerifiedEvidence verifyInParallel(Quote quote, byte[] evidence, CertificationData cd, byte[] collateral,
+            Instant at, Work work) throws EvidenceException {
+        // the collateral side gets its own Work: the maps are not thread-safe, and sharing would save one link check
+        CompletableFuture<VerifiedCollateral> side = CompletableFuture.supplyAsync(() -> {
+            try {
+                return verifiedCollateral(collateral, new Work());
+            } catch (EvidenceException e) {
+                throw new CompletionException(e);
+            }
+        }, executor);
+        PckChain chain;
+        QuoteSignatures sigs;
+        try {
+            chain = pckChain(cd.pckChainPem(), work);
+            sigs = quoteSignatures(quote, evidence, chain);
+        } catch (EvidenceException | RuntimeException e) {
+            side.cancel(false);
+            throw e; // the single-threaded order also reports PCK chain failures before collateral ones
+        }
+        VerifiedCollateral vc;
+        try {
+            vc = side.join();
+        } catch (CompletionException | java.util.concurrent.CancellationException e) {
+            if (e.getCause() instanceof EvidenceException ee) {
+                throw ee;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw e;
+        }
+        checkSameRoot(chain, vc);
+        return verify(quote, evidence, chain, vc, at, sigs);
+    }
+
+    private QuoteSignatures quoteSignatures(Quote q, byte[] raw, PckChain chain) {
+        QeReportCertificationData qe = q.signatureData().qe();
+        boolean qeOk = qeReportSigned(chain, qe.qeReport().toBytes(), qe.qeReportSignature());
+        P256.Key ak = attestationKey(q.signatureData().attestationKey());
+        boolean quoteOk = ak != null && Ecdsa.verifyRaw(ak, raw, 0, q.signedLength(), q.signatureData().signature());
+        return new QuoteSignatures(qeOk, ak, quoteOk);
+    }
+
+    /** Whether the PCK signed the QE report (remembered per chain by the caching verifier). */
+    private boolean qeReportSigned(PckChain chain, byte[] qeBytes, byte[] qeSig) {
+        ByteBuffer qeKey = caching ? ByteBuffer.wrap(concat(qeBytes, qeSig)) : null;
+        if (qeKey != null && chain.signedQeReports.contains(qeKey)) {
+            return true;
+        }
+        if (!Ecdsa.verifyRaw(chain.leaf.key, qeBytes, qeSig)) {
+            return false;
+        }
+        if (qeKey != null && chain.signedQeReports.size() < CACHE_LIMIT) {
+            chain.signedQeReports.add(qeKey);
+        }
+        return true;
     }
 
     // ---------------------------------------------------------------------------------------- collateral
@@ -230,14 +314,14 @@ public final class DcapVerifier implements EvidenceVerifier {
         }
         Cert root = vc.anchor.cert;
         vc.rootCrl = Crl.parse(c.rootCaCrl(), "root_ca_crl");
-        if (!vc.rootCrl.issuedBy(root) || !vc.rootCrl.signedBy(vc.anchor.cert.key)) {
+        if (!vc.rootCrl.issuedBy(root) || !vc.rootCrl.signedBy(vc.anchor.cert.signerKey())) {
             throw EvidenceException.rejected("signature is invalid for the root CA CRL (issuer "
                     + vc.rootCrl.issuerCn + ")");
         }
         vc.intervals.add(new Interval("root CA CRL", vc.rootCrl.thisUpdate, vc.rootCrl.nextUpdate));
         vc.pckCrlIssuer = crlChain.get(0);
         vc.pckCrl = Crl.parse(c.pckCrl(), "pck_crl");
-        if (!vc.pckCrl.issuedBy(vc.pckCrlIssuer) || !vc.pckCrl.signedBy(vc.pckCrlIssuer.key)) {
+        if (!vc.pckCrl.issuedBy(vc.pckCrlIssuer) || !vc.pckCrl.signedBy(vc.pckCrlIssuer.signerKey())) {
             throw EvidenceException.rejected("signature is invalid for the PCK CRL (issuer "
                     + vc.pckCrl.issuerCn + ")");
         }
@@ -252,13 +336,13 @@ public final class DcapVerifier implements EvidenceVerifier {
             }
         }
         vc.tcbInfo = TcbInfo.parse(c.tcbInfo());
-        if (!Ecdsa.verifyRaw(tcbChain.get(0).key, c.tcbInfo().getBytes(StandardCharsets.UTF_8),
+        if (!Ecdsa.verifyRaw(tcbChain.get(0).signerKey(), c.tcbInfo().getBytes(StandardCharsets.UTF_8),
                 c.tcbInfoSignature())) {
             throw EvidenceException.rejected("signature is invalid for tcb_info");
         }
         vc.intervals.add(new Interval("TCB Info", vc.tcbInfo.issueDate(), vc.tcbInfo.nextUpdate()));
         vc.qeIdentity = QeIdentity.parse(c.qeIdentity());
-        if (!Ecdsa.verifyRaw(qeChain.get(0).key, c.qeIdentity().getBytes(StandardCharsets.UTF_8),
+        if (!Ecdsa.verifyRaw(qeChain.get(0).signerKey(), c.qeIdentity().getBytes(StandardCharsets.UTF_8),
                 c.qeIdentitySignature())) {
             throw EvidenceException.rejected("signature is invalid for qe_identity");
         }
@@ -315,8 +399,8 @@ public final class DcapVerifier implements EvidenceVerifier {
             if (work.checkedLinks.contains(List.of(c, issuer))) {
                 continue;
             }
-            // the anchor's key object is long-lived, so its precomputed multiples are reused across calls
-            ECPublicKeyParameters key = i + 1 == chain.size() - 1 ? anchor.cert.key : issuer.key;
+            // the root's key is the pinned anchor's (same bytes: anchorOf compared the SPKI)
+            P256.Key key = i + 1 == chain.size() - 1 ? anchor.cert.signerKey() : issuer.signerKey();
             if (c.signedBy(key)) {
                 work.checkedLinks.add(List.of(c, issuer));
             } else {
@@ -392,8 +476,8 @@ public final class DcapVerifier implements EvidenceVerifier {
 
     private enum QeStatus { OK, OUT_OF_DATE, REVOKED }
 
-    private VerifiedEvidence verify(Quote q, byte[] raw, PckChain chain, VerifiedCollateral vc, Instant at)
-            throws EvidenceException {
+    private VerifiedEvidence verify(Quote q, byte[] raw, PckChain chain, VerifiedCollateral vc, Instant at,
+            QuoteSignatures pre) throws EvidenceException {
         checkTimes(vc.intervals, at);
         checkTimes(chain.intervals, at);
         TcbInfo tcb = vc.tcbInfo;
@@ -455,14 +539,8 @@ public final class DcapVerifier implements EvidenceVerifier {
         EnclaveReport qeReport = qe.qeReport();
         byte[] qeBytes = qeReport.toBytes();
         byte[] qeSig = qe.qeReportSignature();
-        ByteBuffer qeKey = caching ? ByteBuffer.wrap(concat(qeBytes, qeSig)) : null;
-        if (qeKey == null || !chain.signedQeReports.contains(qeKey)) {
-            if (!Ecdsa.verifyRaw(chain.leaf.key, qeBytes, qeSig)) {
-                throw EvidenceException.rejected("signature is invalid for the QE report in the quote");
-            }
-            if (qeKey != null && chain.signedQeReports.size() < CACHE_LIMIT) {
-                chain.signedQeReports.add(qeKey);
-            }
+        if (!(pre != null ? pre.qeReport() : qeReportSigned(chain, qeBytes, qeSig))) {
+            throw EvidenceException.rejected("signature is invalid for the QE report in the quote");
         }
         byte[] attKey = q.signatureData().attestationKey();
         byte[] expected = Ecdsa.sha256(attKey, qe.qeAuthData());
@@ -478,11 +556,12 @@ public final class DcapVerifier implements EvidenceVerifier {
         }
         QeStatus qeStatus = qeStatus(qeId, qeReport);
         // B.11, B.12: the quote signature by the attestation key
-        ECPublicKeyParameters ak = attestationKey(attKey);
+        P256.Key ak = pre != null ? pre.attestationKey() : attestationKey(attKey);
         if (ak == null) {
             throw EvidenceException.rejected("the attestation key is not a valid P-256 point");
         }
-        if (!Ecdsa.verifyRaw(ak, raw, 0, q.signedLength(), q.signatureData().signature())) {
+        if (!(pre != null ? pre.quote()
+                : Ecdsa.verifyRaw(ak, raw, 0, q.signedLength(), q.signatureData().signature()))) {
             throw EvidenceException.rejected("the quote signature (enclave report signature) is invalid");
         }
         // B.13 / C: TCB level
@@ -536,18 +615,21 @@ public final class DcapVerifier implements EvidenceVerifier {
     }
 
     /**
-     * The attestation key as a curve point. A QE keeps its attestation key across quotes, so caching the point
-     * object lets BouncyCastle reuse its precomputed multiples for the next quote of the same platform.
+     * The attestation key as a curve point. A QE keeps its attestation key across quotes, so the caching verifier
+     * keeps the key object, which earns a precomputed table for the next quotes of the same platform; the
+     * non-caching verifier decodes it afresh, so a "full" verification never profits from a platform seen before.
      */
-    private ECPublicKeyParameters attestationKey(byte[] raw) {
+    private P256.Key attestationKey(byte[] raw) {
         if (!caching) {
-            return Ecdsa.rawPublicKey(raw);
+            ECPublicKeyParameters p = Ecdsa.rawPublicKey(raw);
+            return p == null ? null : P256.Key.oneOff(p);
         }
         ByteBuffer k = ByteBuffer.wrap(raw);
-        ECPublicKeyParameters p = attestationKeys.get(k);
+        P256.Key p = attestationKeys.get(k);
         if (p == null) {
-            p = Ecdsa.rawPublicKey(raw);
-            if (p != null) {
+            ECPublicKeyParameters params = Ecdsa.rawPublicKey(raw);
+            if (params != null) {
+                p = P256.Key.promotable(params);
                 if (attestationKeys.size() >= CACHE_LIMIT) {
                     attestationKeys.clear();
                 }

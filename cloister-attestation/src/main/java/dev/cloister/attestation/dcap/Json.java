@@ -81,7 +81,7 @@ final class Json {
     static Instant time(JsonNode o, String f, String doc) throws EvidenceException {
         String s = str(o, f, doc);
         try {
-            return Instant.parse(s);
+            return Times.iso(s);
         } catch (DateTimeParseException e) {
             throw EvidenceException.malformed(doc + "." + f + " is not an ISO-8601 UTC time: " + s);
         }

@@ -68,6 +68,35 @@ class ManifestTest {
         assertThat(v.collateralIssued()).isBeforeOrEqualTo(c.at());
     }
 
+    /** Collateral checked on another thread, nothing cached: the same verdicts and results. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void parallelVerificationGivesTheSameResult(Case c) throws Exception {
+        byte[] quote = TestData.bytes(c.quote());
+        byte[] coll = TestData.bytes(c.collateral());
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(1);
+        try {
+            DcapVerifier parallel = DcapVerifier.intelRoot().withoutCache().withExecutor(pool);
+            for (Instant at : List.of(c.at(), c.windowEnd().plusSeconds(60))) {
+                Object seq;
+                Object par;
+                try {
+                    seq = VERIFIER.verify(quote, coll, at);
+                } catch (EvidenceException e) {
+                    seq = e.getMessage();
+                }
+                try {
+                    par = parallel.verify(quote, coll, at);
+                } catch (EvidenceException e) {
+                    par = e.getMessage();
+                }
+                assertThat(par).usingRecursiveComparison().isEqualTo(seq);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void failsAMinuteAfterCollateralExpiry(Case c) {

@@ -19,6 +19,7 @@ import java.time.Instant;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.Executors;
 import java.util.function.UnaryOperator;
 import org.assertj.core.api.AbstractThrowableAssert;
 import org.junit.jupiter.api.Nested;
@@ -34,6 +35,29 @@ class NegativeTest {
     static final Instant AT = Instant.parse("2026-05-01T00:00:00Z");
     static final Simulator PKI = Simulator.fromSeed("cloister negative tests", "Cloister test root");
     static final DcapVerifier V = DcapVerifier.withRoots(List.of(PKI.trustAnchor()));
+    /** The same checks split over two threads (no cache): every case must give the single-threaded verdict. */
+    static final DcapVerifier PARALLEL = V.withoutCache().withExecutor(Executors.newFixedThreadPool(1, r -> {
+        Thread t = new Thread(r, "negative-test collateral");
+        t.setDaemon(true);
+        return t;
+    }));
+
+    /** Asserts that the parallel verifier agrees: same status, or the same failure kind and message. */
+    static void sameInParallel(byte[] quote, byte[] collateral) {
+        Object seq;
+        Object par;
+        try {
+            seq = V.verify(quote, collateral, AT).tcbStatus();
+        } catch (EvidenceException e) {
+            seq = e.kind() + ": " + e.getMessage();
+        }
+        try {
+            par = PARALLEL.verify(quote, collateral, AT).tcbStatus();
+        } catch (EvidenceException e) {
+            par = e.kind() + ": " + e.getMessage();
+        }
+        assertThat(par).isEqualTo(seq);
+    }
 
     static byte[] fill(int n, int v) {
         byte[] b = new byte[n];
@@ -68,16 +92,19 @@ class NegativeTest {
 
     static VerifiedEvidence ok(SimulationSpec s) throws EvidenceException {
         SimulatedEvidence e = PKI.issue(s);
+        sameInParallel(e.quote(), e.collateral());
         return V.verify(e.quote(), e.collateral(), AT);
     }
 
     static AbstractThrowableAssert<?, ?> denied(byte[] quote, byte[] collateral, String message) {
+        sameInParallel(quote, collateral);
         return assertThatThrownBy(() -> V.verify(quote, collateral, AT))
                 .isInstanceOfSatisfying(EvidenceException.class, e -> assertThat(e.kind()).isEqualTo(Kind.DENIED))
                 .hasMessageContaining(message);
     }
 
     static AbstractThrowableAssert<?, ?> malformed(byte[] quote, byte[] collateral, String message) {
+        sameInParallel(quote, collateral);
         return assertThatThrownBy(() -> V.verify(quote, collateral, AT))
                 .isInstanceOfSatisfying(EvidenceException.class, e -> assertThat(e.kind()).isEqualTo(Kind.BAD_INPUT))
                 .hasMessageContaining(message);
