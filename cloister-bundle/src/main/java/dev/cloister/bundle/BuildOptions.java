@@ -29,11 +29,15 @@ import java.util.Optional;
  * @param broker         the broker's {@code host:port}; without it the address is taken from the host at start
  * @param gramineLibDir  Gramine's library directory on the SGX host
  * @param threads        hashing threads
+ * @param gramine        a Gramine installation on this machine ({@code --gramine}): when given, the build also
+ *                       writes {@code entrypoint.manifest.sgx} and computes Gramine's MRENCLAVE from its
+ *                       {@code libpal.so}
  */
 public record BuildOptions(String name, String version, Optional<Path> binary, Optional<Path> dir, String dirMount,
         Optional<String> entrypoint, Optional<Path> image, List<String> includes, List<String> args,
         Map<String, String> env, List<String> allowedFiles, String enclaveSize, int maxThreads, int isvProdId,
-        int isvSvn, Optional<Path> brokerCa, Optional<String> broker, String gramineLibDir, int threads) {
+        int isvSvn, Optional<Path> brokerCa, Optional<String> broker, String gramineLibDir, int threads,
+        Optional<Path> gramine) {
 
     /** Gramine's library directory as the Debian/Ubuntu packages install it. */
     public static final String DEFAULT_GRAMINE_LIB = "/usr/lib/x86_64-linux-gnu/gramine";
@@ -43,6 +47,28 @@ public record BuildOptions(String name, String version, Optional<Path> binary, O
         args = List.copyOf(args);
         env = Map.copyOf(env);
         allowedFiles = List.copyOf(allowedFiles);
+    }
+
+    /** Options without a Gramine installation (no MRENCLAVE). */
+    public BuildOptions(String name, String version, Optional<Path> binary, Optional<Path> dir, String dirMount,
+            Optional<String> entrypoint, Optional<Path> image, List<String> includes, List<String> args,
+            Map<String, String> env, List<String> allowedFiles, String enclaveSize, int maxThreads, int isvProdId,
+            int isvSvn, Optional<Path> brokerCa, Optional<String> broker, String gramineLibDir, int threads) {
+        this(name, version, binary, dir, dirMount, entrypoint, image, includes, args, env, allowedFiles, enclaveSize,
+                maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads, Optional.empty());
+    }
+
+    /** A copy that also computes Gramine's MRENCLAVE with the installation at {@code dir}. */
+    public BuildOptions withGramine(Optional<Path> dir) {
+        return new BuildOptions(name, version, binary, this.dir, dirMount, entrypoint, image, includes, args, env,
+                allowedFiles, enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads,
+                dir);
+    }
+
+    /** A copy with another library directory on the SGX host ({@code loader.entrypoint.uri} and the runtime). */
+    public BuildOptions withGramineLibDir(String v) {
+        return new BuildOptions(name, version, binary, dir, dirMount, entrypoint, image, includes, args, env,
+                allowedFiles, enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, v, threads, gramine);
     }
 
     /** Defaults for a program on this machine. */
@@ -66,48 +92,48 @@ public record BuildOptions(String name, String version, Optional<Path> binary, O
 
     private BuildOptions withSource(Optional<Path> b, Optional<Path> d, Optional<String> e, Optional<Path> i) {
         return new BuildOptions(name, version, b, d, dirMount, e, i, includes, args, env, allowedFiles, enclaveSize,
-                maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads);
+                maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads, gramine);
     }
 
     /** A copy with other includes. */
     public BuildOptions withIncludes(List<String> v) {
         return new BuildOptions(name, version, binary, dir, dirMount, entrypoint, image, v, args, env, allowedFiles,
-                enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads);
+                enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads, gramine);
     }
 
     /** A copy with other arguments. */
     public BuildOptions withArgs(List<String> v) {
         return new BuildOptions(name, version, binary, dir, dirMount, entrypoint, image, includes, v, env,
-                allowedFiles, enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads);
+                allowedFiles, enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads, gramine);
     }
 
     /** A copy with another name and version. */
     public BuildOptions withName(String n, String v) {
         return new BuildOptions(n, v, binary, dir, dirMount, entrypoint, image, includes, args, env, allowedFiles,
-                enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads);
+                enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads, gramine);
     }
 
     /** A copy with a key broker. */
     public BuildOptions withBroker(Optional<Path> ca, Optional<String> address) {
         return new BuildOptions(name, version, binary, dir, dirMount, entrypoint, image, includes, args, env,
-                allowedFiles, enclaveSize, maxThreads, isvProdId, isvSvn, ca, address, gramineLibDir, threads);
+                allowedFiles, enclaveSize, maxThreads, isvProdId, isvSvn, ca, address, gramineLibDir, threads, gramine);
     }
 
     /** A copy with other environment variables. */
     public BuildOptions withEnv(Map<String, String> v) {
         return new BuildOptions(name, version, binary, dir, dirMount, entrypoint, image, includes, args, v,
-                allowedFiles, enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads);
+                allowedFiles, enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads, gramine);
     }
 
     /** A copy with other SGX settings. */
     public BuildOptions withSgx(String size, int threadsMax, int prodId, int svn) {
         return new BuildOptions(name, version, binary, dir, dirMount, entrypoint, image, includes, args, env,
-                allowedFiles, size, threadsMax, prodId, svn, brokerCa, broker, gramineLibDir, threads);
+                allowedFiles, size, threadsMax, prodId, svn, brokerCa, broker, gramineLibDir, threads, gramine);
     }
 
     /** A copy with other allowed files. */
     public BuildOptions withAllowedFiles(List<String> v) {
         return new BuildOptions(name, version, binary, dir, dirMount, entrypoint, image, includes, args, env, v,
-                enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads);
+                enclaveSize, maxThreads, isvProdId, isvSvn, brokerCa, broker, gramineLibDir, threads, gramine);
     }
 }

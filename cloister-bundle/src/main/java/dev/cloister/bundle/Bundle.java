@@ -40,14 +40,17 @@ import java.util.stream.Stream;
  * @param manifest    the manifest bytes
  * @param measurement the Cloister measurement (hex), see {@link #measure}
  * @param sigstruct   the SIGSTRUCT, if the bundle has been signed
+ * @param mrenclave   Gramine's MRENCLAVE (hex), if the bundle was built with a Gramine installation
  */
 public record Bundle(Path dir, String name, String version, BundleSpec spec, byte[] manifest, String measurement,
-        Optional<Sigstruct> sigstruct) {
+        Optional<Sigstruct> sigstruct, Optional<String> mrenclave) {
 
     /** File name of the description. */
     public static final String DESCRIPTOR = "cloister.json";
     /** File name of the Gramine manifest. */
     public static final String MANIFEST = "entrypoint.manifest";
+    /** File name of the manifest as Gramine's signing tool expands it (built with {@code --gramine} only). */
+    public static final String MANIFEST_SGX = "entrypoint.manifest.sgx";
     /** File name of the SIGSTRUCT. */
     public static final String SIGNATURE = "entrypoint.sig";
 
@@ -91,7 +94,28 @@ public record Bundle(Path dir, String name, String version, BundleSpec spec, byt
         if (Files.exists(sigPath)) {
             sig = Optional.of(Sigstruct.parse(read(sigPath)));
         }
-        return new Bundle(dir, doc.name(), doc.version(), doc.spec(), manifest, doc.measurement(), sig);
+        Optional<String> mrenclave = Optional.empty();
+        Path sgxPath = dir.resolve(MANIFEST_SGX);
+        if (doc.gramine().isPresent()) {
+            byte[] sgx = read(sgxPath);
+            byte[] want = GramineManifest.manifestSgx(doc.spec(), doc.gramine().get().hostHashes());
+            if (!MessageDigest.isEqual(sgx, want)) {
+                throw BundleException.denied(sgxPath + " is not the expansion of " + MANIFEST + " recorded in " + desc
+                        + " (one of them was modified)");
+            }
+            mrenclave = Optional.of(doc.gramine().get().mrenclave());
+        } else if (Files.exists(sgxPath, LinkOption.NOFOLLOW_LINKS)) {
+            throw BundleException.denied(sgxPath + " exists but " + desc + " records no Gramine measurement");
+        }
+        return new Bundle(dir, doc.name(), doc.version(), doc.spec(), manifest, doc.measurement(), sig, mrenclave);
+    }
+
+    /**
+     * The enclave hash a SIGSTRUCT for this bundle carries: Gramine's MRENCLAVE when the bundle was built with a
+     * Gramine installation (that is what a real SGX CPU checks), otherwise the Cloister measurement.
+     */
+    public String enclaveHash() {
+        return mrenclave.orElse(measurement);
     }
 
     /** The program the enclave starts. */
@@ -163,10 +187,10 @@ public record Bundle(Path dir, String name, String version, BundleSpec spec, byt
         if (sigstruct.isPresent()) {
             Sigstruct s = sigstruct.get();
             s.verifySignature(SIGNATURE);
-            if (!MessageDigest.isEqual(s.enclaveHash(), HexFormat.of().parseHex(measurement))) {
+            if (!MessageDigest.isEqual(s.enclaveHash(), HexFormat.of().parseHex(enclaveHash()))) {
                 throw BundleException.denied(SIGNATURE + " signs enclave hash "
-                        + HexFormat.of().formatHex(s.enclaveHash()) + ", not this bundle's measurement "
-                        + measurement);
+                        + HexFormat.of().formatHex(s.enclaveHash()) + ", not this bundle's "
+                        + (mrenclave.isPresent() ? "MRENCLAVE " : "measurement ") + enclaveHash());
             }
         }
     }

@@ -39,11 +39,17 @@ public final class BundleBuilder {
 
     private BundleBuilder() {}
 
-    /** The outcome of a build. */
-    public record Result(Path dir, String measurement, String treeDigest, int fileCount, long totalSize) {}
+    /**
+     * The outcome of a build.
+     *
+     * @param mrenclave Gramine's MRENCLAVE (hex) when built with a Gramine installation
+     */
+    public record Result(Path dir, String measurement, String treeDigest, int fileCount, long totalSize,
+            Optional<String> mrenclave) {}
 
     /** What will go into the bundle, before anything is written. */
-    record Plan(SortedMap<String, Path> files, BundleSpec template, List<Path> cleanup) {}
+    record Plan(SortedMap<String, Path> files, BundleSpec template, List<Path> cleanup,
+            Optional<GramineInstall> gramine) {}
 
     /**
      * Builds the bundle into {@code out}, which must not exist.
@@ -81,7 +87,8 @@ public final class BundleBuilder {
                 Plan again = plan(o);
                 try {
                     Result b = write(again, o, tmpB.resolve("b"), progress);
-                    if (!a.treeDigest().equals(b.treeDigest()) || !a.measurement().equals(b.measurement())) {
+                    if (!a.treeDigest().equals(b.treeDigest()) || !a.measurement().equals(b.measurement())
+                            || !a.mrenclave().equals(b.mrenclave())) {
                         throw BundleException.badInput("build is not reproducible: tree digest " + a.treeDigest()
                                 + " vs " + b.treeDigest() + " (" + firstDifference(tmpA.resolve("b"),
                                 tmpB.resolve("b")) + ")");
@@ -91,7 +98,7 @@ public final class BundleBuilder {
                 }
             }
             Files.move(tmpA.resolve("b"), target, StandardCopyOption.ATOMIC_MOVE);
-            return new Result(target, a.measurement(), a.treeDigest(), a.fileCount(), a.totalSize());
+            return new Result(target, a.measurement(), a.treeDigest(), a.fileCount(), a.totalSize(), a.mrenclave());
         } finally {
             deleteQuietly(tmpA);
             if (tmpB != null) {
@@ -208,10 +215,28 @@ public final class BundleBuilder {
             throw BundleException.badInput("--enclave-size " + o.enclaveSize() + " is not like 512M or 4G");
         }
         String lib = o.gramineLibDir();
+        Optional<GramineInstall> gramine = Optional.empty();
+        Optional<String> libosSha256 = Optional.empty();
+        if (o.gramine().isPresent()) {
+            // Checked before anything is written: the installation, its libraries, and an enclave size Gramine
+            // can lay out (a power of two).
+            GramineInstall g = GramineInstall.locate(o.gramine().get());
+            long size = GramineEnclave.parseSize(o.enclaveSize());
+            if (Long.bitCount(size) != 1) {
+                throw BundleException.badInput("--enclave-size " + o.enclaveSize()
+                        + " is not a power of two (SGX enclaves are)");
+            }
+            g.pal();
+            libosSha256 = Optional.of(GramineInstall.sha256(g.libsysdb()));
+            gramine = Optional.of(g);
+        }
         BundleSpec template = new BundleSpec(r.entrypoint(), argv, env, passthrough, List.of(), o.allowedFiles(),
-                o.enclaveSize(), o.maxThreads(), o.isvProdId(), o.isvSvn(), lib + "/libsysdb.so", Optional.empty(),
+                o.enclaveSize(), o.maxThreads(), o.isvProdId(), o.isvSvn(), lib + "/libsysdb.so", libosSha256,
                 "/inputs", "/outputs", o.brokerCa().isPresent(), lib + "/runtime/glibc");
-        return new Plan(files, template, cleanup);
+        if (gramine.isPresent()) {
+            gramine.get().hostHashes(template);
+        }
+        return new Plan(files, template, cleanup, gramine);
     }
 
     private static String findInImagePath(Namespace ns, String prog, String path, String workdir)
@@ -272,19 +297,32 @@ public final class BundleBuilder {
         byte[] manifest = spec.manifest();
         String measurement = HexFormat.of().formatHex(Bundle.measure(manifest));
         Files.write(dir.resolve(Bundle.MANIFEST), manifest);
+        Optional<BundleJson.GramineInfo> gramine = Optional.empty();
+        byte[] manifestSgx = null;
+        if (plan.gramine().isPresent()) {
+            GramineInstall.GramineResult g = plan.gramine().get().measure(spec);
+            manifestSgx = g.manifestSgx();
+            Files.write(dir.resolve(Bundle.MANIFEST_SGX), manifestSgx);
+            gramine = Optional.of(new BundleJson.GramineInfo(g.mrenclave(), new TreeMap<>(g.hostHashes())));
+        }
         Files.write(dir.resolve(Bundle.DESCRIPTOR),
-                BundleJson.write(new BundleJson.Doc(o.name(), o.version(), measurement, spec)));
+                BundleJson.write(new BundleJson.Doc(o.name(), o.version(), measurement, spec, gramine)));
         normalizeTree(dir, files);
         SortedMap<String, String> entries = new TreeMap<>();
         for (BundleFile f : files) {
             entries.put(BundleSpec.ROOT + f.path(), (f.executable() ? "755 " : "644 ") + f.sha256());
         }
         entries.put(Bundle.MANIFEST, "644 " + HexFormat.of().formatHex(ParallelHasher.sha256().digest(manifest)));
+        if (manifestSgx != null) {
+            entries.put(Bundle.MANIFEST_SGX, "644 " + HexFormat.of().formatHex(
+                    ParallelHasher.sha256().digest(manifestSgx)));
+        }
         entries.put(Bundle.DESCRIPTOR, "644 " + HexFormat.of().formatHex(ParallelHasher.sha256().digest(
                 Files.readAllBytes(dir.resolve(Bundle.DESCRIPTOR)))));
         String tree = Bundle.treeDigest(entries);
         long size = files.stream().mapToLong(BundleFile::size).sum();
-        return new Result(dir, measurement, tree, files.size(), size);
+        return new Result(dir, measurement, tree, files.size(), size,
+                gramine.map(BundleJson.GramineInfo::mrenclave));
     }
 
     /** Fixed modes and timestamps, deepest entries first so directory times stick. */

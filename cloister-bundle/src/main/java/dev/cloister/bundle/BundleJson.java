@@ -25,8 +25,24 @@ final class BundleJson {
 
     private BundleJson() {}
 
-    /** The bundle's description. */
-    record Doc(String name, String version, String measurement, BundleSpec spec) {}
+    /** The bundle's description; {@code gramine} is present when it was built with {@code --gramine}. */
+    record Doc(String name, String version, String measurement, BundleSpec spec, Optional<GramineInfo> gramine) {
+        Doc(String name, String version, String measurement, BundleSpec spec) {
+            this(name, version, measurement, spec, Optional.empty());
+        }
+    }
+
+    /**
+     * What a build with a Gramine installation recorded.
+     *
+     * @param mrenclave  Gramine's MRENCLAVE (hex)
+     * @param hostHashes SHA-256 of Gramine's own files the {@code .manifest.sgx} pins, by host path
+     */
+    record GramineInfo(String mrenclave, SortedMap<String, String> hostHashes) {
+        GramineInfo {
+            hostHashes = java.util.Collections.unmodifiableSortedMap(new TreeMap<>(hostHashes));
+        }
+    }
 
     static byte[] write(Doc d) {
         ObjectNode o = MAPPER.createObjectNode();
@@ -61,6 +77,13 @@ final class BundleJson {
             fo.put("size", f.size());
             fo.put("executable", f.executable());
         }
+        d.gramine().ifPresent(g -> {
+            ObjectNode go = o.putObject("gramine");
+            go.put("mrenclave", g.mrenclave());
+            go.put("manifestSgx", Bundle.MANIFEST_SGX);
+            ObjectNode hh = go.putObject("hostHashes");
+            g.hostHashes().forEach(hh::put);
+        });
         DefaultPrettyPrinter pp = new DefaultPrettyPrinter()
                 .withObjectIndenter(new DefaultIndenter("  ", "\n"))
                 .withArrayIndenter(new DefaultIndenter("  ", "\n"));
@@ -128,7 +151,33 @@ final class BundleJson {
                 s.has("libosSha256") ? Optional.of(text(s, "libosSha256", name)) : Optional.empty(),
                 text(s, "inputsPath", name), text(s, "outputsPath", name), bool(s, "keyBroker", name),
                 text(s, "gramineRuntime", name));
-        return new Doc(text(o, "name", name), text(o, "version", name), text(o, "measurement", name), spec);
+        Optional<GramineInfo> gramine = Optional.empty();
+        if (o.has("gramine")) {
+            JsonNode g = o.get("gramine");
+            String mr = text(g, "mrenclave", name);
+            if (!mr.matches("[0-9a-f]{64}")) {
+                throw BundleException.badInput(name + ": gramine.mrenclave is not 64 hex digits");
+            }
+            if (!text(g, "manifestSgx", name).equals(Bundle.MANIFEST_SGX)) {
+                throw BundleException.badInput(name + ": gramine.manifestSgx is not " + Bundle.MANIFEST_SGX);
+            }
+            JsonNode hh = field(g, "hostHashes", name);
+            if (!hh.isObject()) {
+                throw BundleException.badInput(name + ": gramine.hostHashes is not an object");
+            }
+            SortedMap<String, String> hashes = new TreeMap<>();
+            for (var it = hh.fields(); it.hasNext();) {
+                var e = it.next();
+                if (!e.getValue().isTextual() || !e.getValue().asText().matches("[0-9a-f]{64}")) {
+                    throw BundleException.badInput(name + ": gramine.hostHashes." + e.getKey()
+                            + " is not 64 hex digits");
+                }
+                hashes.put(e.getKey(), e.getValue().asText());
+            }
+            gramine = Optional.of(new GramineInfo(mr, hashes));
+        }
+        return new Doc(text(o, "name", name), text(o, "version", name), text(o, "measurement", name), spec,
+                gramine);
     }
 
     private static void strings(ArrayNode a, List<String> values) {

@@ -44,6 +44,8 @@ public record BundleSpec(String entrypoint, List<String> argv, SortedMap<String,
     public static final String RUNTIME_MOUNT = "/gramine/runtime";
     /** Name of the encrypted-files key ({@code /dev/attestation/keys/<name>}) the broker provisions. */
     public static final String KEY_NAME = "default";
+    /** Gramine's secret-provisioning library in its runtime directory. */
+    public static final String SECRET_PROV_LIB = "libsecret_prov_attest.so";
 
     public BundleSpec {
         argv = List.copyOf(argv);
@@ -55,6 +57,11 @@ public record BundleSpec(String entrypoint, List<String> argv, SortedMap<String,
 
     /** The canonical Gramine 1.9 manifest (see {@link Toml} for the byte format). */
     public byte[] manifest() {
+        return Toml.render(document());
+    }
+
+    /** The manifest as dotted key -> value ({@link Toml#render} and {@link GramineManifest} both start here). */
+    Map<String, Object> document() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("libos.entrypoint", entrypoint);
         m.put("loader.argv", argv);
@@ -68,7 +75,7 @@ public record BundleSpec(String entrypoint, List<String> argv, SortedMap<String,
         if (keyBroker) {
             // Gramine's secret-provisioning constructor runs before main(), attests over RA-TLS to the broker and
             // writes the 16-byte key it receives to /dev/attestation/keys/default, which the encrypted mounts use.
-            envAll.put("LD_PRELOAD", RUNTIME_MOUNT + "/libsecret_prov_attest.so");
+            envAll.put("LD_PRELOAD", RUNTIME_MOUNT + "/" + SECRET_PROV_LIB);
             envAll.put("SECRET_PROVISION_CONSTRUCTOR", "1");
             envAll.put("SECRET_PROVISION_SET_KEY", KEY_NAME);
             envAll.put("SECRET_PROVISION_CA_CHAIN_PATH", BROKER_CA);
@@ -98,10 +105,10 @@ public record BundleSpec(String entrypoint, List<String> argv, SortedMap<String,
         }
         if (keyBroker) {
             // Gramine's own library: its hash is filled in by gramine-manifest on the SGX host.
-            trusted.add("file:" + gramineRuntime + "/libsecret_prov_attest.so");
+            trusted.add("file:" + gramineRuntime + "/" + SECRET_PROV_LIB);
         }
         m.put("sgx.trusted_files", trusted);
         m.put("sgx.allowed_files", allowedFiles);
-        return Toml.render(m);
+        return m;
     }
 }

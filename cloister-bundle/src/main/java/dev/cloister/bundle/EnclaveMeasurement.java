@@ -16,8 +16,7 @@ import java.security.MessageDigest;
  *   <li>EEXTEND: {@code "EEXTEND\0"}, u64 offset of a 256-byte chunk, 48 zero bytes, then the 256 bytes.</li>
  * </ul>
  *
- * This class is the primitive layer only; computing Gramine's full MRENCLAVE also needs its enclave layout and
- * {@code libpal.so} (see docs/bundles.md for what is and is not implemented).
+ * This class is the primitive layer only; {@link GramineEnclave} lays out Gramine's enclave with it.
  */
 public final class EnclaveMeasurement {
     /** Page size. */
@@ -34,6 +33,8 @@ public final class EnclaveMeasurement {
     public static final long PT_REG = 0x200;
 
     private final MessageDigest md = ParallelHasher.sha256();
+    // Large enclaves EADD millions of free pages: reuse one record buffer instead of allocating per record.
+    private final ByteBuffer rec = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
     private boolean finished;
 
     private EnclaveMeasurement() {}
@@ -44,7 +45,7 @@ public final class EnclaveMeasurement {
             throw new IllegalArgumentException("enclave size must be a power of two: " + enclaveSize);
         }
         EnclaveMeasurement m = new EnclaveMeasurement();
-        ByteBuffer b = record("ECREATE\0");
+        ByteBuffer b = record(m.rec, "ECREATE\0".getBytes(StandardCharsets.US_ASCII));
         b.putInt(ssaFramePages).putLong(enclaveSize);
         m.md.update(b.array());
         return m;
@@ -53,7 +54,7 @@ public final class EnclaveMeasurement {
     /** EADD of the page at {@code offset} (a multiple of 4096) with SECINFO {@code flags}. */
     public EnclaveMeasurement eadd(long offset, long flags) {
         check(offset % PAGE == 0, "EADD offset must be page-aligned: " + offset);
-        ByteBuffer b = record("EADD\0\0\0\0");
+        ByteBuffer b = record(rec, EADD);
         b.putLong(offset).putLong(flags);
         md.update(b.array());
         return this;
@@ -63,10 +64,14 @@ public final class EnclaveMeasurement {
     public EnclaveMeasurement eextend(long offset, byte[] chunk) {
         check(offset % 256 == 0, "EEXTEND offset must be 256-byte aligned: " + offset);
         check(chunk.length == 256, "EEXTEND measures 256 bytes, got " + chunk.length);
-        ByteBuffer b = record("EEXTEND\0");
+        return eextend(offset, chunk, 0);
+    }
+
+    private EnclaveMeasurement eextend(long offset, byte[] buf, int from) {
+        ByteBuffer b = record(rec, EEXTEND);
         b.putLong(offset);
         md.update(b.array());
-        md.update(chunk);
+        md.update(buf, from, 256);
         return this;
     }
 
@@ -81,13 +86,25 @@ public final class EnclaveMeasurement {
         if (measured) {
             byte[] page = new byte[PAGE];
             System.arraycopy(content, 0, page, 0, content.length);
-            for (int i = 0; i < PAGE; i += 256) {
-                byte[] chunk = new byte[256];
-                System.arraycopy(page, i, chunk, 0, 256);
-                eextend(offset + i, chunk);
-            }
+            measurePage(offset, page, 0);
         }
         return this;
+    }
+
+    /** Adds the page {@code buf[from, from + 4096)} at {@code offset}: EADD and, if measured, sixteen EEXTENDs. */
+    EnclaveMeasurement addPage(long offset, long flags, byte[] buf, int from, boolean measured) {
+        check(from >= 0 && from <= buf.length - PAGE, "page slice out of range: " + from);
+        eadd(offset, flags);
+        if (measured) {
+            measurePage(offset, buf, from);
+        }
+        return this;
+    }
+
+    private void measurePage(long offset, byte[] buf, int from) {
+        for (int i = 0; i < PAGE; i += 256) {
+            eextend(offset + i, buf, from + i);
+        }
     }
 
     /** MRENCLAVE (EINIT): the digest so far; the measurement cannot be extended afterwards. */
@@ -106,9 +123,13 @@ public final class EnclaveMeasurement {
         }
     }
 
-    private static ByteBuffer record(String tag) {
-        ByteBuffer b = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
-        b.put(tag.getBytes(StandardCharsets.US_ASCII));
+    private static final byte[] EADD = "EADD\0\0\0\0".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] EEXTEND = "EEXTEND\0".getBytes(StandardCharsets.US_ASCII);
+
+    private static ByteBuffer record(ByteBuffer b, byte[] tag) {
+        java.util.Arrays.fill(b.array(), (byte) 0);
+        b.clear();
+        b.put(tag);
         return b;
     }
 }

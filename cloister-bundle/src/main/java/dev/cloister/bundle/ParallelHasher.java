@@ -1,8 +1,9 @@
 package dev.cloister.bundle;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -25,11 +26,18 @@ import java.util.function.LongConsumer;
  * hash is the hash of exactly the bytes stored (the source may change under us; the copy cannot).
  *
  * <p>Largest files start first so one big file does not finish last on an otherwise idle machine.
+ *
+ * <p>Each file is read with a {@link FileChannel} into a direct buffer and, when copying, written from that same
+ * buffer. A {@code byte[]} with streams costs two extra full copies per file (the JDK stages every heap-array read
+ * and write through a temporary direct buffer); here the only user-space copy is the digest's own small staging
+ * copy, which stays in L1. The buffer (256 KiB) fits the per-core L2, so the bytes the kernel just copied are still
+ * cached when SHA-256 reads them. SHA-256 is the JDK's (provider SUN, SHA-NI intrinsic where the CPU has it);
+ * nothing in Cloister registers another provider ahead of it, and {@link #sha256()} insists on SUN if one is.
  */
 public final class ParallelHasher {
-    private static final int BUFFER = 1 << 20;
-    // One buffer per hashing thread: allocating a fresh 1 MiB per small file made the GC, not SHA-256, the limit.
-    private static final ThreadLocal<byte[]> BUFFERS = ThreadLocal.withInitial(() -> new byte[BUFFER]);
+    private static final int BUFFER = 256 << 10;
+    // One buffer per hashing thread: allocating per file made the GC, not SHA-256, the limit.
+    private static final ThreadLocal<ByteBuffer> BUFFERS = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(BUFFER));
 
     private ParallelHasher() {}
 
@@ -106,14 +114,25 @@ public final class ParallelHasher {
 
     private static Digest one(Path src, Path dest, LongConsumer progress) throws IOException {
         MessageDigest md = sha256();
-        byte[] buf = BUFFERS.get();
+        ByteBuffer buf = BUFFERS.get();
         long size = 0;
-        try (InputStream in = Files.newInputStream(src);
-                OutputStream out = dest == null ? OutputStream.nullOutputStream() : Files.newOutputStream(dest)) {
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                md.update(buf, 0, n);
-                out.write(buf, 0, n);
+        try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ);
+                FileChannel out = dest == null ? null : FileChannel.open(dest, StandardOpenOption.WRITE,
+                        StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            while (true) {
+                buf.clear();
+                int n = in.read(buf);
+                if (n < 0) {
+                    break;
+                }
+                buf.flip();
+                if (out != null) {
+                    while (buf.hasRemaining()) {
+                        out.write(buf);
+                    }
+                    buf.flip();
+                }
+                md.update(buf);
                 size += n;
                 progress.accept(n);
             }
@@ -123,9 +142,16 @@ public final class ParallelHasher {
 
     static MessageDigest sha256() {
         try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            if (!SHA_PROVIDER.equals(md.getProvider().getName())) {
+                // A pure-Java provider registered first (BouncyCastle) hashes at a quarter of the intrinsic's speed.
+                return MessageDigest.getInstance("SHA-256", SHA_PROVIDER);
+            }
+            return md;
+        } catch (NoSuchAlgorithmException | java.security.NoSuchProviderException e) {
             throw new IllegalStateException("the JDK always has SHA-256", e);
         }
     }
+
+    private static final String SHA_PROVIDER = "SUN";
 }

@@ -136,6 +136,16 @@ public final class BuildCommand implements Callable<Integer> {
                     + "secret-provisioning library). Default: ${DEFAULT-VALUE}.")
     String gramineLib;
 
+    @Option(names = "--gramine", paramLabel = "DIR",
+            description = "A Gramine 1.9 installation on this machine: its library directory (holding sgx/libpal.so, "
+                    + "libsysdb.so and runtime/glibc/, e.g. /usr/lib/x86_64-linux-gnu/gramine) or its prefix (e.g. "
+                    + "/usr). The build then pins libsysdb.so's SHA-256 in the manifest, writes "
+                    + "entrypoint.manifest.sgx as gramine-sgx-sign would, and records Gramine's MRENCLAVE for that "
+                    + "libpal.so in cloister.json; 'bundle sign' then signs MRENCLAVE. The installation must be the "
+                    + "one the SGX host runs (--gramine-lib names where it lives there). --enclave-size must be a "
+                    + "power of two.")
+    Path gramine;
+
     @Option(names = {"-o", "--out"}, paramLabel = "BUNDLE", required = true,
             description = "The bundle directory to create; it must not exist.")
     Path out;
@@ -149,7 +159,7 @@ public final class BuildCommand implements Callable<Integer> {
     Integer threads;
 
     @Option(names = "--json", description = "Print the result as one JSON object: bundle, measurement, "
-            + "treeDigest, files, bytes, reproducible.")
+            + "treeDigest, files, bytes, reproducible, mrenclave (null without --gramine).")
     boolean json;
 
     @Spec
@@ -173,7 +183,8 @@ public final class BuildCommand implements Callable<Integer> {
         BuildOptions o = new BuildOptions(name, version, Optional.ofNullable(source.binary),
                 Optional.ofNullable(source.dir), mount, Optional.ofNullable(entrypoint),
                 Optional.ofNullable(source.image), includes, args, env, allowed, enclaveSize, maxThreads, isvProdId,
-                isvSvn, Optional.ofNullable(brokerCa), Optional.ofNullable(broker), gramineLib, t);
+                isvSvn, Optional.ofNullable(brokerCa), Optional.ofNullable(broker), gramineLib, t,
+                Optional.ofNullable(gramine));
         BundleBuilder.Result r;
         // The total is known only once the files are found, so the bar is made on the first report.
         AtomicReference<Progress> bar = new AtomicReference<>();
@@ -201,10 +212,12 @@ public final class BuildCommand implements Callable<Integer> {
             n.put("files", r.fileCount());
             n.put("bytes", r.totalSize());
             n.put("reproducible", checkReproducible);
+            n.put("mrenclave", r.mrenclave().orElse(null));
             Json.print(w, n);
         } else {
             w.println("built " + r.dir() + ": " + r.fileCount() + " files, " + r.totalSize() + " bytes");
             w.println("measurement " + r.measurement());
+            r.mrenclave().ifPresent(m -> w.println("mrenclave   " + m + " (Gramine)"));
             w.println("tree digest " + r.treeDigest() + (checkReproducible ? " (reproduced)" : ""));
             w.flush();
         }

@@ -63,7 +63,8 @@ public final class BundleCommand implements Runnable {
         Path dir;
 
         @Option(names = "--json", description = "One JSON object: name, version, entrypoint, argv, measurement, "
-                + "mrsigner (or null), isvProdId, isvSvn, files, bytes.")
+                + "mrenclave (Gramine's, or null if built without --gramine), mrsigner (or null), isvProdId, isvSvn, "
+                + "files, bytes.")
         boolean json;
 
         @Spec
@@ -81,6 +82,7 @@ public final class BundleCommand implements Runnable {
                 n.put("entrypoint", b.entrypoint());
                 b.spec().argv().forEach(n.putArray("argv")::add);
                 n.put("measurement", b.measurement());
+                n.put("mrenclave", b.mrenclave().orElse(null));
                 n.put("mrsigner", signer);
                 n.put("isvProdId", b.spec().isvProdId());
                 n.put("isvSvn", b.spec().isvSvn());
@@ -92,6 +94,7 @@ public final class BundleCommand implements Runnable {
                 out.println("entrypoint  " + b.entrypoint());
                 out.println("argv        " + String.join(" ", b.spec().argv()));
                 out.println("measurement " + b.measurement());
+                out.println("mrenclave   " + b.mrenclave().orElse("(not computed: built without --gramine)"));
                 out.println("mrsigner    " + (signer == null ? "(unsigned)" : signer));
                 out.println("isvprodid   " + b.spec().isvProdId() + ", isvsvn " + b.spec().isvSvn());
                 out.println("files       " + b.files().size() + " (" + b.totalSize() + " bytes)");
@@ -175,7 +178,9 @@ public final class BundleCommand implements Runnable {
     /** {@code cloister bundle sign}. */
     @Command(name = "sign", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
             header = "Sign a bundle: write its SIGSTRUCT (entrypoint.sig).",
-            description = {"The SIGSTRUCT's enclave hash is the bundle's measurement; attributes are those of a "
+            description = {"The SIGSTRUCT's enclave hash is Gramine's MRENCLAVE if the bundle was built with "
+                    + "--gramine (the SIGSTRUCT then equals what gramine-sgx-sign writes for entrypoint.manifest "
+                    + "with the same key and --date), otherwise the Cloister measurement; attributes are those of a "
                     + "production 64-bit enclave (no DEBUG), ISVPRODID and ISVSVN come from the manifest.",
                 "",
                 "Either sign here with --key, or sign elsewhere (an HSM): --body-out writes the 256 bytes to sign "
@@ -232,7 +237,8 @@ public final class BundleCommand implements Runnable {
                 }
             }
             Bundle b = Bundle.open(dir);
-            Sigstruct unsigned = Sigstruct.unsigned(HexFormat.of().parseHex(b.measurement()), b.spec().isvProdId(),
+            // A bundle built with --gramine is signed over Gramine's MRENCLAVE, what an SGX CPU will measure.
+            Sigstruct unsigned = Sigstruct.unsigned(HexFormat.of().parseHex(b.enclaveHash()), b.spec().isvProdId(),
                     b.spec().isvSvn(), d);
             PrintWriter out = spec.commandLine().getOut();
             if (mode.bodyOut != null) {

@@ -236,4 +236,36 @@ class BundleCliTest {
         Bundle.open(unpacked).verify();
         assertThat(Bundle.treeDigest(unpacked)).isEqualTo(Bundle.treeDigest(b));
     }
+    @Test
+    void gramineMrenclaveIsBuiltInspectedAndSigned() throws Exception {
+        // A fake Gramine installation compiled from Cloister's own C sources (see its README).
+        Path fake = Path.of("../cloister-bundle/src/test/resources/gramine-fake").toAbsolutePath().normalize();
+        Path app = tmp.resolve("app");
+        Files.createDirectories(app);
+        Files.writeString(app.resolve("run.sh"), "#!/bin/sh\necho hi\n");
+        Path b = tmp.resolve("b");
+        Run built = cloister("build", "--dir", app.toString(), "--entrypoint", "run.sh", "--gramine",
+                fake.resolve("usr").toString(), "--enclave-size", "256M", "--out", b.toString(), "--json");
+        assertThat(built.exit()).as(built.err()).isZero();
+        JsonNode bj = new ObjectMapper().readTree(built.out());
+        String mr = bj.get("mrenclave").asText();
+        assertThat(mr).matches("[0-9a-f]{64}").isNotEqualTo(bj.get("measurement").asText());
+        assertThat(b.resolve(Bundle.MANIFEST_SGX)).exists();
+
+        Run inspect = cloister("bundle", "inspect", b.toString(), "--json");
+        assertThat(inspect.exit()).as(inspect.err()).isZero();
+        assertThat(new ObjectMapper().readTree(inspect.out()).get("mrenclave").asText()).isEqualTo(mr);
+        Run sign = cloister("bundle", "sign", b.toString(), "--key", fake.resolve("test-signer-key.pem").toString());
+        assertThat(sign.exit()).as(sign.err()).isZero();
+        assertThat(Bundle.open(b).sigstruct().orElseThrow().enclaveHash())
+                .isEqualTo(java.util.HexFormat.of().parseHex(mr));
+        Run verify = cloister("bundle", "verify", b.toString(), "--require-signature");
+        assertThat(verify.exit()).as(verify.err()).isZero();
+
+        Run bad = cloister("build", "--dir", app.toString(), "--entrypoint", "run.sh", "--gramine",
+                tmp.toString(), "--out", tmp.resolve("c").toString());
+        assertThat(bad.exit()).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(bad.err()).contains("is not a Gramine installation");
+        assertThat(tmp.resolve("c")).doesNotExist();
+    }
 }
