@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load test of the key broker on loopback: starts 'cloister kbs serve' (SQLite, self-signed TLS, simulation
 # root trusted), then runs concurrent workloads doing whole releases with simulated SGX evidence.
-#   [RATE=N] [SAMPLE=30] bench/kbs-load.sh [CLIENTS=16] [SECONDS=60] [WARMUP=15] [DB]
+#   [RATE=N] [SAMPLE=30] [SKIP_BUILD=1] bench/kbs-load.sh [CLIENTS=16] [SECONDS=60] [WARMUP=15] [DB]
 # RATE (releases/s, default 0) switches the generator from closed loop to a fixed schedule whose latency counts
 # from each release's scheduled start (no coordinated omission). Prints a line per SAMPLE seconds (the interval's
 # rate and percentiles, the broker's resident memory and the load average), then the generator's summary and the
@@ -15,8 +15,10 @@ warmup=${3:-15}
 java_home=$("$root/scripts/java-home")
 work=$(mktemp -d /tmp/kbs-load.XXXXXX)
 db=${4:-$work/kbs.db}
-"$root/mvnw" -q -B -o -DskipTests -pl cloister-cli,bench -am package >&2 || \
-  "$root/mvnw" -q -B -DskipTests -pl cloister-cli,bench -am package >&2
+if [ -z "${SKIP_BUILD:-}" ]; then
+  "$root/mvnw" -q -B -o -DskipTests -pl cloister-cli,bench -am package >&2 || \
+    "$root/mvnw" -q -B -DskipTests -pl cloister-cli,bench -am package >&2
+fi
 
 # shellcheck disable=SC2086 # BROKER_JAVA_OPTS / LOAD_JAVA_OPTS (e.g. a JFR recording) are word-split on purpose
 "$java_home/bin/java" -Xmx512m ${BROKER_JAVA_OPTS:-} -Duser.home="$work" --enable-native-access=ALL-UNNAMED \
