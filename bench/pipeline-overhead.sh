@@ -50,13 +50,18 @@ run, n = sys.argv[1], int(sys.argv[2])
 def t(s): return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 state = json.load(open(f"{run}/state.json"))
 first, total = [], []
+stages = {"JVM start": [], "bundle verified, enclave up, launcher measured": [], "keys released": [], "inputs decrypted": []}
 for i in range(1, n + 1):
     st = state["steps"][f"s{i}"]
     assert st["phase"] == "DONE", st
     tim = json.load(open(f"{run}/steps/s{i}/attempt-1/timing.json"))
     program = t(tim["program_exited"]) - t(tim["inputs_decrypted"])
     first.append(t(tim["inputs_decrypted"]) - t(st["startedAt"]))
+    marks = [t(st["startedAt"]), t(tim["workerStarted"]), t(tim["measured"]), t(tim["key_released"]), t(tim["inputs_decrypted"])]
+    for k, a, b in zip(stages, marks, marks[1:]):
+        stages[k].append(b - a)
     total.append(t(st["endedAt"]) - t(st["startedAt"]) - program)
     print(f"  s{i}: submit->program {first[-1]:.2f} s, total overhead {total[-1]:.2f} s")
+print("  median per stage: " + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in stages.items()))
 print(f"median submit->program {statistics.median(first):.2f} s, median total overhead {statistics.median(total):.2f} s per step")
 PY

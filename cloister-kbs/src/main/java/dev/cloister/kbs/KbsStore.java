@@ -62,6 +62,9 @@ public final class KbsStore implements AutoCloseable {
         }
     }
     private final int poolSize;
+    private static final int SQLITE_READERS = 2;
+    /** Connections for read-only transactions: {@link #pool} itself, or separate ones for SQLite. */
+    private final BlockingQueue<Slot> readers;
     private final ReentrantLock auditLock = new ReentrantLock(true);
     private final byte[] auditKey;
 
@@ -72,9 +75,18 @@ public final class KbsStore implements AutoCloseable {
         this.clock = clock;
         this.poolSize = sqlite ? 1 : 8;
         this.pool = new ArrayBlockingQueue<>(poolSize);
+        // SQLite has one writer, so writes share one connection; in WAL mode readers neither block nor wait for it,
+        // so reads (every release's secret and policy) get their own connections instead of queueing behind the
+        // audit group commit's fsync.
+        this.readers = sqlite ? new ArrayBlockingQueue<>(SQLITE_READERS) : pool;
         migrate();
         for (int i = 0; i < poolSize; i++) {
             pool.add(new Slot(connect(), 0));
+        }
+        if (readers != pool) {
+            for (int i = 0; i < SQLITE_READERS; i++) {
+                readers.add(new Slot(connect(), 0));
+            }
         }
         this.auditKey = loadOrCreateAuditKey();
     }
@@ -166,14 +178,18 @@ public final class KbsStore implements AutoCloseable {
         T run(Connection c) throws SQLException, KbsException;
     }
 
-    /** Runs {@code w} in one transaction; any failure rolls everything back. */
+    /**
+     * Runs {@code w} in one transaction; any failure rolls everything back. Only {@code audited} work may write:
+     * the rest runs on the read connections.
+     */
     <T> T tx(boolean audited, Work<T> w) throws KbsException {
         if (audited) {
             auditLock.lock();
         }
+        BlockingQueue<Slot> q = audited ? pool : readers;
         Slot slot;
         try {
-            slot = pool.poll(30, TimeUnit.SECONDS);
+            slot = q.poll(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             if (audited) {
@@ -220,7 +236,7 @@ public final class KbsStore implements AutoCloseable {
                 throw e;
             }
         } finally {
-            pool.add(slot);
+            q.add(slot);
             if (audited) {
                 auditLock.unlock();
             }
@@ -589,28 +605,47 @@ public final class KbsStore implements AutoCloseable {
      * @throws KbsException 404 when there is no such (active) version
      */
     public SecretValue read(String ns, String name, Integer version) throws KbsException {
+        return tx(false, c -> read(c, ns, name, version));
+    }
+
+    /** A secret version with the policy text that governs it (null when none is set). */
+    public record Releasable(SecretValue secret, String policy) {}
+
+    /**
+     * {@link #read} and {@link #policy} in one transaction, for a release: one connection hand-off instead of two
+     * on the path every release takes, and the policy seen is the one current with the secret read.
+     *
+     * @throws KbsException 404 when there is no such (active) version
+     */
+    public Releasable readForRelease(String ns, String name, Integer version) throws KbsException {
         return tx(false, c -> {
-            String sql = "SELECT namespace, name, version, kind, state, created_at, retired_at, wrapped_dek, ciphertext "
-                    + "FROM secrets WHERE namespace = ? AND name = ? AND state = 'active'"
-                    + (version == null ? " ORDER BY version DESC" : " AND version = ?");
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                ps.setString(1, ns);
-                ps.setString(2, name);
-                if (version != null) {
-                    ps.setInt(3, version);
-                }
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (!rs.next()) {
-                        throw KbsException.notFound("no " + (version == null ? "active secret" : "active version "
-                                + version + " of secret") + " " + ns + "/" + name);
-                    }
-                    SecretInfo info = info(rs);
-                    byte[] aad = aad(ns, name, info.version(), info.kind());
-                    byte[] dek = kek.unwrap(rs.getBytes(8), aad);
-                    return new SecretValue(info, open(dek, rs.getBytes(9), aad));
-                }
-            }
+            SecretValue v = read(c, ns, name, version);
+            return new Releasable(v, policy(c, ns, name));
         });
+    }
+
+    private SecretValue read(Connection c, String ns, String name, Integer version) throws SQLException,
+            KbsException {
+        String sql = "SELECT namespace, name, version, kind, state, created_at, retired_at, wrapped_dek, ciphertext "
+                + "FROM secrets WHERE namespace = ? AND name = ? AND state = 'active'"
+                + (version == null ? " ORDER BY version DESC" : " AND version = ?");
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, ns);
+            ps.setString(2, name);
+            if (version != null) {
+                ps.setInt(3, version);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw KbsException.notFound("no " + (version == null ? "active secret" : "active version "
+                            + version + " of secret") + " " + ns + "/" + name);
+                }
+                SecretInfo info = info(rs);
+                byte[] aad = aad(ns, name, info.version(), info.kind());
+                byte[] dek = kek.unwrap(rs.getBytes(8), aad);
+                return new SecretValue(info, open(dek, rs.getBytes(9), aad));
+            }
+        }
     }
 
     private static byte[] aad(String ns, String name, int version, SecretKind kind) {
@@ -892,6 +927,9 @@ public final class KbsStore implements AutoCloseable {
         }
         Slot slot;
         while ((slot = pool.poll()) != null) {
+            close(slot.c);
+        }
+        while ((slot = readers.poll()) != null) {
             close(slot.c);
         }
     }

@@ -187,8 +187,9 @@ public final class KeyBroker {
                 throw KbsException.denied("report data is not SHA-256(nonce || publicKey): the evidence was made "
                         + "for another nonce or key");
             }
-            secret = store.read(ns, name, r.version());
-            appraise(ns, name, ev, now);
+            KbsStore.Releasable rel = store.readForRelease(ns, name, r.version());
+            secret = rel.secret();
+            appraise(ns, name, rel.policy(), ev, now);
         } catch (KbsException e) {
             if (e.httpStatus() == 503) {
                 throw e;
@@ -242,7 +243,11 @@ public final class KeyBroker {
     }
 
     private void appraise(String ns, String name, VerifiedEvidence ev, Instant now) throws KbsException {
-        String text = store.policy(ns, name);
+        appraise(ns, name, store.policy(ns, name), ev, now);
+    }
+
+    private void appraise(String ns, String name, String text, VerifiedEvidence ev, Instant now)
+            throws KbsException {
         if (text == null) {
             throw KbsException.denied("no policy is set for " + ns + "/" + name + "; nothing is released without one");
         }

@@ -7,6 +7,7 @@ import java.util.Base64;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Single-use, expiring release nonces. They live in memory on purpose: a nonce is worth nothing after a
@@ -23,9 +24,18 @@ public final class NonceStore {
     private final Duration ttl;
     private final int max;
 
+    private final long sweepEveryMillis;
+    private final AtomicLong nextSweep = new AtomicLong(Long.MIN_VALUE);
+
     public NonceStore(Duration ttl, int max) {
         this.ttl = ttl;
         this.max = max;
+        this.sweepEveryMillis = Math.max(1000, Math.min(ttl.toMillis(), 60_000));
+    }
+
+    /** Spent nonces still remembered (to tell a replay from a forgery); bounded by a periodic sweep. */
+    int spentCount() {
+        return spent.size();
     }
 
     /** Validity of a fresh nonce. */
@@ -39,6 +49,12 @@ public final class NonceStore {
      * @throws KbsException 429 when too many are outstanding
      */
     public byte[] issue(Instant now) throws KbsException {
+        // Spent nonces are only useful until they would have expired; without a periodic sweep they would pile up
+        // for as long as the broker runs (the outstanding bound below never trips while clients consume theirs).
+        long due = nextSweep.get();
+        if (now.toEpochMilli() >= due && nextSweep.compareAndSet(due, now.toEpochMilli() + sweepEveryMillis)) {
+            sweep(now);
+        }
         if (outstanding.size() >= max) {
             sweep(now);
             if (outstanding.size() >= max) {

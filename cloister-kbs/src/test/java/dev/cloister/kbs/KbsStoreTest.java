@@ -34,6 +34,32 @@ class KbsStoreTest {
 
     @ParameterizedTest
     @MethodSource("dbs")
+    void aReleaseReadSeesTheSecretAndItsCurrentPolicyAndEveryCommittedWrite(String kind) throws Exception {
+        String db = TestDatabases.fresh(kind, dir);
+        try (KbsStore s = open(db)) {
+            s.createNamespace("local:test", "alice");
+            assertThatThrownBy(() -> s.readForRelease("alice", "pf", null)).isInstanceOf(KbsException.class)
+                    .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(404));
+            byte[] v1 = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+            s.storeSecret("a", "alice", "pf", SecretKind.PF_KEY, v1, false);
+            KbsStore.Releasable r = s.readForRelease("alice", "pf", null);
+            assertThat(r.secret().value()).isEqualTo(v1);
+            assertThat(r.policy()).isNull();
+            // Writes go through the writer connection and reads through others (SQLite): each committed write
+            // must be visible to the very next read.
+            for (int i = 0; i < 20; i++) {
+                s.setPolicy("a", "alice", "pf", "policy " + i);
+                SecretInfo v = s.storeSecret("a", "alice", "pf", SecretKind.PF_KEY, null, true);
+                KbsStore.Releasable now = s.readForRelease("alice", "pf", null);
+                assertThat(now.policy()).isEqualTo("policy " + i);
+                assertThat(now.secret().info().version()).isEqualTo(v.version());
+                assertThat(s.readForRelease("alice", "pf", 1).secret().value()).isEqualTo(v1);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
     void secretsAreVersionedRotatedAndRetired(String kind) throws Exception {
         String db = TestDatabases.fresh(kind, dir);
         try (KbsStore s = open(db)) {
