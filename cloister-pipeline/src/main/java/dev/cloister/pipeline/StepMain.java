@@ -117,7 +117,7 @@ public final class StepMain {
         stages.put("workerStarted", started.toString());
         JobResult res;
         try (Repository repo = Repositories.open(repository)) {
-            Worker w = new Worker(repo, new KbsBroker(client, ""), WorkerBundles::open,
+            Worker w = new Worker(repo, new KbsBroker(client, ""), WorkerBundles::describe,
                     new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()));
             Files.createDirectories(work);
             try {

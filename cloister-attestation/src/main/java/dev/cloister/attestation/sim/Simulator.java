@@ -139,6 +139,35 @@ public final class Simulator {
         return issue(SimulationSpec.tdx(m, at).reportData(reportData64).status(status));
     }
 
+    /**
+     * The same SGX evidence bound to other report data: the quote's report data is replaced and the quote signed
+     * again with the attestation key, while the QE report, PCK chain and collateral stay byte for byte the same.
+     * This is what a real platform does for each new quote (its collateral is reused until it expires), and it costs
+     * one signature instead of a new PKI's worth, which is what makes several key releases per enclave cheap.
+     *
+     * @throws IllegalArgumentException if {@code evidence} is not an SGX quote this simulator issued
+     */
+    public SimulatedEvidence rebind(SimulatedEvidence evidence, byte[] reportData64) {
+        Quote q;
+        try {
+            q = Quote.parse(evidence.quote());
+        } catch (dev.cloister.attestation.EvidenceException e) {
+            throw new IllegalArgumentException("not a quote: " + e.getMessage(), e);
+        }
+        if (!(q.body() instanceof EnclaveReport r)
+                || !java.util.Arrays.equals(q.signatureData().attestationKey(), attestationKey.raw())) {
+            throw new IllegalArgumentException("rebind takes an SGX quote issued by this simulator");
+        }
+        EnclaveReport body = EnclaveReport.of(r.cpuSvn(), r.attributes(), r.mrEnclave(), r.mrSigner(), r.isvProdId(),
+                r.isvSvn(), reportData64);
+        Quote unsigned = new Quote(q.header(), q.bodyType(), body,
+                new EcdsaSignatureData(new byte[64], q.signatureData().attestationKey(), q.signatureData().qe()));
+        byte[] signed = java.util.Arrays.copyOf(unsigned.toBytes(), unsigned.signedLength());
+        Quote quote = new Quote(q.header(), q.bodyType(), body, new EcdsaSignatureData(attestationKey.signRaw(signed),
+                q.signatureData().attestationKey(), q.signatureData().qe()));
+        return new SimulatedEvidence(quote.toBytes(), evidence.collateral());
+    }
+
     /** Evidence exactly as {@code spec} describes. */
     public SimulatedEvidence issue(SimulationSpec spec) {
         boolean tdx = spec.tdx != null;

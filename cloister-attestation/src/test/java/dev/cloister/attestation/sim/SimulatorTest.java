@@ -65,6 +65,35 @@ class SimulatorTest {
     }
 
     @Test
+    void reboundEvidenceVerifiesWithTheNewReportDataAndTheSameCollateral() throws Exception {
+        SimulatedEvidence ev = Simulator.standard().sgxQuote(sgx(false), fill(64, 0x42), TcbStatus.UP_TO_DATE, AT);
+        SimulatedEvidence again = Simulator.standard().rebind(ev, fill(64, 0x17));
+        assertThat(again.collateral()).isEqualTo(ev.collateral());
+        assertThat(again.quote()).isNotEqualTo(ev.quote());
+        VerifiedEvidence v = SIM.verify(again.quote(), again.collateral(), AT);
+        assertThat(v.reportData()).isEqualTo(fill(64, 0x17));
+        assertThat(v.measurements()).usingRecursiveComparison().isEqualTo(sgx(false));
+        // The signature covers the new report data: putting the old one back breaks it.
+        byte[] forged = again.quote();
+        int at = indexOf(forged, fill(64, 0x17));
+        System.arraycopy(fill(64, 0x42), 0, forged, at, 64);
+        assertThatThrownBy(() -> SIM.verify(forged, again.collateral(), AT)).isInstanceOf(EvidenceException.class);
+        // Only this simulator's own quotes can be rebound.
+        SimulatedEvidence other = Simulator.fromSeed("another seed", "Another root").sgxQuote(sgx(false), fill(64, 1),
+                TcbStatus.UP_TO_DATE, AT);
+        assertThatThrownBy(() -> Simulator.standard().rebind(other, fill(64, 2))).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    static int indexOf(byte[] hay, byte[] needle) {
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            if (Arrays.equals(hay, i, i + needle.length, needle, 0, needle.length)) {
+                return i;
+            }
+        }
+        throw new AssertionError("not found");
+    }
+
+    @Test
     void intelRootDeniesSimulatedEvidence() {
         SimulatedEvidence ev = Simulator.standard().sgxQuote(sgx(false), new byte[64], TcbStatus.UP_TO_DATE, AT);
         assertThatThrownBy(() -> DcapVerifier.intelRoot().verify(ev.quote(), ev.collateral(), AT))

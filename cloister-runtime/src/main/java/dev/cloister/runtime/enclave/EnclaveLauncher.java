@@ -77,6 +77,7 @@ public final class EnclaveLauncher {
     public Report run(EnclavePlan plan, Path stdoutCiphertext, Path stderrCiphertext, HostChannel host)
             throws CloisterException, IOException, InterruptedException {
         Path root = Path.of(plan.root());
+        host.tell("progress", HostChannel.object().put("stage", "launcher started"));
         SgxMeasurements identity = measurer.measure(Path.of(plan.bundle()));
         String measurement = java.util.HexFormat.of().formatHex(identity.mrEnclave());
         if (plan.measurement() != null && !plan.measurement().equalsIgnoreCase(measurement)) {

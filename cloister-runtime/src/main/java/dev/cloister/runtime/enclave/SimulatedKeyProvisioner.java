@@ -21,6 +21,9 @@ import java.util.Base64;
  */
 public final class SimulatedKeyProvisioner implements KeyProvisioner {
     private final Clock clock;
+    /** The first evidence this enclave made; later releases rebind it (one signature each, collateral reused). */
+    private SimulatedEvidence first;
+    private SgxMeasurements firstIdentity;
 
     public SimulatedKeyProvisioner(Clock clock) {
         this.clock = clock;
@@ -43,8 +46,15 @@ public final class SimulatedKeyProvisioner implements KeyProvisioner {
         HpkeSuite kem = HpkeSuite.X25519;
         var kp = kem.generateKeyPair();
         byte[] pk = kem.publicKey(kp);
-        SimulatedEvidence ev = Simulator.standard().sgxQuote(identity, ReleaseBinding.reportData(nonce, pk),
-                TcbStatus.UP_TO_DATE, clock.instant());
+        byte[] reportData = ReleaseBinding.reportData(nonce, pk);
+        SimulatedEvidence ev;
+        if (first != null && identity == firstIdentity) {
+            ev = Simulator.standard().rebind(first, reportData);
+        } else {
+            ev = Simulator.standard().sgxQuote(identity, reportData, TcbStatus.UP_TO_DATE, clock.instant());
+            first = ev;
+            firstIdentity = identity;
+        }
         JsonNode reply = host.ask("release", KbsClient.releaseRequest(ns[0], ns[1], null, nonce,
                 new byte[][] {ev.quote(), ev.collateral()}, kem, pk));
         KbsClient.Released r = KbsClient.openRelease(reply, ns[0], ns[1], kem, kp);

@@ -3,6 +3,7 @@ package dev.cloister.runtime.worker;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cloister.core.CloisterException;
 import dev.cloister.runtime.enclave.EnclavePlan;
+import dev.cloister.runtime.enclave.HostChannel;
 import dev.cloister.runtime.enclave.SimEnclave;
 import dev.cloister.runtime.gramine.GramineRunner;
 import dev.cloister.runtime.job.Broker;
@@ -85,6 +86,7 @@ public final class Worker {
             return gramine.run(rec, use, repo, work);
         }
         BundleView b = bundles.open(Path.of(rec.bundlePath()));
+        progress.accept(HostChannel.object().put("stage", "bundle verified"));
         Path in = Files.createDirectories(work.resolve("in"));
         Path out = Files.createDirectories(work.resolve("out"));
         List<EnclavePlan.Input> inputs = new ArrayList<>();

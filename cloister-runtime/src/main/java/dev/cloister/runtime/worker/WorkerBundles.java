@@ -17,6 +17,19 @@ public final class WorkerBundles {
     public static BundleView open(Path dir) throws CloisterException {
         Bundle b = Bundle.open(dir);
         b.verify();
+        return view(dir, b);
+    }
+
+    /**
+     * Opens a bundle without re-hashing its files, for the {@code sim} backend when start-up time matters (pipeline
+     * steps): the launcher inside the enclave re-hashes every file before the program starts and refuses a
+     * mismatch, which is the check that counts; the worker's own check only fails earlier.
+     */
+    public static BundleView describe(Path dir) throws CloisterException {
+        return view(dir, Bundle.open(dir));
+    }
+
+    private static BundleView view(Path dir, Bundle b) {
         var argv = b.spec().argv();
         return new BundleView(dir, BundleSpec.ROOT, b.measurement(), b.entrypoint(),
                 argv.isEmpty() ? argv : argv.subList(1, argv.size()), b.spec().env(), "/");
