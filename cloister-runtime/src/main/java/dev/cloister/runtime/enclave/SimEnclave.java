@@ -39,8 +39,6 @@ public final class SimEnclave {
     public static final String OUT = "/cloister/out";
     public static final String PLAN = "/cloister/plan.json";
     public static final String MEMORY = "/run/enclave";
-    /** Where the launcher's class-data archive folder is bound. */
-    static final String CDS = "/cloister/cds";
 
     /** Handles a launcher's request to the outside world (a broker release), returning the reply body. */
     @FunctionalInterface
@@ -151,15 +149,6 @@ public final class SimEnclave {
         List<String> cmd = new ArrayList<>(List.of(javaHome.resolve("bin/java").toString(),
                 "-Xmx256m", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xlog:disable", "-Xlog:all=warning:stderr",
                 "-Djava.io.tmpdir=" + MEMORY, "--enable-native-access=ALL-UNNAMED"));
-        Path cds = cdsDir();
-        if (cds != null) {
-            // A class-data archive of the launcher's classes, written by the first run and mapped by later ones:
-            // it halves the launcher's start. Under sim the host already supplies the JVM, so an archive the host
-            // could alter costs no protection that simulation had; a real enclave (Gramine) measures its code.
-            String cp = System.getProperty("java.class.path");
-            cmd.addAll(List.of("-XX:+AutoCreateSharedArchive", "-XX:SharedArchiveFile=" + CDS + "/launcher-"
-                    + Integer.toHexString((cp + "|" + javaHome + "|" + Runtime.version()).hashCode()) + ".jsa"));
-        }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), launcherMainClass, PLAN));
         SandboxSpec.Builder b = SandboxSpec.builder(cmd)
                 .readOnly(Path.of("/usr"), "/usr")
@@ -188,24 +177,6 @@ public final class SimEnclave {
             }
         }
         extra.forEach(e -> b.readOnly(e, e.toString()));
-        if (cds != null) {
-            b.writable(cds, CDS);
-        }
         return b.build();
-    }
-
-    /** Where launcher class-data archives are kept on the host (created 0700), or null when it cannot be. */
-    private static Path cdsDir() {
-        try {
-            Path d = Path.of(System.getProperty("java.io.tmpdir"), "cloister-cds-" + ProcessHandle.current().info().user()
-                    .orElse("user").replaceAll("[^A-Za-z0-9_.-]", "_"));
-            if (!Files.isDirectory(d)) {
-                Files.createDirectories(d, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
-            }
-            return Files.isWritable(d) ? d : null;
-        } catch (IOException | UnsupportedOperationException e) {
-            return null; // no archive: the launcher only starts slower
-        }
     }
 }
