@@ -155,6 +155,19 @@ public final class PipelineCommand implements Runnable {
         }
     }
 
+    /** Work on a run's repository. */
+    @FunctionalInterface
+    interface RepositoryWork<T> {
+        T apply(Repository r) throws Exception;
+    }
+
+    /** Opens the repository a run was created with, does {@code work} with it, and closes it. */
+    static <T> T withRepository(Path runDir, RepositoryWork<T> work) throws Exception {
+        try (Repository r = Repositories.open(RunPlan.load(runDir).repository())) {
+            return work.apply(r);
+        }
+    }
+
     static void print(RunState s, PrintWriter out, boolean json) {
         if (json) {
             ObjectNode n = Json.object();
@@ -340,11 +353,7 @@ public final class PipelineCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             Path dir = runs.runDir(runId);
-            RunPlan plan = RunPlan.load(dir);
-            List<ConfidentialRun.Fetched> got;
-            try (Repository r = Repositories.open(plan.repository())) {
-                got = ConfidentialRun.fetch(dir, r, outDir);
-            }
+            List<ConfidentialRun.Fetched> got = withRepository(dir, r -> ConfidentialRun.fetch(dir, r, outDir));
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
                 ObjectNode n = Json.object();
@@ -386,11 +395,7 @@ public final class PipelineCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             Path dir = runs.runDir(runId);
-            RunPlan plan = RunPlan.load(dir);
-            List<String> logs;
-            try (Repository r = Repositories.open(plan.repository())) {
-                logs = ConfidentialRun.logs(dir, r, step);
-            }
+            List<String> logs = withRepository(dir, r -> ConfidentialRun.logs(dir, r, step));
             spec.commandLine().getOut().print(logs.get(0));
             spec.commandLine().getOut().flush();
             spec.commandLine().getErr().print(logs.get(1));
@@ -421,12 +426,10 @@ public final class PipelineCommand implements Runnable {
         public Integer call() throws Exception {
             Path dir = runs.runDir(runId);
             RunState s = RunState.load(dir);
-            RunPlan plan = RunPlan.load(dir);
-            try (Repository r = Repositories.open(plan.repository())) {
-                Orchestrator o = new Orchestrator(ex.executor(s.executor()),
-                        new ConfidentialSteps(dir, r, StepMain.command()), 1, Duration.ofMillis(100), Clock.systemUTC());
-                print(o.cancel(dir), spec.commandLine().getOut(), false);
-            }
+            RunState end = withRepository(dir, r -> new Orchestrator(ex.executor(s.executor()),
+                    new ConfidentialSteps(dir, r, StepMain.command()), 1, Duration.ofMillis(100), Clock.systemUTC())
+                    .cancel(dir));
+            print(end, spec.commandLine().getOut(), false);
             return 0;
         }
     }

@@ -154,6 +154,35 @@ class PipelineCommandTest {
     }
 
     @Test
+    void badInputGetsAClearErrorExitThreeAndLeavesNothing() throws Exception {
+        String runs = tmp.resolve("runs").toString();
+        Run unknown = run("pipeline", "status", "no-such-run", "--runs", runs);
+        assertThat(unknown.code()).isEqualTo(3);
+        assertThat(unknown.err()).contains("no pipeline run no-such-run");
+
+        // A cycle is refused before anything (a run folder, a key) is created.
+        Path cyclic = chain("0");
+        String original = Files.readString(cyclic);
+        Files.writeString(cyclic, original.replace("{name: seed, file: seed.txt, path: /inputs/seed}",
+                "{name: seed, from: c.out, path: /inputs/seed}"));
+        List<String> args = new ArrayList<>(List.of("pipeline", "run", cyclic.toString(), "--runs", runs));
+        args.addAll(brokerArgs());
+        Run cycle = run(args.toArray(String[]::new));
+        assertThat(cycle.code()).isEqualTo(3);
+        assertThat(cycle.err()).contains("cycle").contains("a -> c -> b -> a");
+        assertThat(tmp.resolve("runs")).doesNotExist();
+
+        // A missing owner file: also refused before anything exists.
+        Path missing = tmp.resolve("missing.yaml");
+        Files.writeString(missing, original.replace("file: seed.txt", "file: nowhere.txt"));
+        args.set(2, missing.toString());
+        Run noFile = run(args.toArray(String[]::new));
+        assertThat(noFile.code()).isEqualTo(3);
+        assertThat(noFile.err()).contains("nowhere.txt");
+        assertThat(tmp.resolve("runs")).doesNotExist();
+    }
+
+    @Test
     void anOrchestratorKilledMidRunResumesWithoutRerunningDoneSteps() throws Exception {
         Path spec = chain("4");
         List<String> cmd = new ArrayList<>(List.of(
