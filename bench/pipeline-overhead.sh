@@ -50,7 +50,8 @@ run, n = sys.argv[1], int(sys.argv[2])
 def t(s): return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 state = json.load(open(f"{run}/state.json"))
 first, total = [], []
-stages = {"worker JVM start": [], "bundle verified": [], "sandbox + launcher JVM start": [], "launcher measured": [],
+stages = {"worker JVM start": [], "bundle verified": [],
+          "sandbox + launcher JVM start (the host fetches nonces and inputs meanwhile)": [], "launcher measured": [],
           "keys released": [], "inputs decrypted": []}
 for i in range(1, n + 1):
     st = state["steps"][f"s{i}"]

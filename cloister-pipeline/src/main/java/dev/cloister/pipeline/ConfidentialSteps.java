@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Runs each step of a confidential run as a confidential job: when a step's producers are done, it publishes a
@@ -23,18 +24,18 @@ public final class ConfidentialSteps implements Orchestrator.StepCommands {
     private final Path runDir;
     private final RunPlan plan;
     private final Repository repo;
-    private final List<String> launcher;
+    private final Supplier<List<String>> launcher;
 
     /**
      * @param runDir the run's folder
      * @param repo the run's repository, opened
-     * @param launcher the command that starts {@link StepMain} (see {@link StepMain#command()})
+     * @param launcher makes the command that starts {@link StepMain}, once per step ({@code StepMain::command})
      */
-    public ConfidentialSteps(Path runDir, Repository repo, List<String> launcher) throws IOException, CloisterException {
+    public ConfidentialSteps(Path runDir, Repository repo, Supplier<List<String>> launcher) throws IOException, CloisterException {
         this.runDir = runDir;
         this.plan = RunPlan.load(runDir);
         this.repo = repo;
-        this.launcher = List.copyOf(launcher);
+        this.launcher = launcher;
     }
 
     /** The job id of one attempt of a step. */
@@ -73,7 +74,7 @@ public final class ConfidentialSteps implements Orchestrator.StepCommands {
         JobRecord rec = new JobRecord(id, step.name(), sp.bundle(), sp.measurement(), sp.policy(), sp.logKey(),
                 plan.broker(), plan.backend(), step.args(), step.env(), inputs, step.outputs(), keys);
         repo.putRef(JobRecord.ref(id), rec.toBytes());
-        List<String> cmd = new ArrayList<>(launcher);
+        List<String> cmd = new ArrayList<>(launcher.get());
         cmd.addAll(List.of(id, "--repository", plan.repository(), "--broker", plan.broker(), "--work",
                 stepDir.resolve("work").toString(), "--timing", stepDir.resolve("timing.json").toString()));
         if (plan.brokerCa() != null) {

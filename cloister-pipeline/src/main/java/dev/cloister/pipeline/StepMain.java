@@ -2,6 +2,7 @@ package dev.cloister.pipeline;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.cloister.core.AotCache;
 import dev.cloister.core.AtomicFiles;
 import dev.cloister.core.CloisterException;
 import dev.cloister.kbs.KbsClient;
@@ -39,17 +40,22 @@ public final class StepMain {
 
     private StepMain() {}
 
-    /** The command that runs this class with the current JVM and class path (what the executors start). */
+    /**
+     * The command that runs this class with the current JVM and class path (what the executors start). Call it once
+     * per step: the first step on a machine may be the one that records the JVMs' class cache ({@link AotCache}).
+     */
     public static List<String> command() {
         String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // A short-lived JVM: the C1 compiler and a serial collector start fastest (a step worker moves ciphertext,
-        // it does no bulk crypto). A dynamic class-data archive (-XX:+AutoCreateSharedArchive) cut another 0.6 s
-        // per step in a trial, but steps of a fan-out would write the same archive at once, and a failed dump turns
-        // the JVM's exit status into 1; it is left out until the archive is made once, up front.
-        return List.of(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                StepMain.class.getName());
+        // it does no bulk crypto). Class loading is most of the rest, hence the class cache.
+        List<String> flags = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+                "--enable-native-access=ALL-UNNAMED");
+        List<String> cmd = new ArrayList<>(List.of(java));
+        cmd.addAll(flags);
+        AotCache.forThisJvm().ifPresent(c -> cmd.addAll(c.use("step", flags).options()));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), StepMain.class.getName()));
+        return List.copyOf(cmd);
     }
 
     public static void main(String[] args) {
@@ -74,6 +80,7 @@ public final class StepMain {
             System.err.println("step failed: interrupted");
             code = 4;
         }
+        AotCache.Recording.finishIfRecording();
         System.exit(code);
     }
 

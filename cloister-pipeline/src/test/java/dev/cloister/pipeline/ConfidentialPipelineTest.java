@@ -103,7 +103,7 @@ class ConfidentialPipelineTest {
 
     RunState run(String runId) throws Exception {
         Path runDir = tmp.resolve("runs").resolve(runId);
-        Orchestrator o = new Orchestrator(new LocalExecutor(), new ConfidentialSteps(runDir, repo, StepMain.command()), 4,
+        Orchestrator o = new Orchestrator(new LocalExecutor(), new ConfidentialSteps(runDir, repo, StepMain::command), 4,
                 Duration.ofMillis(50), Clock.systemUTC());
         return o.run(runDir, s -> {});
     }

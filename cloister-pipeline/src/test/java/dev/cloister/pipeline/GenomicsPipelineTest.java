@@ -157,7 +157,7 @@ class GenomicsPipelineTest {
         String runId = ConfidentialRun.create(spec, tmp, tmp.resolve("runs"), executorName, new ConfidentialRun.Setup(repo,
                 repo.location(), broker.ownerBroker(), broker.url.toString(), broker.ca, d -> Bundle.open(d).measurement()));
         Path runDir = tmp.resolve("runs").resolve(runId);
-        RunState end = new Orchestrator(executor, new ConfidentialSteps(runDir, repo, StepMain.command()), 4,
+        RunState end = new Orchestrator(executor, new ConfidentialSteps(runDir, repo, StepMain::command), 4,
                 Duration.ofMillis(100), Clock.systemUTC()).run(runDir, s -> {});
         assertThat(end.steps()).allSatisfy((n, st) -> assertThat(st.phase()).as(n + ": " + st.reason())
                 .isEqualTo(RunState.Phase.DONE));

@@ -118,7 +118,7 @@ public final class PipelineCommand implements Runnable {
         PrintWriter err = spec.commandLine().getErr();
         try (Repository repo = Repositories.open(plan.repository())) {
             Orchestrator o = new Orchestrator(ex.executor(executorName),
-                    new ConfidentialSteps(runDir, repo, StepMain.command()), ex.maxParallel, Duration.ofMillis(100),
+                    new ConfidentialSteps(runDir, repo, StepMain::command), ex.maxParallel, Duration.ofMillis(100),
                     Clock.systemUTC());
             Map<String, RunState.Phase> seen = new java.util.HashMap<>();
             Instant t0 = Instant.now();
@@ -427,7 +427,7 @@ public final class PipelineCommand implements Runnable {
             Path dir = runs.runDir(runId);
             RunState s = RunState.load(dir);
             RunState end = withRepository(dir, r -> new Orchestrator(ex.executor(s.executor()),
-                    new ConfidentialSteps(dir, r, StepMain.command()), 1, Duration.ofMillis(100), Clock.systemUTC())
+                    new ConfidentialSteps(dir, r, StepMain::command), 1, Duration.ofMillis(100), Clock.systemUTC())
                     .cancel(dir));
             print(end, spec.commandLine().getOut(), false);
             return 0;

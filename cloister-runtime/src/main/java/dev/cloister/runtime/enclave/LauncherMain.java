@@ -8,7 +8,6 @@ import java.io.FileDescriptor;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.HexFormat;
 
 /**
@@ -22,13 +21,24 @@ public final class LauncherMain {
     public static void main(String[] args) {
         PrintStream channelOut = new PrintStream(new FileOutputStream(FileDescriptor.out), true);
         System.setOut(System.err); // nothing but the channel may write to the real stdout
+        // The first HPKE key pair costs a cold JVM a few hundred milliseconds of class loading and initialisation;
+        // make it on the other core while this thread reads the plan and re-hashes the bundle.
+        Thread.ofPlatform().daemon().name("cloister-hpke-warmup").start(() -> {
+            try {
+                dev.cloister.kbs.HpkeSuite.X25519.generateKeyPair();
+            } catch (RuntimeException e) {
+                // Only a warm-up: the real key pair reports any failure itself.
+            }
+        });
         int code;
         try {
-            EnclavePlan plan = EnclavePlan.parse(Files.readAllBytes(Path.of(args[0])));
+            HostChannel host = new HostChannel(System.in, channelOut);
+            // The host makes the plan while this JVM starts, and hands it over when asked.
+            EnclavePlan plan = EnclavePlan.parse(HostChannel.json().writeValueAsBytes(
+                    host.ask("plan", HostChannel.object())));
             EnclaveLauncher launcher = new EnclaveLauncher(LauncherMain::measure,
-                    new SimulatedKeyProvisioner(Clock.systemUTC()), Files.createDirectories(Path.of(SimEnclave.MEMORY)));
-            launcher.run(plan, Path.of(SimEnclave.OUT, "stdout.pf"),
-                    Path.of(SimEnclave.OUT, "stderr.pf"), new HostChannel(System.in, channelOut));
+                    new SimulatedKeyProvisioner(), Files.createDirectories(Path.of(SimEnclave.MEMORY)));
+            launcher.run(plan, Path.of(SimEnclave.OUT, "stdout.pf"), Path.of(SimEnclave.OUT, "stderr.pf"), host);
             code = 0; // the program's exit and any missing outputs travel in the "done" report, not as a failure
         } catch (CloisterException e) {
             System.err.println("launcher: " + e.getMessage());

@@ -2,7 +2,7 @@ package dev.cloister.runtime.enclave;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.cloister.core.AtomicFiles;
+import dev.cloister.core.AotCache;
 import dev.cloister.core.CloisterException;
 import dev.cloister.runtime.sandbox.Sandbox;
 import dev.cloister.runtime.sandbox.UnshareSandbox;
@@ -16,6 +16,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -37,7 +38,6 @@ public final class SimEnclave {
     public static final String ROOT = "/cloister/root";
     public static final String IN = "/cloister/in";
     public static final String OUT = "/cloister/out";
-    public static final String PLAN = "/cloister/plan.json";
     public static final String MEMORY = "/run/enclave";
 
     /** Handles a launcher's request to the outside world (a broker release), returning the reply body. */
@@ -57,19 +57,34 @@ public final class SimEnclave {
 
     private final String launcherMainClass;
     private final Sandbox sandbox;
+    private final SimulatedQuotingEnclave quotingEnclave;
 
     /**
      * @param launcherMainClass the class whose main runs {@link EnclaveLauncher} from a plan file
      * @param sandbox bubblewrap, or util-linux unshare where bubblewrap is missing ({@link Sandbox#detect()})
      */
     public SimEnclave(String launcherMainClass, Sandbox sandbox) {
+        this(launcherMainClass, sandbox, Clock.systemUTC());
+    }
+
+    /**
+     * @param clock the time the simulated quoting enclave puts in the collateral it signs
+     */
+    public SimEnclave(String launcherMainClass, Sandbox sandbox, Clock clock) {
         this.launcherMainClass = launcherMainClass;
         this.sandbox = sandbox;
+        this.quotingEnclave = new SimulatedQuotingEnclave(clock); // starts warming up now, while the host prepares
     }
 
     /** The plan's name for this enclave's sandbox tool, which the launcher also uses for the program. */
     public String sandboxName() {
         return sandbox instanceof UnshareSandbox ? "unshare" : "bubblewrap";
+    }
+
+    /** Makes the enclave's plan; runs on the host while the launcher is starting. */
+    @FunctionalInterface
+    public interface PlanMaker {
+        EnclavePlan make() throws CloisterException, IOException;
     }
 
     /**
@@ -78,18 +93,40 @@ public final class SimEnclave {
      * @param root the bundle's program root on the host
      * @param inDir the folder of encrypted inputs on the host
      * @param outDir the folder that receives encrypted outputs
-     * @param work a private folder for the plan file and the launcher's log
+     * @param work a private folder for the launcher's log
      */
     public Outcome run(EnclavePlan plan, Path root, Path inDir, Path outDir, Path work, Relay relay,
             Consumer<JsonNode> progress) throws IOException, InterruptedException, CloisterException {
-        Path planFile = work.resolve("plan.json");
-        AtomicFiles.writeBytes(planFile, true, plan.toBytes());
+        return run(() -> plan, root, inDir, outDir, work, relay, progress);
+    }
+
+    /**
+     * Starts the enclave first and makes its plan while the launcher's JVM starts (fetching broker nonces and
+     * input ciphertexts takes about as long as starting a JVM); the launcher asks for the plan over the channel.
+     * If making the plan fails, the launcher is stopped and the failure is thrown.
+     *
+     * @param plan makes the plan; {@code inDir} must hold every input the plan names once it returns
+     */
+    public Outcome run(PlanMaker plan, Path root, Path inDir, Path outDir, Path work, Relay relay,
+            Consumer<JsonNode> progress) throws IOException, InterruptedException, CloisterException {
         Path log = work.resolve("launcher.log");
-        ProcessBuilder pb = new ProcessBuilder(sandbox.commandLine(outerSpec(root, inDir, outDir, planFile)));
+        AotCache.Use aot = AotCache.forThisJvm().map(c -> c.use("launcher", LAUNCHER_JVM)).orElse(AotCache.Use.NONE);
+        ProcessBuilder pb = new ProcessBuilder(sandbox.commandLine(outerSpec(root, inDir, outDir, aot)));
         pb.environment().clear();
         pb.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         pb.redirectError(log.toFile());
+        progress.accept(HostChannel.object().put("stage", "sandbox starting"));
         Process p = pb.start();
+        JsonNode planJson;
+        try {
+            planJson = HostChannel.json().readTree(plan.make().toBytes());
+        } catch (CloisterException | IOException | RuntimeException e) {
+            p.destroyForcibly();
+            p.waitFor();
+            aot.recording().ifPresent(r -> r.createAfterExit(p.pid()));
+            throw e;
+        }
+        progress.accept(HostChannel.object().put("stage", "plan ready"));
         JsonNode done = null;
         try (BufferedReader from = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
                 OutputStream toRaw = p.getOutputStream(); PrintStream to = new PrintStream(toRaw, true, StandardCharsets.UTF_8)) {
@@ -104,8 +141,10 @@ public final class SimEnclave {
                 String op = m.path("op").asText("");
                 JsonNode body = m.path("body");
                 switch (op) {
+                    case "plan" -> to.println(reply((o, b) -> planJson, op, body));
                     case "progress" -> progress.accept(body);
                     case "done" -> done = body;
+                    case "quote" -> to.println(reply((o, b) -> quotingEnclave.quote(b), op, body));
                     default -> to.println(reply(relay, op, body));
                 }
             }
@@ -115,6 +154,7 @@ public final class SimEnclave {
             }
         }
         int exit = p.waitFor();
+        aot.recording().ifPresent(r -> r.createAfterExit(p.pid()));
         String error = null;
         if (exit != 0) {
             List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
@@ -141,15 +181,20 @@ public final class SimEnclave {
         return r;
     }
 
-    private SandboxSpec outerSpec(Path root, Path inDir, Path outDir, Path planFile) {
+    /**
+     * The launcher JVM's options. Not C1-only (-XX:TieredStopAtLevel=1), though it starts faster: only C2 uses the
+     * AES-GCM intrinsics, and without them decrypting a 256 MiB input took 6.5x longer (72 s instead of 11 s on this
+     * 2-core machine). The JVM's own messages go to stderr: the launcher's stdout is the channel to the worker.
+     */
+    private static final List<String> LAUNCHER_JVM = List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:-UsePerfData",
+            "-Xlog:disable", "-Xlog:all=warning:stderr", "-Djava.io.tmpdir=" + MEMORY, "--enable-native-access=ALL-UNNAMED");
+
+    private SandboxSpec outerSpec(Path root, Path inDir, Path outDir, AotCache.Use aot) {
         Path javaHome = Path.of(System.getProperty("java.home"));
-        // Not C1-only (-XX:TieredStopAtLevel=1), though it starts faster: only C2 uses the AES-GCM intrinsics, and
-        // without them decrypting a 256 MiB input took 6.5x longer (72 s instead of 11 s on this 2-core machine).
-        // The JVM's own messages go to stderr: the launcher's stdout is the channel to the worker.
-        List<String> cmd = new ArrayList<>(List.of(javaHome.resolve("bin/java").toString(),
-                "-Xmx256m", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xlog:disable", "-Xlog:all=warning:stderr",
-                "-Djava.io.tmpdir=" + MEMORY, "--enable-native-access=ALL-UNNAMED"));
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), launcherMainClass, PLAN));
+        List<String> cmd = new ArrayList<>(List.of(javaHome.resolve("bin/java").toString()));
+        cmd.addAll(LAUNCHER_JVM);
+        cmd.addAll(aot.options());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), launcherMainClass));
         SandboxSpec.Builder b = SandboxSpec.builder(cmd)
                 .readOnly(Path.of("/usr"), "/usr")
                 .usrMergeLinks()
@@ -160,7 +205,6 @@ public final class SimEnclave {
                 .readOnly(root, ROOT)
                 .readOnly(inDir, IN)
                 .writable(outDir, OUT)
-                .readOnly(planFile, PLAN)
                 .env("HOME", "/run")
                 .network(false);
         // The launcher's own code, read-only at the same paths as on the host, unless /usr already has it. A jar's
@@ -177,6 +221,9 @@ public final class SimEnclave {
             }
         }
         extra.forEach(e -> b.readOnly(e, e.toString()));
+        // The class cache, at the path the JVM was told; a recording JVM writes its record to a folder of its own.
+        aot.cache().ifPresent(c -> b.readOnly(c, c.toString()));
+        aot.recording().ifPresent(r -> b.writable(r.folder(), r.folder().toString()));
         return b.build();
     }
 }

@@ -89,34 +89,8 @@ public final class Worker {
         progress.accept(HostChannel.object().put("stage", "bundle verified"));
         Path in = Files.createDirectories(work.resolve("in"));
         Path out = Files.createDirectories(work.resolve("out"));
-        List<EnclavePlan.Input> inputs = new ArrayList<>();
-        for (JobRecord.Input i : rec.inputs()) {
-            Path ct = in.resolve(i.name() + ".pf");
-            Files.deleteIfExists(ct);
-            repo.get(ObjectId.parse(i.object()), ct);
-            inputs.add(new EnclavePlan.Input(i.name(), SimEnclave.IN + "/" + i.name() + ".pf", i.path(), i.bound(),
-                    rec.keyOf(i.name())));
-        }
-        List<EnclavePlan.Output> outputs = new ArrayList<>();
-        for (JobSpec.Output o : rec.outputs()) {
-            outputs.add(new EnclavePlan.Output(o.name(), o.path(), SimEnclave.OUT + "/" + o.name() + ".pf",
-                    rec.keyOf(o.name())));
-        }
-        List<String> args = new ArrayList<>(b.args());
-        args.addAll(rec.args());
-        Map<String, String> env = new LinkedHashMap<>(b.env());
-        env.putAll(rec.env());
-        // One release (with its own single-use nonce) per distinct key the enclave needs.
-        java.util.Set<String> secrets = new java.util.LinkedHashSet<>();
-        secrets.add(rec.secret());
-        inputs.forEach(i -> secrets.add(i.key()));
-        outputs.forEach(x -> secrets.add(x.key()));
-        List<EnclavePlan.KeyRequest> keys = new ArrayList<>();
-        for (String s : secrets) {
-            keys.add(new EnclavePlan.KeyRequest(s, broker.nonce()));
-        }
-        EnclavePlan plan = new EnclavePlan(SimEnclave.ROOT, SimEnclave.ROOT + "/" + b.root(), rec.measurement(),
-                b.entrypoint(), args, env, b.workDir(), keys, rec.secret(), inputs, outputs, enclave.sandboxName());
+        // Made while the enclave starts: the input downloads and the broker round trips overlap the launcher's JVM.
+        SimEnclave.PlanMaker plan = () -> plan(rec, b, in);
         SimEnclave.Outcome o = enclave.run(plan, b.dir(), in, out, work, (op, body) -> {
             if (!"release".equals(op)) {
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the enclave asked for unknown operation " + op);
@@ -154,6 +128,38 @@ public final class Worker {
                 missing);
         repo.putRef(JobResult.ref(id), result.toBytes());
         return result;
+    }
+
+    /** The enclave's plan for job {@code rec}: fetches each input's ciphertext into {@code in} and a nonce per key. */
+    private EnclavePlan plan(JobRecord rec, BundleView b, Path in) throws CloisterException, IOException {
+        List<EnclavePlan.Input> inputs = new ArrayList<>();
+        for (JobRecord.Input i : rec.inputs()) {
+            Path ct = in.resolve(i.name() + ".pf");
+            Files.deleteIfExists(ct);
+            repo.get(ObjectId.parse(i.object()), ct);
+            inputs.add(new EnclavePlan.Input(i.name(), SimEnclave.IN + "/" + i.name() + ".pf", i.path(), i.bound(),
+                    rec.keyOf(i.name())));
+        }
+        List<EnclavePlan.Output> outputs = new ArrayList<>();
+        for (JobSpec.Output o : rec.outputs()) {
+            outputs.add(new EnclavePlan.Output(o.name(), o.path(), SimEnclave.OUT + "/" + o.name() + ".pf",
+                    rec.keyOf(o.name())));
+        }
+        List<String> args = new ArrayList<>(b.args());
+        args.addAll(rec.args());
+        Map<String, String> env = new LinkedHashMap<>(b.env());
+        env.putAll(rec.env());
+        // One release (with its own single-use nonce) per distinct key the enclave needs.
+        java.util.Set<String> secrets = new java.util.LinkedHashSet<>();
+        secrets.add(rec.secret());
+        inputs.forEach(i -> secrets.add(i.key()));
+        outputs.forEach(x -> secrets.add(x.key()));
+        List<EnclavePlan.KeyRequest> keys = new ArrayList<>();
+        for (String s : secrets) {
+            keys.add(new EnclavePlan.KeyRequest(s, broker.nonce()));
+        }
+        return new EnclavePlan(SimEnclave.ROOT, SimEnclave.ROOT + "/" + b.root(), rec.measurement(),
+                b.entrypoint(), args, env, b.workDir(), keys, rec.secret(), inputs, outputs, enclave.sandboxName());
     }
 
     private static CloisterException.Kind kindOf(int exit) {
