@@ -1,8 +1,13 @@
 package dev.cloister.pf;
 
+import com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.Provider;
 import java.security.SecureRandom;
+import java.security.Security;
+import java.util.HexFormat;
 import java.util.Arrays;
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
@@ -19,13 +24,154 @@ final class Crypto {
     private static final byte[] LABEL = "SGX-PROTECTED-FS-METADATA-KEY".getBytes(StandardCharsets.US_ASCII);
 
     private final Cipher gcm;
+    private final Engine engine;
     private final byte[] work = new byte[Layout.NODE + Layout.TAG];
 
+    /** The engine {@link Engine#selected()} picks: for bulk work (many nodes). */
     Crypto() {
+        this(Engine.selected());
+    }
+
+    Crypto(Engine engine) {
+        this.engine = engine;
         try {
-            gcm = Cipher.getInstance("AES/GCM/NoPadding");
+            gcm = Cipher.getInstance("AES/GCM/NoPadding", engine.provider());
         } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("AES-GCM is required by every Java platform", e);
+            throw new IllegalStateException("AES-GCM is not available from " + engine, e);
+        }
+    }
+
+    Engine engine() {
+        return engine;
+    }
+
+    /**
+     * Files of up to this many data nodes are done on the JDK engine: for them the bulk engine's one-time
+     * start-up would cost more than it saves (measured in docs/pf.md, "Performance").
+     */
+    static final long BULK_MIN_NODES = 16;
+
+    /**
+     * The engine for work on {@code nodes} nodes: the JDK for a few, else {@link Engine#selected()}; an engine
+     * named explicitly in {@value Engine#PROPERTY} is used for everything (tests run the whole suite on each).
+     */
+    static Crypto forNodes(long nodes) {
+        Engine forced = Engine.forced();
+        return new Crypto(forced != null ? forced : nodes <= BULK_MIN_NODES ? Engine.JDK : Engine.selected());
+    }
+
+    /**
+     * Which implementation of AES-GCM encrypts and authenticates the nodes. Both produce the same bytes (the
+     * format is fixed); they differ in speed and in start-up cost.
+     *
+     * <p>{@link #ACCP}, the Amazon Corretto Crypto Provider (AWS-LC's AES-GCM, native code), is about 1.5x as
+     * fast per node as the JDK's, mostly because a fresh key per 4 KiB node (which the format imposes) costs it a
+     * native key expansion instead of the JDK's Java key schedule. Loading it costs a few hundred milliseconds
+     * (it unpacks its shared library to {@code java.io.tmpdir}), so it is loaded only when bulk work asks for
+     * it, and it is never installed as a JVM-wide provider: only this module's ciphers use it. If its native
+     * library does not load (another platform, a non-executable temporary directory) the JDK engine is used.
+     *
+     * <p>The system property {@value #PROPERTY} overrides the choice: {@code jdk} forces the JDK (SunJCE),
+     * {@code accp} requires ACCP (failing if it cannot load), both for all work however small; anything else or
+     * unset means ACCP for bulk work when it is available.
+     */
+    enum Engine {
+        /** The JDK's own provider, SunJCE: always present. */
+        JDK,
+        /** Amazon Corretto Crypto Provider, when its native library loads. */
+        ACCP;
+
+        /** System property naming the engine: {@code jdk}, {@code accp} or {@code auto} (the default). */
+        static final String PROPERTY = "cloister.pf.engine";
+
+        /** The engine for bulk work, per {@value #PROPERTY}; loads ACCP on first use. */
+        static Engine selected() {
+            String choice = System.getProperty(PROPERTY, "auto");
+            if (choice.equalsIgnoreCase("jdk")) {
+                return JDK;
+            }
+            if (choice.equalsIgnoreCase("accp")) {
+                if (Accp.PROVIDER == null) {
+                    throw new IllegalStateException(PROPERTY + "=accp, but the Amazon Corretto Crypto Provider did "
+                            + "not load: " + Accp.FAILURE);
+                }
+                return ACCP;
+            }
+            return Accp.PROVIDER != null ? ACCP : JDK;
+        }
+
+        /** The engine named explicitly in {@value #PROPERTY}, or null when the choice is automatic. */
+        static Engine forced() {
+            String choice = System.getProperty(PROPERTY, "auto");
+            return choice.equalsIgnoreCase("jdk") || choice.equalsIgnoreCase("accp") ? selected() : null;
+        }
+
+        /** Why ACCP is unavailable, or null if it loaded; loads it if that has not been tried yet. */
+        static String accpFailure() {
+            return Accp.PROVIDER == null ? Accp.FAILURE : null;
+        }
+
+        Provider provider() {
+            if (this == ACCP) {
+                return Accp.PROVIDER;
+            }
+            Provider sun = Security.getProvider("SunJCE");
+            if (sun == null) {
+                throw new IllegalStateException("the JDK's SunJCE provider is not installed");
+            }
+            return sun;
+        }
+
+        /** A human-readable name with the version, for reports. */
+        String describe() {
+            Provider p = provider();
+            return p.getName() + " " + p.getVersionStr();
+        }
+    }
+
+    /**
+     * Holder of the ACCP provider: the JVM initialises this class (and so loads ACCP and its native library) only
+     * when {@link Engine#selected()} first runs, so commands that never encrypt nodes do not pay for it.
+     */
+    private static final class Accp {
+        static final Provider PROVIDER;
+        static final String FAILURE;
+
+        static {
+            Provider provider = null;
+            String failure;
+            try {
+                AmazonCorrettoCryptoProvider accp = AmazonCorrettoCryptoProvider.INSTANCE;
+                Throwable error = accp.getLoadingError();
+                if (error != null) {
+                    failure = "native library: " + error;
+                } else if (!knownAnswer(accp)) {
+                    failure = "AES-GCM known-answer test failed";
+                } else {
+                    provider = accp;
+                    failure = null;
+                }
+            } catch (LinkageError | RuntimeException e) {
+                failure = e.toString(); // not on the class path, or a platform without a native build
+            }
+            PROVIDER = provider;
+            FAILURE = failure;
+        }
+
+        /**
+         * NIST GCM test case 2 (zero key, zero 96-bit IV, one zero block): the format's exact shape of call, so a
+         * provider that loads but computes something else is never used.
+         */
+        private static boolean knownAnswer(Provider p) {
+            try {
+                Cipher c = Cipher.getInstance("AES/GCM/NoPadding", p);
+                c.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(new byte[16], "AES"), ZERO_IV);
+                byte[] out = c.doFinal(new byte[16]);
+                return MessageDigest.isEqual(out, HexFormat.of().parseHex(
+                        "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf"));
+            } catch (GeneralSecurityException | RuntimeException e) {
+                return false;
+            }
         }
     }
 

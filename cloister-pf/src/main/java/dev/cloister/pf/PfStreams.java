@@ -83,7 +83,8 @@ final class PfStreams {
 
     static PfInfo encrypt(Source in, FileChannel out, PfKey key, String path, PfVersion version,
             Crypto.KeySource keys, LongConsumer progress) throws IOException, PfException {
-        Crypto crypto = new Crypto();
+        // The JDK engine until the input turns out to be large enough for the bulk engine to pay off.
+        Crypto crypto = Crypto.forNodes(0);
         MetadataNode md = MetadataNode.create(version, path);
         byte[] kdk = key.raw().clone();
         byte[] plain = new byte[BATCH * Layout.NODE];
@@ -110,6 +111,9 @@ final class PfStreams {
                     int nodes = (n + Layout.NODE - 1) / Layout.NODE;
                     Arrays.fill(plain, n, nodes * Layout.NODE, (byte) 0);
                     long d0 = m * Layout.DATA_PER_MHT + done;
+                    if (d0 <= Crypto.BULK_MIN_NODES && d0 + nodes > Crypto.BULK_MIN_NODES) {
+                        crypto = Crypto.forNodes(d0 + nodes);
+                    }
                     for (int i = 0; i < nodes; i++) {
                         int entry = (done + i) * Layout.ENTRY;
                         keys.dataKey(d0 + i, nodeKey);
@@ -263,7 +267,7 @@ final class PfStreams {
         MetadataNode md = head.metadata();
         long size = md.size();
         PfInfo info = PfInfo.of(md.version, md.path(), size);
-        Crypto crypto = new Crypto();
+        Crypto crypto = Crypto.forNodes(Layout.dataNodes(size));
         // Each node read lands in its own slot with 16 spare bytes after it for the tag, so that GCM gets
         // ciphertext||tag in one piece without copying the ciphertext (a scattering read fills the slots).
         byte[] block = new byte[SLOT * BATCH];
