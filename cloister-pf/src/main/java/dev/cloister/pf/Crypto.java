@@ -57,7 +57,18 @@ final class Crypto {
      */
     static Crypto forNodes(long nodes) {
         Engine forced = Engine.forced();
-        return new Crypto(forced != null ? forced : nodes <= BULK_MIN_NODES ? Engine.JDK : Engine.selected());
+        if (forced != null) {
+            return new Crypto(forced);
+        }
+        // Once ACCP is loaded its start-up is paid: small work uses it too (a tree of many small files).
+        return new Crypto(nodes <= BULK_MIN_NODES && !accpLoaded ? Engine.JDK : Engine.selected());
+    }
+
+    /** Set once the ACCP holder has loaded the provider successfully. */
+    private static volatile boolean accpLoaded;
+
+    static boolean accpLoadedForTest() {
+        return accpLoaded;
     }
 
     /**
@@ -141,8 +152,8 @@ final class Crypto {
             Provider provider = null;
             String failure;
             try {
-                AmazonCorrettoCryptoProvider accp = AmazonCorrettoCryptoProvider.INSTANCE;
-                Throwable error = accp.getLoadingError();
+                Provider accp = AccpLink.instance();
+                Throwable error = AccpLink.loadingError(accp);
                 if (error != null) {
                     failure = "native library: " + error;
                 } else if (!knownAnswer(accp)) {
@@ -156,6 +167,21 @@ final class Crypto {
             }
             PROVIDER = provider;
             FAILURE = failure;
+            accpLoaded = provider != null;
+        }
+
+        /**
+         * The only code that names ACCP's classes. Kept apart so that a missing ACCP jar fails here, inside the
+         * try above, when these methods are first called, and not while the JVM links the holder class itself.
+         */
+        private static final class AccpLink {
+            static Provider instance() {
+                return AmazonCorrettoCryptoProvider.INSTANCE;
+            }
+
+            static Throwable loadingError(Provider p) {
+                return ((AmazonCorrettoCryptoProvider) p).getLoadingError();
+            }
         }
 
         /**

@@ -45,8 +45,11 @@ class EngineTest {
     @Test
     void smallWorkStaysOnTheJdkAndBulkWorkGetsTheSelectedEngineUnlessOneIsNamed() throws Exception {
         withEngine("auto", () -> {
-            assertThat(Crypto.forNodes(0).engine()).isEqualTo(Crypto.Engine.JDK);
-            assertThat(Crypto.forNodes(Crypto.BULK_MIN_NODES).engine()).isEqualTo(Crypto.Engine.JDK);
+            // Before ACCP is loaded (always the case in the jdk-engine run) small work stays on the JDK.
+            if (!Crypto.accpLoadedForTest()) {
+                assertThat(Crypto.forNodes(0).engine()).isEqualTo(Crypto.Engine.JDK);
+                assertThat(Crypto.forNodes(Crypto.BULK_MIN_NODES).engine()).isEqualTo(Crypto.Engine.JDK);
+            }
             assertThat(Crypto.forNodes(Crypto.BULK_MIN_NODES + 1).engine()).isEqualTo(Crypto.Engine.selected());
         });
         withEngine("jdk", () -> assertThat(Crypto.forNodes(1 << 20).engine()).isEqualTo(Crypto.Engine.JDK));
@@ -146,6 +149,39 @@ class EngineTest {
             withEngine("accp", () -> assertThat(Crypto.Engine.selected()).isEqualTo(Crypto.Engine.ACCP));
         }
         withEngine("JDK", () -> assertThat(Crypto.Engine.selected()).isEqualTo(Crypto.Engine.JDK));
+    }
+
+    @Test
+    void withoutAccpOnTheClassPathTheJdkEngineTakesOver() throws Exception {
+        // The module's own classes and cloister-core, without the ACCP jar, in a loader of their own.
+        java.net.URL pf = Crypto.class.getProtectionDomain().getCodeSource().getLocation();
+        java.net.URL core = dev.cloister.core.CloisterException.class.getProtectionDomain().getCodeSource().getLocation();
+        try (java.net.URLClassLoader isolated = new java.net.URLClassLoader(new java.net.URL[] {pf, core},
+                ClassLoader.getPlatformClassLoader())) {
+            assertThatThrownBy(() -> isolated.loadClass("com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider"))
+                    .isInstanceOf(ClassNotFoundException.class);
+            Class<?> api = isolated.loadClass(ProtectedFiles.class.getName());
+            String old = System.getProperty(Crypto.Engine.PROPERTY);
+            System.clearProperty(Crypto.Engine.PROPERTY);
+            try {
+                assertThat((String) api.getMethod("nativeEngineFailure").invoke(null)).contains("NoClassDefFoundError");
+                assertThat((String) api.getMethod("prepareBulk", long.class).invoke(null, 1L << 30)).startsWith("SunJCE");
+            } finally {
+                if (old != null) {
+                    System.setProperty(Crypto.Engine.PROPERTY, old);
+                }
+            }
+        }
+    }
+
+    @Test
+    void prepareBulkLoadsTheBulkEngineOnlyForEnoughWork() throws Exception {
+        withEngine("auto", () -> {
+            assertThat(ProtectedFiles.prepareBulk(1 << 30)).startsWith(
+                    Crypto.Engine.accpFailure() == null ? "AmazonCorrettoCryptoProvider" : "SunJCE");
+            // Once loaded, ACCP serves small work too: its start-up is already paid.
+            assertThat(Crypto.forNodes(1).engine()).isEqualTo(Crypto.Engine.selected());
+        });
     }
 
     private static Crypto accpOrSkip() {
