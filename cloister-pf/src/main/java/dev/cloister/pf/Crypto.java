@@ -111,6 +111,12 @@ final class Crypto {
             return Accp.PROVIDER != null ? ACCP : JDK;
         }
 
+        /** The engine for small side work (key pool, parking): ACCP if named or already loaded, else the JDK. */
+        static Engine current() {
+            Engine forced = forced();
+            return forced != null ? forced : accpLoaded ? ACCP : JDK;
+        }
+
         /** The engine named explicitly in {@value #PROPERTY}, or null when the choice is automatic. */
         static Engine forced() {
             String choice = System.getProperty(PROPERTY, "auto");
@@ -331,6 +337,53 @@ final class Crypto {
     }
 
     /**
+     * AES in counter mode, computed as AES-GCM encryption (whose ciphertext is the plaintext XOR a CTR keystream
+     * starting at counter block IV || 2) on the given engine: ACCP 2.5 has no AES-CTR, and the JDK's runs as plain
+     * Java when the command line runs without C2. Each (key, counter) pair gives its own keystream of up to 4096
+     * bytes; callers never encrypt twice in a row with the same pair (both engines refuse a repeated key and IV).
+     */
+    static final class Keystream {
+        private final Cipher gcm;
+        private final byte[] zeros = new byte[Layout.NODE];
+        private final byte[] out = new byte[Layout.NODE + Layout.TAG];
+        private final byte[] iv = new byte[12];
+
+        Keystream(Engine engine) {
+            try {
+                gcm = Cipher.getInstance("AES/GCM/NoPadding", engine.provider());
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES-GCM is not available from " + engine, e);
+            }
+        }
+
+        /** Writes {@code len} (at most 4096) bytes of the keystream of (key, counter) to {@code dst}. */
+        void fill(byte[] key, long counter, byte[] dst, int off, int len) {
+            run(key, counter, zeros, 0, len);
+            System.arraycopy(out, 0, dst, off, len);
+            Arrays.fill(out, (byte) 0);
+        }
+
+        /** XORs {@code len} (at most 4096) bytes of {@code buf} with the keystream of (key, counter). */
+        void xor(byte[] key, long counter, byte[] buf, int off, int len) {
+            run(key, counter, buf, off, len);
+            System.arraycopy(out, 0, buf, off, len);
+            Arrays.fill(out, (byte) 0);
+        }
+
+        private void run(byte[] key, long counter, byte[] in, int off, int len) {
+            for (int i = 0; i < 8; i++) {
+                iv[i] = (byte) (counter >>> (56 - 8 * i));
+            }
+            try {
+                gcm.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(128, iv));
+                gcm.doFinal(in, off, len, out, 0);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES keystream failed", e);
+            }
+        }
+    }
+
+    /**
      * Where fresh node keys and metadata nonces come from. Production code draws them from a SecureRandom in bulk
      * (one call per 4 KiB); tests substitute fixed values to reproduce Gramine's bytes exactly.
      */
@@ -345,8 +398,8 @@ final class Crypto {
         default void wipe() {}
 
         /**
-         * Keys from a CTR-DRBG-like generator: the AES-CTR keystream under a key and counter drawn from the
-         * platform SecureRandom, re-seeded every 256 KiB of output. A node costs a 16-byte copy instead of a
+         * Keys from a CTR-DRBG-like generator: AES in counter mode ({@link Keystream}) under a key drawn from the
+         * platform SecureRandom, re-keyed every 256 KiB of output. A node costs a 16-byte copy instead of a
          * SecureRandom call, which matters at a few hundred nanoseconds per 4 KiB node.
          */
         static KeySource secure() {
@@ -354,18 +407,10 @@ final class Crypto {
                 private static final int RESEED_REFILLS = 64;
                 private final SecureRandom random = new SecureRandom();
                 private final byte[] pool = new byte[4096];
-                private final byte[] zeros = new byte[4096];
-                private final Cipher ctr;
+                private final byte[] seed = new byte[16];
+                private Keystream stream;
                 private int refills = RESEED_REFILLS;
                 private int pos = pool.length;
-
-                {
-                    try {
-                        ctr = Cipher.getInstance("AES/CTR/NoPadding");
-                    } catch (GeneralSecurityException e) {
-                        throw new IllegalStateException("AES-CTR is required by every Java platform", e);
-                    }
-                }
 
                 // Keys handed out stay in the pool until the next refill overwrites it or wipe() clears it: zeroing
                 // 16 bytes per node showed up in encryption profiles, and those keys sit in the caller's MHT node
@@ -381,28 +426,21 @@ final class Crypto {
                 @Override
                 public void wipe() {
                     Arrays.fill(pool, (byte) 0);
+                    Arrays.fill(seed, (byte) 0);
+                    refills = RESEED_REFILLS;
                     pos = pool.length;
                 }
 
                 private void refill() {
-                    try {
-                        if (refills == RESEED_REFILLS) {
-                            byte[] seed = new byte[32];
-                            random.nextBytes(seed);
-                            try {
-                                ctr.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(seed, 0, 16, "AES"),
-                                        new javax.crypto.spec.IvParameterSpec(seed, 16, 16));
-                            } finally {
-                                Arrays.fill(seed, (byte) 0);
-                            }
-                            refills = 0;
-                        }
-                        ctr.update(zeros, 0, zeros.length, pool, 0);
-                        refills++;
-                        pos = 0;
-                    } catch (GeneralSecurityException e) {
-                        throw new IllegalStateException("AES-CTR failed", e);
+                    if (refills == RESEED_REFILLS) {
+                        random.nextBytes(seed);
+                        // Re-chosen at every re-key: once the bulk engine is loaded, the keys come from it too.
+                        stream = new Keystream(Engine.current());
+                        refills = 0;
                     }
+                    stream.fill(seed, refills, pool, 0, pool.length);
+                    refills++;
+                    pos = 0;
                 }
 
                 @Override

@@ -7,14 +7,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
-import java.security.GeneralSecurityException;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.LongConsumer;
-import javax.crypto.Cipher;
-import javax.crypto.spec.IvParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
 
 /**
  * The fast paths: encrypt a whole plaintext stream into a new file, and decrypt a whole file into a stream, each
@@ -194,9 +190,13 @@ final class PfStreams {
      */
     private static final class Parking implements AutoCloseable {
         private final byte[] key = new byte[16];
-        private final Cipher ctr;
         private final FileChannel out;
         private FileChannel scratch;
+        // Two keystream generators, one to hide and one to reveal, because hiding node m and at once revealing it
+        // (a file with one MHT node) would init one cipher twice in a row with the same key and IV, which both
+        // engines refuse. Created on first use, when the bulk engine has been chosen.
+        private Crypto.Keystream hide;
+        private Crypto.Keystream reveal;
 
         Parking(FileChannel out) throws IOException {
             this.out = out;
@@ -210,29 +210,14 @@ final class PfStreams {
                         java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.DELETE_ON_CLOSE);
             }
             new java.security.SecureRandom().nextBytes(key);
-            try {
-                ctr = Cipher.getInstance("AES/CTR/NoPadding");
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("AES-CTR is required by every Java platform", e);
-            }
-        }
-
-        void crypt(long m, byte[] buf, int off) {
-            byte[] iv = new byte[16];
-            for (int i = 0; i < 8; i++) {
-                iv[i] = (byte) (m >>> (56 - 8 * i));
-            }
-            try {
-                ctr.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new IvParameterSpec(iv));
-                ctr.doFinal(buf, off, Layout.NODE, buf, off);
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("AES-CTR failed", e);
-            }
         }
 
         /** Hides {@code node} (the first 4096 bytes of the block) before it is written to the output. */
         void park(long m, byte[] node) throws IOException {
-            crypt(m, node, 0);
+            if (hide == null) {
+                hide = new Crypto.Keystream(Crypto.Engine.current());
+            }
+            hide.xor(key, m, node, 0, Layout.NODE);
             if (scratch != null) {
                 PfFile.writeFully(scratch, node, 0, Layout.NODE, m * Layout.NODE);
             }
@@ -245,7 +230,10 @@ final class PfStreams {
             } else {
                 PfFile.readFully(out, node, Layout.physicalOfMht(m) * Layout.NODE, "output");
             }
-            crypt(m, node, 0);
+            if (reveal == null) {
+                reveal = new Crypto.Keystream(Crypto.Engine.current());
+            }
+            reveal.xor(key, m, node, 0, Layout.NODE);
         }
 
         void wipe() {

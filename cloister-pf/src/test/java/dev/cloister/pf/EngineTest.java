@@ -152,6 +152,40 @@ class EngineTest {
     }
 
     @Test
+    void theKeystreamIsAesCtrFromCounterBlockTwoOnBothEngines() throws Exception {
+        Random r = new Random(12);
+        for (int round = 0; round < 20; round++) {
+            byte[] key = new byte[16];
+            r.nextBytes(key);
+            long counter = round < 2 ? round : r.nextLong();
+            int len = round == 0 ? Layout.NODE : 1 + r.nextInt(Layout.NODE);
+            byte[] iv = new byte[16];
+            for (int i = 0; i < 8; i++) {
+                iv[i] = (byte) (counter >>> (56 - 8 * i));
+            }
+            iv[15] = 2; // GCM encrypts with counter blocks IV || 2, IV || 3, ...
+            javax.crypto.Cipher ctr = javax.crypto.Cipher.getInstance("AES/CTR/NoPadding");
+            ctr.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(key, "AES"),
+                    new javax.crypto.spec.IvParameterSpec(iv));
+            byte[] expected = ctr.doFinal(new byte[len]);
+            for (Crypto.Engine engine : Crypto.Engine.accpFailure() == null ? Crypto.Engine.values()
+                    : new Crypto.Engine[] {Crypto.Engine.JDK}) {
+                byte[] got = new byte[len];
+                new Crypto.Keystream(engine).fill(key, counter, got, 0, len);
+                assertThat(got).as("%s, counter %d, %d bytes", engine, counter, len).isEqualTo(expected);
+                byte[] data = Pf.random(len, round);
+                byte[] x = data.clone();
+                Crypto.Keystream hide = new Crypto.Keystream(engine);
+                Crypto.Keystream reveal = new Crypto.Keystream(engine);
+                hide.xor(key, counter, x, 0, len);
+                assertThat(x).isNotEqualTo(data);
+                reveal.xor(key, counter, x, 0, len);
+                assertThat(x).isEqualTo(data);
+            }
+        }
+    }
+
+    @Test
     void withoutAccpOnTheClassPathTheJdkEngineTakesOver() throws Exception {
         // The module's own classes and cloister-core, without the ACCP jar, in a loader of their own.
         java.net.URL pf = Crypto.class.getProtectionDomain().getCodeSource().getLocation();
