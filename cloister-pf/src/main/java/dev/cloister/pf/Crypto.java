@@ -75,12 +75,14 @@ final class Crypto {
      * Which implementation of AES-GCM encrypts and authenticates the nodes. Both produce the same bytes (the
      * format is fixed); they differ in speed and in start-up cost.
      *
-     * <p>{@link #ACCP}, the Amazon Corretto Crypto Provider (AWS-LC's AES-GCM, native code), is about 1.5x as
-     * fast per node as the JDK's, mostly because a fresh key per 4 KiB node (which the format imposes) costs it a
-     * native key expansion instead of the JDK's Java key schedule. Loading it costs a few hundred milliseconds
-     * (it unpacks its shared library to {@code java.io.tmpdir}), so it is loaded only when bulk work asks for
-     * it, and it is never installed as a JVM-wide provider: only this module's ciphers use it. If its native
-     * library does not load (another platform, a non-executable temporary directory) the JDK engine is used.
+     * <p>{@link #ACCP}, the Amazon Corretto Crypto Provider (AWS-LC's AES-GCM, native code), re-keys natively for
+     * the fresh key of every 4 KiB node and is fast from the first node: unlike the JDK's AES-GCM it needs no C2
+     * compilation (per byte, once C2 has compiled the JDK's intrinsics, the two were within 10 % of each other on
+     * the machine this was measured on; docs/pf.md). Loading it costs 1-2 CPU seconds (it unpacks its shared
+     * library to {@code java.io.tmpdir}, the JDK verifies its signed jar, it runs self-tests), so it is loaded only
+     * when bulk work asks for it, and it is never installed as a JVM-wide provider: only this module's ciphers use
+     * it. If its native library does not load (another platform, a non-executable temporary directory, the jar
+     * missing) the JDK engine is used.
      *
      * <p>The system property {@value #PROPERTY} overrides the choice: {@code jdk} forces the JDK (SunJCE),
      * {@code accp} requires ACCP (failing if it cannot load), both for all work however small; anything else or
