@@ -18,7 +18,9 @@ mkdir "$work/tmp"
 
 # Extra JVM options for every run, e.g. PF_JAVA_OPTS="-XX:+UseSerialGC" to compare collectors. The heap cap
 # stays: the issue requires that the command works within 256 MiB whatever the file size.
-extra_opts=${PF_JAVA_OPTS:-}
+# The JIT setting ./cloister uses for `cloister pf` (C1 only: the bulk AES-GCM is native code); PF_JIT_OPTS=""
+# measures the JVM's default tiered compilation instead. PF_JAVA_OPTS comes after and can override it.
+extra_opts="${PF_JIT_OPTS--XX:TieredStopAtLevel=1} ${PF_JAVA_OPTS:-}"
 
 # One run of the CLI: prints "seconds heap rss cpu inproc jit gc", heap as "peak-before-GC/peak-live-after-GC";
 # inproc = the command's own --json "seconds" (after JVM start-up: listing, reading, crypto, writing, rename);
@@ -29,7 +31,7 @@ run() {
   rm -f "$gclog"
   # shellcheck disable=SC2086
   /usr/bin/time -f '%e %M %U %S' -o "$work/time.out" \
-    "$java" -Xmx256m $extra_opts -Djava.io.tmpdir="$work/tmp" -Xlog:gc:file="$gclog" -jar "$jar" "$@" --json \
+    "$java" -Xmx256m --enable-native-access=ALL-UNNAMED $extra_opts -Djava.io.tmpdir="$work/tmp" -Xlog:gc:file="$gclog" -jar "$jar" "$@" --json \
     >"$work/out.json" &
   local pid=$! tpid="" jit=0 gc=0
   declare -A seen
@@ -80,7 +82,7 @@ report() { # label bytes secs heap rss cpu inproc jit gc
 }
 
 echo "cloister pf on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg), JVM options: -Xmx256m ${extra_opts}"
-"$java" -jar "$jar" pf keygen "$work/key" >/dev/null
+"$java" --enable-native-access=ALL-UNNAMED -jar "$jar" pf keygen "$work/key" >/dev/null
 
 bytes=$((size_mib * 1024 * 1024))
 head -c "$bytes" /dev/urandom > "$work/plain"

@@ -36,7 +36,12 @@ final class PfFile {
     private final FileChannel ch;
     private final String name;
     private final byte[] kdk;
-    private final Crypto crypto = new Crypto();
+    /**
+     * The JDK engine until {@link Crypto#BULK_MIN_NODES} nodes have been through it, then the bulk engine: opening a file,
+     * inspecting it or patching a few nodes should not pay the bulk engine's start-up (see {@link Crypto.Engine}).
+     */
+    private Crypto crypto;
+    private long lightNodes;
     private final Crypto.KeySource keys;
     private final MetadataNode md;
     private final boolean writable;
@@ -67,7 +72,8 @@ final class PfFile {
         byte[] node0 = new byte[Layout.NODE];
         readFully(ch, node0, 0, name);
         byte[] kdk = key.raw().clone();
-        MetadataNode md = MetadataNode.decode(node0, kdk, new Crypto(), name);
+        Crypto light = Crypto.forNodes(0);
+        MetadataNode md = MetadataNode.decode(node0, kdk, light, name);
         policy.check(md, name);
         long expected = Layout.hostSize(md.size());
         if (host < expected) {
@@ -79,6 +85,7 @@ final class PfFile {
                     + " node(s) beyond what its plaintext size " + md.size() + " needs (extended or spliced file)");
         }
         PfFile f = new PfFile(ch, name, kdk, keys, md, writable);
+        f.crypto = light;
         if (f.size > Layout.MD_DATA) {
             f.root = new Node(true, 0);
             f.decryptNode(Layout.physicalOfMht(0), md.plain, MetadataNode.rootEntryOffset(), f.root.plain, "root MHT node", -1);
@@ -97,6 +104,16 @@ final class PfFile {
 
     long size() {
         return size;
+    }
+
+    private Crypto crypto() {
+        if (crypto == null) {
+            crypto = Crypto.forNodes(0);
+        }
+        if (lightNodes <= Crypto.BULK_MIN_NODES && ++lightNodes > Crypto.BULK_MIN_NODES) {
+            crypto = Crypto.forNodes(lightNodes);
+        }
+        return crypto;
     }
 
     MetadataNode metadata() {
@@ -267,7 +284,7 @@ final class PfFile {
                     + " (physical node " + phys + ") is missing");
         }
         readFully(ch, io, 0, Layout.NODE, pos, name);
-        if (!crypto.decryptTagAfter(entries, entryOff, io, 0, Layout.NODE, entries, entryOff + Layout.KEY, out, 0)) {
+        if (!crypto().decryptTagAfter(entries, entryOff, io, 0, Layout.NODE, entries, entryOff + Layout.KEY, out, 0)) {
             throw new PfException(PfException.Reason.AUTHENTICATION_FAILED, name(kind, number) + " (physical node " + phys + ") of "
                     + name + " failed authentication: the file was tampered with, or nodes were swapped");
         }
@@ -336,7 +353,7 @@ final class PfFile {
             md.setSize(size);
             byte[] nonce = new byte[Layout.NONCE];
             keys.nonce(nonce);
-            byte[] node0 = md.encode(kdk, nonce, crypto);
+            byte[] node0 = md.encode(kdk, nonce, crypto());
             writeFully(ch, node0, 0);
             long host = Layout.hostSize(size);
             if (ch.size() > host) {
@@ -357,7 +374,7 @@ final class PfFile {
     }
 
     private void sealNode(Node n, byte[] key, long phys, byte[] entries, int entryOff) throws IOException {
-        crypto.encryptSpill(key, n.plain, 0, Layout.NODE, io, 0, entries, entryOff + Layout.KEY);
+        crypto().encryptSpill(key, n.plain, 0, Layout.NODE, io, 0, entries, entryOff + Layout.KEY);
         System.arraycopy(key, 0, entries, entryOff, Layout.KEY);
         writeFully(ch, io, 0, Layout.NODE, phys * Layout.NODE);
         n.dirty = false;

@@ -7,14 +7,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
-import java.security.GeneralSecurityException;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.LongConsumer;
-import javax.crypto.Cipher;
-import javax.crypto.spec.IvParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
 
 /**
  * The fast paths: encrypt a whole plaintext stream into a new file, and decrypt a whole file into a stream, each
@@ -83,7 +79,8 @@ final class PfStreams {
 
     static PfInfo encrypt(Source in, FileChannel out, PfKey key, String path, PfVersion version,
             Crypto.KeySource keys, LongConsumer progress) throws IOException, PfException {
-        Crypto crypto = new Crypto();
+        // The JDK engine until the input turns out to be large enough for the bulk engine to pay off.
+        Crypto crypto = Crypto.forNodes(0);
         MetadataNode md = MetadataNode.create(version, path);
         byte[] kdk = key.raw().clone();
         byte[] plain = new byte[BATCH * Layout.NODE];
@@ -110,6 +107,9 @@ final class PfStreams {
                     int nodes = (n + Layout.NODE - 1) / Layout.NODE;
                     Arrays.fill(plain, n, nodes * Layout.NODE, (byte) 0);
                     long d0 = m * Layout.DATA_PER_MHT + done;
+                    if (d0 <= Crypto.BULK_MIN_NODES && d0 + nodes > Crypto.BULK_MIN_NODES) {
+                        crypto = Crypto.forNodes(d0 + nodes);
+                    }
                     for (int i = 0; i < nodes; i++) {
                         int entry = (done + i) * Layout.ENTRY;
                         keys.dataKey(d0 + i, nodeKey);
@@ -190,9 +190,13 @@ final class PfStreams {
      */
     private static final class Parking implements AutoCloseable {
         private final byte[] key = new byte[16];
-        private final Cipher ctr;
         private final FileChannel out;
         private FileChannel scratch;
+        // Two keystream generators, one to hide and one to reveal, because hiding node m and at once revealing it
+        // (a file with one MHT node) would init one cipher twice in a row with the same key and IV, which both
+        // engines refuse. Created on first use, when the bulk engine has been chosen.
+        private Crypto.Keystream hide;
+        private Crypto.Keystream reveal;
 
         Parking(FileChannel out) throws IOException {
             this.out = out;
@@ -206,29 +210,14 @@ final class PfStreams {
                         java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.DELETE_ON_CLOSE);
             }
             new java.security.SecureRandom().nextBytes(key);
-            try {
-                ctr = Cipher.getInstance("AES/CTR/NoPadding");
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("AES-CTR is required by every Java platform", e);
-            }
-        }
-
-        void crypt(long m, byte[] buf, int off) {
-            byte[] iv = new byte[16];
-            for (int i = 0; i < 8; i++) {
-                iv[i] = (byte) (m >>> (56 - 8 * i));
-            }
-            try {
-                ctr.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new IvParameterSpec(iv));
-                ctr.doFinal(buf, off, Layout.NODE, buf, off);
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("AES-CTR failed", e);
-            }
         }
 
         /** Hides {@code node} (the first 4096 bytes of the block) before it is written to the output. */
         void park(long m, byte[] node) throws IOException {
-            crypt(m, node, 0);
+            if (hide == null) {
+                hide = new Crypto.Keystream(Crypto.Engine.current());
+            }
+            hide.xor(key, m, node, 0, Layout.NODE);
             if (scratch != null) {
                 PfFile.writeFully(scratch, node, 0, Layout.NODE, m * Layout.NODE);
             }
@@ -241,7 +230,10 @@ final class PfStreams {
             } else {
                 PfFile.readFully(out, node, Layout.physicalOfMht(m) * Layout.NODE, "output");
             }
-            crypt(m, node, 0);
+            if (reveal == null) {
+                reveal = new Crypto.Keystream(Crypto.Engine.current());
+            }
+            reveal.xor(key, m, node, 0, Layout.NODE);
         }
 
         void wipe() {
@@ -263,7 +255,7 @@ final class PfStreams {
         MetadataNode md = head.metadata();
         long size = md.size();
         PfInfo info = PfInfo.of(md.version, md.path(), size);
-        Crypto crypto = new Crypto();
+        Crypto crypto = Crypto.forNodes(Layout.dataNodes(size));
         // Each node read lands in its own slot with 16 spare bytes after it for the tag, so that GCM gets
         // ciphertext||tag in one piece without copying the ciphertext (a scattering read fills the slots).
         byte[] block = new byte[SLOT * BATCH];

@@ -89,6 +89,27 @@ public final class ProtectedFiles {
         return PfStreams.decrypt(in, PfStreams.Sink.of(out), key, policy, name, progress);
     }
 
+    /**
+     * Tells the library that about {@code totalBytes} of bulk work are coming (a directory tree, say), so that the
+     * native AES-GCM engine is loaded now if that amount makes its start-up worth paying, and then used for small
+     * files too. Without this call each file decides alone, and files of up to 64 KiB use the JDK's AES-GCM.
+     *
+     * @return the engine bulk work will use, for reports: the provider's name and version
+     */
+    public static String prepareBulk(long totalBytes) {
+        Crypto.Engine engine = Crypto.forNodes(Layout.dataNodes(Math.max(0, totalBytes))).engine();
+        return engine.describe();
+    }
+
+    /**
+     * Why the native AES-GCM engine (Amazon Corretto Crypto Provider) is not in use, or null if it is; loads it
+     * if that has not been tried yet. Callers that run the JVM without its C2 compiler (which the JDK's own
+     * AES-GCM needs to be fast) use this to warn.
+     */
+    public static String nativeEngineFailure() {
+        return Crypto.Engine.accpFailure();
+    }
+
     /** The header fields readable without the key. */
     public record Header(PfVersion version, int minorVersion, boolean pendingWrite, long hostSize) {}
 

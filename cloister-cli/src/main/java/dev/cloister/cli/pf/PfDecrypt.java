@@ -99,6 +99,7 @@ public final class PfDecrypt implements Callable<Integer> {
             if (Files.isDirectory(in)) {
                 List<Trees.Entry> entries = Trees.list(in);
                 long total = entries.stream().mapToLong(Trees.Entry::size).sum();
+                Engine.prepare(total, spec.commandLine().getErr());
                 try (Progress progress = Progress.bytes("decrypt", total, quiet || json)) {
                     results = Trees.run(entries, out, threads, (e, target) -> {
                         PathPolicy policy = path.trust ? PathPolicy.trustEmbedded()
@@ -118,6 +119,7 @@ public final class PfDecrypt implements Callable<Integer> {
                 PfInfo[] info = new PfInfo[1];
                 try (FileChannel ch = FileChannel.open(in);
                         Progress progress = Progress.bytes("decrypt", ch.size(), quiet || json)) {
+                    Engine.prepare(ch.size(), spec.commandLine().getErr());
                     AtomicFiles.write(out, force, target -> info[0] =
                             ProtectedFiles.decrypt(ch, target, key, policy, in.toString(), progress::advance));
                 }

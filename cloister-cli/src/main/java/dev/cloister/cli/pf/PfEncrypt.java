@@ -110,6 +110,7 @@ public final class PfEncrypt implements Callable<Integer> {
             if (Files.isDirectory(in)) {
                 List<Trees.Entry> entries = Trees.list(in);
                 long total = entries.stream().mapToLong(Trees.Entry::size).sum();
+                Engine.prepare(total, spec.commandLine().getErr());
                 try (Progress progress = Progress.bytes("encrypt", total, quiet || json)) {
                     results = Trees.run(entries, out, threads, (e, target) -> {
                         String path = Trees.join(base, e.relative());
@@ -123,6 +124,7 @@ public final class PfEncrypt implements Callable<Integer> {
                 }
             } else {
                 long total = Files.size(in);
+                Engine.prepare(total, spec.commandLine().getErr());
                 PfInfo[] info = new PfInfo[1];
                 try (Progress progress = Progress.bytes("encrypt", total, quiet || json);
                         FileChannel is = FileChannel.open(in)) {
