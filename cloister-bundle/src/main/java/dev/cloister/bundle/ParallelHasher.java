@@ -29,16 +29,21 @@ import java.util.function.LongConsumer;
  *
  * <p>Each file is read with a {@link FileChannel} into a page-aligned direct buffer and, when copying, written from
  * that same buffer, and the digest is updated from it. Measured on this project's CPU (AMD EPYC, SHA-NI; see
- * docs/bundles.md "Numbers"), three things decide the cost per byte beyond SHA-256 itself:
+ * docs/bundles.md "Numbers"), the cost per byte beyond SHA-256 itself is the kernel's copy out of the page cache
+ * (about a quarter of SHA-256's time) and, when building, the file system's cost of writing the copy (about as
+ * much as SHA-256 on tmpfs). What was tried and measured:
  * <ul>
- *   <li>The buffer's alignment: the kernel's copy into a buffer 16 bytes past a page boundary (where
- *       {@code ByteBuffer.allocateDirect} puts a 256 KiB buffer: glibc's header of an mmap'd chunk) took three
- *       times the system time of the same copy into a page-aligned one.</li>
- *   <li>One digest per thread, reset per file, instead of one per file: a 64 KiB file then costs no more per byte
- *       than a large one.</li>
- *   <li>Reading beats mapping: {@code mmap} saves the kernel's copy but pays a page fault per 16 pages and a slower
- *       SHA-256 reading cold memory through the digest's 4 KiB staging array (about 10 % slower in total), and a
- *       mapped file truncated by someone else kills the reader with SIGBUS instead of giving an error.</li>
+ *   <li>Mapping instead of reading ({@code FileChannel.map} into an {@code Arena}, with and without
+ *       {@code MADV_POPULATE_READ}): saves the copy but pays a page fault per 16 pages and a slower SHA-256 over
+ *       cold memory through the digest's 4 KiB staging array; 5-15 % slower in total. A mapped file truncated by
+ *       someone else also kills the reader with SIGBUS instead of giving an error.</li>
+ *   <li>For copies, {@code transferTo} (the kernel copies) and then hashing the copy: slower, as the copy must
+ *       be read back.</li>
+ *   <li>The buffer's placement: in one harness a plain {@code ByteBuffer.allocateDirect} of 256 KiB made the
+ *       kernel's copy into it take three times the system time, reproducibly, while a page-aligned slice never
+ *       did (the page offset alone was not the cause; a slice at offset 16 was fast). In this class's own threads
+ *       the plain buffer was not slow, so the aligned slice is a precaution, not a measured gain here.</li>
+ *   <li>One digest per thread, reset per file, instead of one per file: 64 KiB files about 10 % cheaper.</li>
  * </ul>
  * The buffer (256 KiB) fits the per-core L2, so the bytes the kernel just copied are still cached when SHA-256
  * reads them. SHA-256 is the JDK's (provider SUN, SHA-NI intrinsic where the CPU has it); nothing in Cloister
@@ -149,7 +154,7 @@ public final class ParallelHasher {
 
         /** {@code bufferSize} is a seam for tests: small buffers make small files span many reads. */
         Worker(int bufferSize) {
-            // Page-aligned: see the class comment (the kernel's copy into a misaligned buffer was 3x slower).
+            // Page-aligned: see the class comment (a plain direct buffer was sometimes 3x slower to read into).
             // alignedSlice also rounds the end down to a page, hence the whole extra page past the rounded-up size.
             int pages = (bufferSize + PAGE - 1) / PAGE + 1;
             buf = ByteBuffer.allocateDirect(pages * PAGE).alignedSlice(PAGE).limit(bufferSize).slice();

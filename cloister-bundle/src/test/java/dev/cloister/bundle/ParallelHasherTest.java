@@ -89,7 +89,7 @@ class ParallelHasherTest {
 
     @Test
     void theReadingBufferIsPageAligned() {
-        // The kernel's copy into a buffer at page offset 16 cost 3x the system time (docs/bundles.md).
+        // A plain direct buffer was sometimes 3x slower for the kernel to copy into (docs/bundles.md, "Numbers").
         assertThat(new ParallelHasher.Worker(ParallelHasher.BUFFER).bufferAddress() % 4096).isZero();
         assertThat(new ParallelHasher.Worker(SMALL_BUFFER + 16).bufferAddress() % 4096).isZero();
     }
