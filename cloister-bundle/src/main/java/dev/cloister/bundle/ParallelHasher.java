@@ -39,10 +39,11 @@ import java.util.function.LongConsumer;
  *       someone else also kills the reader with SIGBUS instead of giving an error.</li>
  *   <li>For copies, {@code transferTo} (the kernel copies) and then hashing the copy: slower, as the copy must
  *       be read back.</li>
- *   <li>The buffer's placement: in one harness a plain {@code ByteBuffer.allocateDirect} of 256 KiB made the
- *       kernel's copy into it take three times the system time, reproducibly, while a page-aligned slice never
- *       did (the page offset alone was not the cause; a slice at offset 16 was fast). In this class's own threads
- *       the plain buffer was not slow, so the aligned slice is a precaution, not a measured gain here.</li>
+ *   <li>The buffer's placement: a plain {@code ByteBuffer.allocateDirect} of 128 KiB to 1 MiB made on a
+ *       benchmark's main thread made the kernel's copy into it take three times the system time, reproducibly,
+ *       while a page-aligned slice of a larger buffer never did (the page offset alone was not the cause; a slice
+ *       at offset 16 was fast; see {@code HashReadProbe}). In this class's own threads the plain buffer was not
+ *       slow, so the aligned slice is a precaution, not a measured gain here.</li>
  *   <li>One digest per thread, reset per file, instead of one per file: 64 KiB files about 10 % cheaper.</li>
  * </ul>
  * The buffer (256 KiB) fits the per-core L2, so the bytes the kernel just copied are still cached when SHA-256
