@@ -134,6 +134,35 @@ class ParallelHasherTest {
     }
 
     @Test
+    void aSourceTruncatedDuringABuildFailsTheBuildAndWritesNothing() throws Exception {
+        Path app = dir.resolve("app");
+        Files.createDirectories(app);
+        Files.writeString(app.resolve("run.sh"), "#!/bin/sh\necho hi\n");
+        // 64 chunks, larger than everything else the bundle takes in (run.sh, /bin/sh and its libraries: ~3 MB, ~12
+        // chunks), so it is hashed first and is still being read when the 20th full chunk of the build is reported.
+        Path data = Files.write(app.resolve("data.bin"), random(64 * ParallelHasher.BUFFER, 8));
+        AtomicLong chunks = new AtomicLong();
+        BundleBuilder.Progress truncate = (total, done) -> {
+            if (done == ParallelHasher.BUFFER && chunks.incrementAndGet() == 20) {
+                try (FileChannel c = FileChannel.open(data, StandardOpenOption.WRITE)) {
+                    c.truncate(100);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        };
+        Path out = dir.resolve("out/bundle");
+        assertThatThrownBy(() -> BundleBuilder.build(BuildOptions.dir(app, "run.sh"), out, false, truncate))
+                .isInstanceOf(BundleException.class)
+                .hasMessageContaining("data.bin changed size while being read: 16777216 bytes when opened, ")
+                .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.BAD_INPUT));
+        assertThat(out).doesNotExist();
+        try (var left = Files.list(out.getParent())) {
+            assertThat(left.toList()).as("temporary folders left behind").isEmpty();
+        }
+    }
+
+    @Test
     void treeHashAndCopyOnAllThreadsMatchTheOneShotDigests() throws Exception {
         Random r = new Random(7);
         SortedMap<String, Path> files = new TreeMap<>();
