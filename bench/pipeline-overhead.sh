@@ -50,16 +50,16 @@ run, n = sys.argv[1], int(sys.argv[2])
 def t(s): return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 state = json.load(open(f"{run}/state.json"))
 first, total = [], []
-stages = {"worker JVM start": [], "bundle verified": [],
-          "sandbox + launcher JVM start (the host fetches nonces and inputs meanwhile)": [], "launcher measured": [],
-          "keys released": [], "inputs decrypted": []}
+stages = {"worker JVM start": [], "job record, sandbox detection, broker TLS": [],
+          "launcher JVM start (meanwhile the worker opens the bundle, fetches nonces and inputs)": [],
+          "launcher measured": [], "keys released": [], "inputs decrypted": []}
 for i in range(1, n + 1):
     st = state["steps"][f"s{i}"]
     assert st["phase"] == "DONE", st
     tim = json.load(open(f"{run}/steps/s{i}/attempt-1/timing.json"))
     program = t(tim["program_exited"]) - t(tim["inputs_decrypted"])
     first.append(t(tim["inputs_decrypted"]) - t(st["startedAt"]))
-    marks = [t(st["startedAt"]), t(tim["workerStarted"]), t(tim["bundle_verified"]), t(tim["launcher_started"]),
+    marks = [t(st["startedAt"]), t(tim["workerStarted"]), t(tim["sandbox_starting"]), t(tim["launcher_started"]),
              t(tim["measured"]), t(tim["key_released"]), t(tim["inputs_decrypted"])]
     for k, a, b in zip(stages, marks, marks[1:]):
         stages[k].append(b - a)

@@ -146,6 +146,10 @@ public final class AotCache {
         jvmOptions.forEach(o -> s.append(o).append('\n'));
         for (Path p : jarsOf(classPath)) {
             try {
+                if (!Files.exists(p)) {
+                    s.append(p).append(" missing\n"); // the JVM skips a missing Class-Path jar; so does the key
+                    continue;
+                }
                 s.append(p.toAbsolutePath()).append(' ').append(Files.size(p)).append(' ')
                         .append(Files.getLastModifiedTime(p).toMillis()).append('\n');
             } catch (IOException e) {
@@ -252,25 +256,21 @@ public final class AotCache {
         }
     }
 
-    /** The class path's jars and, recursively, the jars their manifests' Class-Path names. */
+    /**
+     * The class path's jars and the jars their manifests' Class-Path names (one level, as Maven writes them: opening
+     * every library jar would cost a cold JVM a tenth of a second per step, and only sizes and times matter here).
+     */
     private static List<Path> jarsOf(String classPath) {
         List<Path> out = new ArrayList<>();
-        java.util.ArrayDeque<Path> todo = new java.util.ArrayDeque<>();
         for (String entry : classPath.split(File.pathSeparator)) {
-            todo.add(Path.of(entry).toAbsolutePath().normalize());
-        }
-        while (!todo.isEmpty()) {
-            Path jar = todo.poll();
-            if (out.contains(jar) || !Files.isRegularFile(jar)) {
-                continue;
-            }
+            Path jar = Path.of(entry).toAbsolutePath().normalize();
             out.add(jar);
             try (java.util.jar.JarFile f = new java.util.jar.JarFile(jar.toFile(), false)) {
                 java.util.jar.Manifest m = f.getManifest();
                 String more = m == null ? null : m.getMainAttributes().getValue(java.util.jar.Attributes.Name.CLASS_PATH);
                 if (more != null) {
                     for (String rel : more.trim().split("\\s+")) {
-                        todo.add(jar.resolveSibling(rel).normalize());
+                        out.add(jar.resolveSibling(rel).normalize());
                     }
                 }
             } catch (IOException e) {

@@ -1,5 +1,6 @@
 package dev.cloister.pipeline;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.cloister.core.AotCache;
@@ -10,6 +11,7 @@ import dev.cloister.kbs.Tls;
 import dev.cloister.runtime.enclave.LauncherMain;
 import dev.cloister.runtime.enclave.SimEnclave;
 import dev.cloister.runtime.job.JobResult;
+import dev.cloister.runtime.job.Broker;
 import dev.cloister.runtime.job.KbsBroker;
 import dev.cloister.runtime.repo.Repositories;
 import dev.cloister.runtime.repo.Repository;
@@ -23,6 +25,8 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 /**
  * The process that runs one pipeline step on a worker machine (started by the local executor or by a SLURM
@@ -117,17 +121,18 @@ public final class StepMain {
             throw new IllegalArgumentException("StepMain JOB_ID --repository LOC --broker URL --work DIR [--ca PEM] [--timing FILE]");
         }
         log(started, "step " + id + ": worker started");
+        // The TLS context and the first connection to the broker are made on another thread while this one detects
+        // the sandbox, reads the job and starts the enclave; the first nonce request waits for them.
+        Broker kbs = new ConnectingBroker(URI.create(broker), ca);
         Sandbox.Detection sandbox = Sandbox.detect();
         if (sandbox.sandbox() instanceof dev.cloister.runtime.sandbox.UnshareSandbox) {
             log(Instant.now(), sandbox.note());
         }
-        KbsClient client = new KbsClient(URI.create(broker), null,
-                ca == null ? defaultContext() : Tls.clientContextTrusting(Tls.readCertificates(ca)));
         ObjectNode stages = JsonMapper.builder().build().createObjectNode();
         stages.put("workerStarted", started.toString());
         JobResult res;
         try (Repository repo = Repositories.open(repository)) {
-            Worker w = new Worker(repo, new KbsBroker(client, ""), WorkerBundles::describe,
+            Worker w = new Worker(repo, kbs, WorkerBundles::describe,
                     new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()));
             Files.createDirectories(work);
             try {
@@ -158,6 +163,71 @@ public final class StepMain {
         }
         log(Instant.now(), "step " + id + ": " + res.outputs().size() + " encrypted output(s) published [SIMULATED]");
         return 0;
+    }
+
+    /** A broker whose TLS context and first connection are made on a thread of their own; calls wait for them. */
+    private static final class ConnectingBroker implements Broker {
+        private final CompletableFuture<KbsBroker> ready = new CompletableFuture<>();
+
+        ConnectingBroker(URI url, Path ca) {
+            Thread.ofPlatform().daemon().name("cloister-broker-connect").start(() -> {
+                try {
+                    KbsClient c = new KbsClient(url, null,
+                            ca == null ? defaultContext() : Tls.clientContextTrusting(Tls.readCertificates(ca)));
+                    try {
+                        c.call("GET", "/v1/health", null);
+                    } catch (CloisterException e) {
+                        // Only the handshake mattered; the real requests report an unreachable broker themselves.
+                    }
+                    ready.complete(new KbsBroker(c, ""));
+                } catch (Throwable e) {
+                    ready.completeExceptionally(e);
+                }
+            });
+        }
+
+        private KbsBroker get() throws CloisterException, IOException {
+            try {
+                return ready.get();
+            } catch (ExecutionException e) {
+                Throwable c = e.getCause();
+                if (c instanceof CloisterException ce) {
+                    throw ce;
+                }
+                if (c instanceof IOException io) {
+                    throw io;
+                }
+                throw new IOException("cannot set up the connection to the broker: " + c, c);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while connecting to the broker");
+            }
+        }
+
+        @Override
+        public void createJobKey(String secret, byte[] key, String policy) throws CloisterException, IOException {
+            get().createJobKey(secret, key, policy);
+        }
+
+        @Override
+        public String qualify(String secret) {
+            return "/" + secret; // as the KbsBroker it wraps, which has no namespace (job records hold full names)
+        }
+
+        @Override
+        public String nonce() throws CloisterException, IOException {
+            return get().nonce();
+        }
+
+        @Override
+        public JsonNode release(JsonNode request) throws CloisterException, IOException {
+            return get().release(request);
+        }
+
+        @Override
+        public List<String> history(String qualifiedSecret) throws CloisterException, IOException {
+            return get().history(qualifiedSecret);
+        }
     }
 
     private static javax.net.ssl.SSLContext defaultContext() throws IOException {

@@ -85,13 +85,17 @@ public final class Worker {
             }
             return gramine.run(rec, use, repo, work);
         }
-        BundleView b = bundles.open(Path.of(rec.bundlePath()));
-        progress.accept(HostChannel.object().put("stage", "bundle verified"));
+        Path bundleDir = Path.of(rec.bundlePath());
         Path in = Files.createDirectories(work.resolve("in"));
         Path out = Files.createDirectories(work.resolve("out"));
-        // Made while the enclave starts: the input downloads and the broker round trips overlap the launcher's JVM.
-        SimEnclave.PlanMaker plan = () -> plan(rec, b, in);
-        SimEnclave.Outcome o = enclave.run(plan, b.dir(), in, out, work, (op, body) -> {
+        // Made while the enclave starts: opening the bundle, the input downloads and the broker round trips overlap
+        // the launcher's JVM start.
+        SimEnclave.PlanMaker plan = () -> {
+            BundleView b = bundles.open(bundleDir);
+            progress.accept(HostChannel.object().put("stage", "bundle verified"));
+            return plan(rec, b, in);
+        };
+        SimEnclave.Outcome o = enclave.run(plan, bundleDir, in, out, work, (op, body) -> {
             if (!"release".equals(op)) {
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the enclave asked for unknown operation " + op);
             }
