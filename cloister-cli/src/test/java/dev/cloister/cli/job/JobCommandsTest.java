@@ -7,6 +7,7 @@ import dev.cloister.attestation.policy.Policies;
 import dev.cloister.bundle.BuildOptions;
 import dev.cloister.bundle.Bundle;
 import dev.cloister.bundle.BundleBuilder;
+import dev.cloister.cli.CliRun;
 import dev.cloister.cli.Cloister;
 import dev.cloister.kbs.KbsClient;
 import dev.cloister.kbs.KbsServer;
@@ -16,8 +17,6 @@ import dev.cloister.kbs.MasterKey;
 import dev.cloister.kbs.NonceStore;
 import dev.cloister.kbs.Role;
 import dev.cloister.kbs.Tls;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
@@ -27,23 +26,14 @@ import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code cloister job submit}, {@code worker run} and {@code job fetch} against a real broker over HTTPS. */
 class JobCommandsTest {
     @TempDir
     Path tmp;
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        CommandLine cl = Cloister.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
@@ -79,12 +69,12 @@ class JobCommandsTest {
                         repository: repo
                         """.formatted(b.measurement(), base));
 
-                Run submit = run("job", "submit", tmp.resolve("job.yaml").toString(), "--ca", ca.toString(),
+                CliRun submit = run("job", "submit", tmp.resolve("job.yaml").toString(), "--ca", ca.toString(),
                         "--token-file", token.toString(), "--namespace", "lab", "--keys", tmp.resolve("keys").toString());
                 assertThat(submit.code()).as(submit.err()).isZero();
                 String id = submit.out().strip();
 
-                Run work = run("worker", "run", id, "--repository", tmp.resolve("repo").toString(),
+                CliRun work = run("worker", "run", id, "--repository", tmp.resolve("repo").toString(),
                         "--ca", ca.toString(), "--json");
                 assertThat(work.code()).as(work.err()).isZero();
                 if (!work.out().contains("\"programExit\" : 0")) {
@@ -95,7 +85,7 @@ class JobCommandsTest {
                 assertThat(work.out()).contains("\"programExit\" : 0");
                 assertThat(work.err()).contains("[SIMULATED]");
 
-                Run fetch = run("job", "fetch", id, tmp.resolve("out").toString(), "--repository",
+                CliRun fetch = run("job", "fetch", id, tmp.resolve("out").toString(), "--repository",
                         tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString(), "--ca",
                         ca.toString(), "--token-file", token.toString(), "--namespace", "lab");
                 assertThat(fetch.code()).as(fetch.err()).isZero();
@@ -103,7 +93,7 @@ class JobCommandsTest {
                 assertThat(fetch.out()).contains("broker: ").contains("release ok").contains(b.measurement());
 
                 // Fetching a job that does not exist is bad input (exit 3), and nothing is written.
-                Run missing = run("job", "fetch", "nope-0000000000", tmp.resolve("none").toString(), "--repository",
+                CliRun missing = run("job", "fetch", "nope-0000000000", tmp.resolve("none").toString(), "--repository",
                         tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString());
                 assertThat(missing.code()).isEqualTo(3);
                 assertThat(missing.err()).contains("no job nope-0000000000");

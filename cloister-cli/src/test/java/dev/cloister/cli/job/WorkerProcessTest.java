@@ -2,32 +2,18 @@ package dev.cloister.cli.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.cloister.attestation.dcap.DcapVerifier;
-import dev.cloister.attestation.policy.Policies;
 import dev.cloister.bundle.BuildOptions;
 import dev.cloister.bundle.Bundle;
 import dev.cloister.bundle.BundleBuilder;
+import dev.cloister.cli.CliRun;
 import dev.cloister.cli.Cloister;
-import dev.cloister.kbs.KbsClient;
-import dev.cloister.kbs.KbsServer;
-import dev.cloister.kbs.KbsStore;
-import dev.cloister.kbs.KeyBroker;
-import dev.cloister.kbs.MasterKey;
-import dev.cloister.kbs.NonceStore;
-import dev.cloister.kbs.Role;
-import dev.cloister.kbs.Tls;
+import dev.cloister.cli.TestBroker;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -37,7 +23,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code cloister worker run} as a separate process, killed while the program runs; the worker run again; the
@@ -48,49 +33,30 @@ class WorkerProcessTest {
     @TempDir
     Path tmp;
 
-    private KbsStore store;
-    private KbsServer server;
+    private TestBroker broker;
     private Path ca;
     private Path token;
     private URI base;
     private final List<Process> started = new ArrayList<>();
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        CommandLine cl = Cloister.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @BeforeEach
     void broker() throws Exception {
-        store = KbsStore.open(tmp.resolve("kbs.db").toString(), MasterKey.generate(), Clock.systemUTC());
-        Tls tls = Tls.selfSigned(Instant.now());
-        KeyBroker kb = new KeyBroker(store, DcapVerifier.withSimulation(), Policies::parse,
-                new NonceStore(Duration.ofMinutes(2), 1000));
-        server = KbsServer.start(kb, new InetSocketAddress("127.0.0.1", 0), tls, 0);
-        base = URI.create("https://127.0.0.1:" + server.address().getPort());
-        ca = Files.writeString(tmp.resolve("broker.pem"), tls.certificatePem());
-        KbsClient admin = new KbsClient(base, store.createToken("local:test", Role.ADMIN, null).token(),
-                Tls.clientContextTrusting(tls.chain()[0]));
-        admin.createNamespace("lab");
-        token = Files.writeString(tmp.resolve("owner.token"), admin.createToken(Role.OWNER, "lab").get("token").asText());
+        broker = TestBroker.start(tmp);
+        base = broker.base();
+        ca = broker.ca();
+        token = broker.ownerToken();
     }
 
     @AfterEach
     void stop() {
         started.forEach(p -> p.descendants().forEach(ProcessHandle::destroyForcibly));
         started.forEach(Process::destroyForcibly);
-        if (server != null) {
-            server.close();
-        }
-        if (store != null) {
-            store.close();
+        if (broker != null) {
+            broker.close();
         }
     }
 
@@ -122,7 +88,7 @@ class WorkerProcessTest {
                 broker: %s
                 repository: repo
                 """.formatted(b.dir(), b.measurement(), backend, base));
-        Run submit = run("job", "submit", job.toString(), "--ca", ca.toString(), "--token-file", token.toString(),
+        CliRun submit = run("job", "submit", job.toString(), "--ca", ca.toString(), "--token-file", token.toString(),
                 "--namespace", "lab", "--keys", tmp.resolve("keys").toString());
         assertThat(submit.code()).as(submit.err()).isZero();
         return submit.out().strip();
@@ -172,7 +138,7 @@ class WorkerProcessTest {
         }
     }
 
-    private Run fetch(String id, Path out) {
+    private CliRun fetch(String id, Path out) {
         return run("job", "fetch", id, out.toString(), "--repository", tmp.resolve("repo").toString(), "--keys",
                 tmp.resolve("keys").toString());
     }
@@ -194,7 +160,7 @@ class WorkerProcessTest {
         }
         assertThat(sleeping.isAlive()).isFalse();
         assertThat(tmp.resolve("repo/refs/jobs/" + id + "/result.json")).doesNotExist();
-        Run early = fetch(id, tmp.resolve("early"));
+        CliRun early = fetch(id, tmp.resolve("early"));
         assertThat(early.code()).isEqualTo(3);
         assertThat(early.err()).contains("job " + id + " has no result yet");
         assertThat(tmp.resolve("early")).doesNotExist();
@@ -204,7 +170,7 @@ class WorkerProcessTest {
         Process again = worker(id, err2, null);
         assertThat(again.waitFor(120, TimeUnit.SECONDS)).isTrue();
         assertThat(again.exitValue()).as(Files.readString(err2)).isZero();
-        Run ok = fetch(id, tmp.resolve("out"));
+        CliRun ok = fetch(id, tmp.resolve("out"));
         assertThat(ok.code()).as(ok.err()).isZero();
         assertThat(tmp.resolve("out/copy")).hasContent("the whole secret text\n");
     }
@@ -271,7 +237,7 @@ class WorkerProcessTest {
                 """.formatted(premade));
         Files.setPosixFilePermissions(bin.resolve("gramine-direct"), PosixFilePermissions.fromString("rwxr-xr-x"));
         // The owner renders the same manifest from the job file, before any worker ran.
-        Run manifest = run("job", "manifest", tmp.resolve("job-gramine-sgx.yaml").toString());
+        CliRun manifest = run("job", "manifest", tmp.resolve("job-gramine-sgx.yaml").toString());
         assertThat(manifest.code()).as(manifest.err()).isZero();
         assertThat(manifest.out()).contains("  \"/inputs/in.txt\",\n  \"/outputs/copy.txt\",\n]");
         Files.writeString(bin.resolve("gramine-direct"), Files.readString(bin.resolve("gramine-direct")).replace(
@@ -289,7 +255,7 @@ class WorkerProcessTest {
         assertThat(result.path("simulated").asBoolean()).isTrue();
         assertThat(result.path("programExit").asInt()).isZero();
         assertThat(result.path("stdout").isNull()).isTrue();
-        Run ok = fetch(id, tmp.resolve("out"));
+        CliRun ok = fetch(id, tmp.resolve("out"));
         assertThat(ok.code()).as(ok.err()).isZero();
         assertThat(tmp.resolve("out/copy")).hasContent("the whole secret text\n");
         try (Stream<Path> s = Files.list(tmp.resolve("out"))) {
@@ -300,11 +266,11 @@ class WorkerProcessTest {
     @Test
     void aRepositoryFolderThatDoesNotExistIsAnErrorAndIsNotCreated() {
         Path nowhere = tmp.resolve("no/such/repo");
-        Run fetch = run("job", "fetch", "x-0000000000", tmp.resolve("out").toString(), "--repository", nowhere.toString(),
+        CliRun fetch = run("job", "fetch", "x-0000000000", tmp.resolve("out").toString(), "--repository", nowhere.toString(),
                 "--keys", tmp.resolve("keys").toString());
         assertThat(fetch.code()).isEqualTo(3);
         assertThat(fetch.err()).contains("no repository at " + nowhere);
-        Run work = run("worker", "run", "x-0000000000", "--repository", nowhere.toString());
+        CliRun work = run("worker", "run", "x-0000000000", "--repository", nowhere.toString());
         assertThat(work.code()).isEqualTo(3);
         assertThat(work.err()).contains("no repository at " + nowhere);
         assertThat(tmp.resolve("no")).doesNotExist();

@@ -4,29 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import dev.cloister.attestation.dcap.DcapVerifier;
-import dev.cloister.attestation.policy.Policies;
 import dev.cloister.bundle.BuildOptions;
 import dev.cloister.bundle.Bundle;
 import dev.cloister.bundle.BundleBuilder;
+import dev.cloister.cli.CliRun;
 import dev.cloister.cli.Cloister;
-import dev.cloister.kbs.KbsClient;
-import dev.cloister.kbs.KbsServer;
-import dev.cloister.kbs.KbsStore;
-import dev.cloister.kbs.KeyBroker;
-import dev.cloister.kbs.MasterKey;
-import dev.cloister.kbs.NonceStore;
-import dev.cloister.kbs.Role;
-import dev.cloister.kbs.Tls;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.net.InetSocketAddress;
+import dev.cloister.cli.TestBroker;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -36,7 +22,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code cloister pipeline run|status|resume|fetch} against a real broker over HTTPS, with real process kills: the
@@ -46,45 +31,26 @@ class PipelineCommandTest {
     @TempDir
     Path tmp;
 
-    KbsStore store;
-    KbsServer server;
+    TestBroker broker;
     URI base;
     Path ca;
     Path token;
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        CommandLine cl = Cloister.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @BeforeEach
     void start() throws Exception {
-        store = KbsStore.open(tmp.resolve("kbs.db").toString(), MasterKey.generate(), Clock.systemUTC());
-        Tls tls = Tls.selfSigned(Instant.now());
-        KeyBroker kb = new KeyBroker(store, DcapVerifier.withSimulation(), Policies::parse,
-                new NonceStore(Duration.ofMinutes(2), 1000));
-        server = KbsServer.start(kb, new InetSocketAddress("127.0.0.1", 0), tls, 0);
-        base = URI.create("https://127.0.0.1:" + server.address().getPort());
-        ca = tmp.resolve("broker.pem");
-        Files.writeString(ca, tls.certificatePem());
-        KbsClient admin = new KbsClient(base, store.createToken("local:test", Role.ADMIN, null).token(),
-                Tls.clientContextTrusting(tls.chain()[0]));
-        admin.createNamespace("lab");
-        token = tmp.resolve("owner.token");
-        Files.writeString(token, admin.createToken(Role.OWNER, "lab").get("token").asText());
+        broker = TestBroker.start(tmp);
+        base = broker.base();
+        ca = broker.ca();
+        token = broker.ownerToken();
     }
 
     @AfterEach
     void stop() {
-        server.close();
-        store.close();
+        broker.close();
     }
 
     /** A chain a -> b -> c of a shell step that sleeps, then appends its name to its input. */
@@ -156,7 +122,7 @@ class PipelineCommandTest {
     @Test
     void badInputGetsAClearErrorExitThreeAndLeavesNothing() throws Exception {
         String runs = tmp.resolve("runs").toString();
-        Run unknown = run("pipeline", "status", "no-such-run", "--runs", runs);
+        CliRun unknown = run("pipeline", "status", "no-such-run", "--runs", runs);
         assertThat(unknown.code()).isEqualTo(3);
         assertThat(unknown.err()).contains("no pipeline run no-such-run");
 
@@ -167,7 +133,7 @@ class PipelineCommandTest {
                 "{name: seed, from: c.out, path: /inputs/seed}"));
         List<String> args = new ArrayList<>(List.of("pipeline", "run", cyclic.toString(), "--runs", runs));
         args.addAll(brokerArgs());
-        Run cycle = run(args.toArray(String[]::new));
+        CliRun cycle = run(args.toArray(String[]::new));
         assertThat(cycle.code()).isEqualTo(3);
         assertThat(cycle.err()).contains("cycle").contains("a -> c -> b -> a");
         assertThat(tmp.resolve("runs")).doesNotExist();
@@ -176,7 +142,7 @@ class PipelineCommandTest {
         Path missing = tmp.resolve("missing.yaml");
         Files.writeString(missing, original.replace("file: seed.txt", "file: nowhere.txt"));
         args.set(2, missing.toString());
-        Run noFile = run(args.toArray(String[]::new));
+        CliRun noFile = run(args.toArray(String[]::new));
         assertThat(noFile.code()).isEqualTo(3);
         assertThat(noFile.err()).contains("nowhere.txt");
         assertThat(tmp.resolve("runs")).doesNotExist();
@@ -196,17 +162,17 @@ class PipelineCommandTest {
         assertThat(orchestrator.waitFor(30, TimeUnit.SECONDS)).isTrue();
         String runId = runDir.getFileName().toString();
 
-        Run resumed = run("pipeline", "resume", runId, "--runs", tmp.resolve("runs").toString(), "--json");
+        CliRun resumed = run("pipeline", "resume", runId, "--runs", tmp.resolve("runs").toString(), "--json");
         assertThat(resumed.code()).as(resumed.err()).isZero();
         JsonNode end = JsonMapper.builder().build().readTree(resumed.out());
         for (String s : List.of("a", "b", "c")) {
             assertThat(end.path("steps").path(s).path("phase").asText()).isEqualTo("done");
             assertThat(end.path("steps").path(s).path("attempt").asInt()).as(s + " ran once").isEqualTo(1);
         }
-        Run fetched = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString());
+        CliRun fetched = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString());
         assertThat(fetched.code()).as(fetched.err()).isZero();
         assertThat(Files.readString(tmp.resolve("out/c/out"))).isEqualTo("seed\na\nb\nc\n");
-        Run status = run("pipeline", "status", runId, "--runs", tmp.resolve("runs").toString());
+        CliRun status = run("pipeline", "status", runId, "--runs", tmp.resolve("runs").toString());
         assertThat(status.out()).contains("run " + runId).containsPattern("c\\s+done\\s+attempt 1");
     }
 
@@ -215,7 +181,7 @@ class PipelineCommandTest {
         Path spec = chain("6");
         List<String> args = new ArrayList<>(List.of("pipeline", "run", spec.toString(), "--runs", tmp.resolve("runs").toString()));
         args.addAll(brokerArgs());
-        CompletableFuture<Run> first = CompletableFuture.supplyAsync(() -> run(args.toArray(String[]::new)));
+        CompletableFuture<CliRun> first = CompletableFuture.supplyAsync(() -> run(args.toArray(String[]::new)));
         Path runDir = await(s -> phase(s, "b", "RUNNING"));
         Path log = runDir.resolve("steps/b/attempt-1/log");
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
@@ -228,17 +194,17 @@ class PipelineCommandTest {
         Process kill = new ProcessBuilder("kill", "-KILL", "--", "-" + handle).start();
         assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
 
-        Run failed = first.get(3, TimeUnit.MINUTES);
+        CliRun failed = first.get(3, TimeUnit.MINUTES);
         assertThat(failed.code()).isNotZero();
         assertThat(failed.err()).contains("did not finish").contains("step b").contains("pipeline resume");
-        Run status = run("pipeline", "status", runDir.getFileName().toString(), "--runs", tmp.resolve("runs").toString(), "--json");
+        CliRun status = run("pipeline", "status", runDir.getFileName().toString(), "--runs", tmp.resolve("runs").toString(), "--json");
         JsonNode b = JsonMapper.builder().build().readTree(status.out()).path("steps").path("b");
         assertThat(b.path("phase").asText()).isEqualTo("failed");
         assertThat(b.path("reason").asText()).containsAnyOf("killed by signal 9", "without recording an exit status");
         assertThat(JsonMapper.builder().build().readTree(status.out()).path("steps").path("c").path("phase").asText())
                 .isEqualTo("pending");
 
-        Run resumed = run("pipeline", "resume", runDir.getFileName().toString(), "--runs", tmp.resolve("runs").toString(), "--json");
+        CliRun resumed = run("pipeline", "resume", runDir.getFileName().toString(), "--runs", tmp.resolve("runs").toString(), "--json");
         assertThat(resumed.code()).as(resumed.err()).isZero();
         JsonNode end = JsonMapper.builder().build().readTree(resumed.out()).path("steps");
         assertThat(end.path("a").path("attempt").asInt()).isEqualTo(1);
