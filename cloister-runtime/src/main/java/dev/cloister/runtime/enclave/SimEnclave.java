@@ -60,7 +60,7 @@ public final class SimEnclave {
     private final SimulatedQuotingEnclave quotingEnclave;
 
     /**
-     * @param launcherMainClass the class whose main runs {@link EnclaveLauncher} from a plan file
+     * @param launcherMainClass the class whose main runs {@link EnclaveLauncher} on the plan it asks the host for
      * @param sandbox bubblewrap, or util-linux unshare where bubblewrap is missing ({@link Sandbox#detect()})
      */
     public SimEnclave(String launcherMainClass, Sandbox sandbox) {
