@@ -2,15 +2,17 @@
 # Times `cloister pf` on a 1 GiB file and on a 1 GiB directory tree in /dev/shm (no disk I/O), with the heap
 # capped at 256 MiB, and reports MB/s, the peak heap after GC (from the GC log) and the peak RSS.
 #
-#   bench/pf-cli.sh [SIZE_MIB]        (default 1024; the directory holds 16 files of SIZE_MIB/16)
+#   bench/pf-cli.sh [SIZE_MIB [ROUNDS]]   (default 1024 and 3; the directory holds 16 files of SIZE_MIB/16)
 #
-# Needs /usr/bin/time (Debian package "time"). Uses the jar in cloister-cli/target, building it if missing.
+# Runs the command as users do, through ./cloister (which builds the jar if needed and keeps class-data archives);
+# a warm-up round first makes those archives, as any earlier use on the machine would have. The directory runs
+# (1 and 2 jobs, encrypt and decrypt) are repeated ROUNDS times, interleaved, and the speed-ups are medians.
+# Needs /usr/bin/time (Debian package "time").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 java=$("$root/scripts/java-home")/bin/java
 size_mib=${1:-1024}
-jar="$root/cloister-cli/target/cloister-cli.jar"
-[ -f "$jar" ] || "$root/mvnw" -q -B -DskipTests -pl cloister-cli -am package >&2
+rounds=${2:-3}
 
 work=$(mktemp -d /dev/shm/cloister-pf-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -18,9 +20,9 @@ mkdir "$work/tmp"
 
 # Extra JVM options for every run, e.g. PF_JAVA_OPTS="-XX:+UseSerialGC" to compare collectors. The heap cap
 # stays: the issue requires that the command works within 256 MiB whatever the file size.
-# The JIT setting ./cloister uses for `cloister pf` (C1 only: the bulk AES-GCM is native code); PF_JIT_OPTS=""
-# measures the JVM's default tiered compilation instead. PF_JAVA_OPTS comes after and can override it.
-extra_opts="${PF_JIT_OPTS--XX:TieredStopAtLevel=1} ${PF_JAVA_OPTS:-}"
+# ./cloister runs `cloister pf` with C1 only (the bulk AES-GCM is native code); PF_JAVA_OPTS=-XX:TieredStopAtLevel=4
+# measures the JVM's default tiered compilation instead, PF_JAVA_OPTS=-XX:+UseSerialGC another collector.
+extra_opts="${PF_JAVA_OPTS:-}"
 
 # One run of the CLI: prints "seconds heap rss cpu inproc jit gc", heap as "peak-before-GC/peak-live-after-GC";
 # inproc = the command's own --json "seconds" (after JVM start-up: listing, reading, crypto, writing, rename);
@@ -30,14 +32,13 @@ run() {
   local gclog="$work/gc.log"
   rm -f "$gclog"
   # shellcheck disable=SC2086
-  /usr/bin/time -f '%e %M %U %S' -o "$work/time.out" \
-    "$java" -Xmx256m --enable-native-access=ALL-UNNAMED $extra_opts -Djava.io.tmpdir="$work/tmp" -Xlog:gc:file="$gclog" -jar "$jar" "$@" --json \
-    >"$work/out.json" &
+  CLOISTER_JAVA_OPTS="-Xmx256m $extra_opts -Djava.io.tmpdir=$work/tmp -Xlog:gc:file=$gclog" \
+    /usr/bin/time -f '%e %M %U %S' -o "$work/time.out" "$root/cloister" "$@" --json >"$work/out.json" &
   local pid=$! tpid="" jit=0 gc=0
   declare -A seen
-  sleep 0.05
-  tpid=$(pgrep -P "$pid" -x java || true)
   while kill -0 "$pid" 2>/dev/null; do
+    # ./cloister replaces itself with java (exec) once it has checked the jar.
+    [ -n "$tpid" ] || tpid=$(pgrep -P "$pid" -x java || true)
     for t in /proc/${tpid:-none}/task/*; do
       local st name
       st=$(cat "$t/stat" 2>/dev/null) || continue
@@ -82,7 +83,15 @@ report() { # label bytes secs heap rss cpu inproc jit gc
 }
 
 echo "cloister pf on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg), JVM options: -Xmx256m ${extra_opts}"
-"$java" --enable-native-access=ALL-UNNAMED -jar "$jar" pf keygen "$work/key" >/dev/null
+"$root/cloister" pf keygen "$work/key" >/dev/null
+
+# Warm-up: the first run of each command on a machine records its class-data archive (see ./cloister).
+mkdir -p "$work/warm"
+head -c 1048576 /dev/urandom > "$work/warm/a"
+cp "$work/warm/a" "$work/warm/b"
+run pf encrypt --key "$work/key" --path /bench/warm "$work/warm" "$work/warm.pf" >/dev/null
+run pf decrypt --key "$work/key" --path /bench/warm "$work/warm.pf" "$work/warm.out" >/dev/null
+rm -rf "$work/warm" "$work/warm.pf" "$work/warm.out"
 
 bytes=$((size_mib * 1024 * 1024))
 head -c "$bytes" /dev/urandom > "$work/plain"
@@ -99,22 +108,33 @@ for i in $(seq 0 15); do
   head -c "$part" "$work/plain" > "$work/tree/$([ $((i % 2)) = 0 ] && echo a || echo b)/f$i"
 done
 rm -f "$work/plain"
-declare -A secs cpus inprocs
-for jobs in 1 2; do
-  rm -rf "$work/tree.pf$jobs"
-  read -r s h r c i j g < <(run pf encrypt --key "$work/key" --path /bench/tree --jobs "$jobs" "$work/tree" "$work/tree.pf$jobs")
-  report "encrypt 16-file tree, -j $jobs" "$((part * 16))" "$s" "$h" "$r" "$c" "$i" "$j" "$g"
-  secs[enc$jobs]=$s; cpus[enc$jobs]=$c; inprocs[enc$jobs]=$i
+# Each round: encrypt with 1 and 2 jobs, decrypt with 1 and 2 jobs. The ratios of each round go to a list; the
+# medians are reported (one round on a shared machine can be off by a third).
+ratios=()
+for round in $(seq 1 "$rounds"); do
+  declare -A secs cpus inprocs
+  for op in encrypt decrypt; do
+    for jobs in 1 2; do
+      if [ "$op" = encrypt ]; then
+        rm -rf "$work/tree.pf$jobs"
+        read -r s h r c i j g < <(run pf encrypt --key "$work/key" --path /bench/tree --jobs "$jobs" "$work/tree" "$work/tree.pf$jobs")
+      else
+        read -r s h r c i j g < <(run pf decrypt --key "$work/key" --path /bench/tree --jobs "$jobs" "$work/tree.pf1" "$work/tree.out$jobs")
+        rm -rf "$work/tree.out$jobs"
+      fi
+      report "$op 16-file tree, -j $jobs" "$((part * 16))" "$s" "$h" "$r" "$c" "$i" "$j" "$g"
+      secs[$op$jobs]=$s; cpus[$op$jobs]=$c; inprocs[$op$jobs]=$i
+    done
+  done
+  ratios+=("$(awk -v e1="${secs[encrypt1]}" -v e2="${secs[encrypt2]}" -v d1="${secs[decrypt1]}" -v d2="${secs[decrypt2]}" \
+    -v ie1="${inprocs[encrypt1]}" -v ie2="${inprocs[encrypt2]}" -v id1="${inprocs[decrypt1]}" -v id2="${inprocs[decrypt2]}" \
+    -v ce1="${cpus[encrypt1]}" -v ce2="${cpus[encrypt2]}" -v cd1="${cpus[decrypt1]}" -v cd2="${cpus[decrypt2]}" \
+    'BEGIN { printf "%.2f %.2f %.2f %.2f %.2f %.2f", e1 / e2, d1 / d2, ie1 / ie2, id1 / id2, ce2 / ce1, cd2 / cd1 }')")
+  echo "round $round: 2 jobs vs 1, whole command encrypt/decrypt, in-process encrypt/decrypt, CPU encrypt/decrypt: ${ratios[-1]}"
 done
-for jobs in 1 2; do
-  read -r s h r c i j g < <(run pf decrypt --key "$work/key" --path /bench/tree --jobs "$jobs" "$work/tree.pf1" "$work/tree.out$jobs")
-  report "decrypt 16-file tree, -j $jobs" "$((part * 16))" "$s" "$h" "$r" "$c" "$i" "$j" "$g"
-  secs[dec$jobs]=$s; cpus[dec$jobs]=$c; inprocs[dec$jobs]=$i
-  rm -rf "$work/tree.out$jobs"
-done
-awk -v e1="${secs[enc1]}" -v e2="${secs[enc2]}" -v d1="${secs[dec1]}" -v d2="${secs[dec2]}" \
-  -v ie1="${inprocs[enc1]}" -v ie2="${inprocs[enc2]}" -v id1="${inprocs[dec1]}" -v id2="${inprocs[dec2]}" \
-  -v ce1="${cpus[enc1]}" -v ce2="${cpus[enc2]}" -v cd1="${cpus[dec1]}" -v cd2="${cpus[dec2]}" \
-  'BEGIN { printf "speed-up with 2 jobs (wall clock, whole command): encrypt %.2fx, decrypt %.2fx\n", e1 / e2, d1 / d2;
-           printf "speed-up with 2 jobs (in-process, after JVM start-up): encrypt %.2fx, decrypt %.2fx\n", ie1 / ie2, id1 / id2;
-           printf "CPU used by 2 jobs vs 1: encrypt %.2fx, decrypt %.2fx (1.00x = no parallel overhead)\n", ce2 / ce1, cd2 / cd1 }'
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+col() { printf '%s\n' "${ratios[@]}" | awk -v c="$1" '{ print $c }' | median; }
+echo "median of $rounds rounds:"
+echo "speed-up with 2 jobs (wall clock, whole command): encrypt $(col 1)x, decrypt $(col 2)x"
+echo "speed-up with 2 jobs (in-process, after JVM start-up): encrypt $(col 3)x, decrypt $(col 4)x"
+echo "CPU used by 2 jobs vs 1: encrypt $(col 5)x, decrypt $(col 6)x (1.00x = no parallel overhead)"

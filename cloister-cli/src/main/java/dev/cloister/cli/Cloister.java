@@ -34,16 +34,6 @@ import picocli.CommandLine.ScopeType;
             "Without SGX hardware the simulation backend runs the same flow with simulated evidence, which "
                     + "every verifier rejects unless a policy explicitly allows simulation."
         },
-        subcommands = {CommandLine.HelpCommand.class,
-            dev.cloister.cli.bundle.BuildCommand.class,
-            dev.cloister.cli.bundle.BundleCommand.class,
-            dev.cloister.cli.pf.PfCommand.class,
-            dev.cloister.cli.job.JobCommand.class,
-            dev.cloister.cli.job.WorkerCommand.class,
-            dev.cloister.cli.job.DemoCommand.class,
-            dev.cloister.cli.pipeline.PipelineCommand.class,
-            dev.cloister.cli.attest.AttestCommand.class,
-            dev.cloister.cli.kbs.KbsCommand.class},
         footerHeading = "%nExit status:%n",
         footer = {
             "  0   success",
@@ -56,6 +46,21 @@ import picocli.CommandLine.ScopeType;
             "See 'cloister help COMMAND' for a command's options, and docs/cli.md for the conventions."
         })
 public final class Cloister implements Runnable {
+    /**
+     * The subcommands, in the order help lists them. Not in the annotation: picocli would then introspect every
+     * command's options on every run, which costs a cold JVM a quarter to half a second; {@link #commandLine(String...)}
+     * builds only the one a run names.
+     */
+    private static final java.util.List<Class<?>> SUBCOMMANDS = java.util.List.of(CommandLine.HelpCommand.class,
+            dev.cloister.cli.bundle.BuildCommand.class,
+            dev.cloister.cli.bundle.BundleCommand.class,
+            dev.cloister.cli.pf.PfCommand.class,
+            dev.cloister.cli.job.JobCommand.class,
+            dev.cloister.cli.job.WorkerCommand.class,
+            dev.cloister.cli.job.DemoCommand.class,
+            dev.cloister.cli.pipeline.PipelineCommand.class,
+            dev.cloister.cli.attest.AttestCommand.class,
+            dev.cloister.cli.kbs.KbsCommand.class);
 
     @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT,
             description = "Log debug messages and print stack traces of errors to stderr.")
@@ -80,12 +85,44 @@ public final class Cloister implements Runnable {
         if (hasVerbose(args)) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
         }
-        return commandLine().execute(args);
+        return commandLine(args).execute(args);
     }
 
-    /** The configured command line, with the project's error conventions. */
+    /** The configured command line with every subcommand, with the project's error conventions. */
     public static CommandLine commandLine() {
+        return build(SUBCOMMANDS);
+    }
+
+    /**
+     * The command line for running {@code args}: when they name a subcommand (the first argument that is not an
+     * option; the top level's options take no values), only that subcommand's tree is built. Anything else (no
+     * subcommand, {@code help}, a mistyped name that needs suggestions) gets the whole tree.
+     */
+    public static CommandLine commandLine(String... args) {
+        for (String a : args) {
+            if (a.equals("--")) {
+                break;
+            }
+            if (a.startsWith("-")) {
+                continue;
+            }
+            for (Class<?> c : SUBCOMMANDS) {
+                Command command = c.getAnnotation(Command.class);
+                if (c != CommandLine.HelpCommand.class && (command.name().equals(a)
+                        || java.util.Arrays.asList(command.aliases()).contains(a))) {
+                    return build(java.util.List.of(c));
+                }
+            }
+            break;
+        }
+        return commandLine();
+    }
+
+    private static CommandLine build(java.util.List<Class<?>> subcommands) {
         CommandLine cl = new CommandLine(new Cloister());
+        for (Class<?> c : subcommands) {
+            cl.addSubcommand(new CommandLine(c));
+        }
         shareVersion(cl);
         cl.setParameterExceptionHandler(Cloister::onUsageError);
         cl.setExecutionExceptionHandler(Cloister::onFailure);

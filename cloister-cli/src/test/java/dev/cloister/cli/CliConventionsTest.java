@@ -41,6 +41,30 @@ class CliConventionsTest {
     }
 
     @Test
+    void aRunThatNamesASubcommandBuildsOnlyThatOne() {
+        assertThat(Cloister.commandLine("pf", "encrypt", "--help").getSubcommands()).containsOnlyKeys("pf");
+        assertThat(Cloister.commandLine("-v", "kbs", "serve").getSubcommands()).containsOnlyKeys("kbs");
+        // Help, a mistyped name (for suggestions), no command and "--" get the whole tree.
+        for (String[] args : List.of(new String[] {"help", "pf"}, new String[] {"pff"}, new String[] {},
+                new String[] {"--", "pf"}, new String[] {"--help"})) {
+            assertThat(Cloister.commandLine(args).getSubcommands())
+                    .containsKeys("help", "build", "bundle", "pf", "job", "worker", "demo", "pipeline", "attest", "kbs");
+        }
+        // Every subcommand shares the top level's --verbose and --version, built alone or with the rest.
+        assertThat(Cloister.commandLine("pf", "inspect").getSubcommands().get("pf").getCommandSpec()
+                .findOption("--verbose")).isNotNull();
+        assertThat(Cloister.commandLine("pf", "inspect").getSubcommands().get("pf").getSubcommands().get("inspect")
+                .getCommandSpec().versionProvider()).isNotNull();
+    }
+
+    @Test
+    void misspelledSubcommandGetsASuggestion() throws Exception {
+        Run r = cloister("pff", "encrypt");
+        assertThat(r.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(r.err()).contains("Did you mean: cloister pf?");
+    }
+
+    @Test
     void unknownCommandIsAUsageError() throws Exception {
         Run r = cloister("frobnicate");
         assertThat(r.exit()).isEqualTo(ExitCodes.USAGE);
