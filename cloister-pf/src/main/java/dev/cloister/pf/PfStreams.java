@@ -110,14 +110,7 @@ final class PfStreams {
                     if (d0 <= Crypto.BULK_MIN_NODES && d0 + nodes > Crypto.BULK_MIN_NODES) {
                         crypto = Crypto.forNodes(d0 + nodes);
                     }
-                    for (int i = 0; i < nodes; i++) {
-                        int entry = (done + i) * Layout.ENTRY;
-                        keys.dataKey(d0 + i, nodeKey);
-                        crypto.encryptSpill(nodeKey, plain, i * Layout.NODE, Layout.NODE, enc, i * Layout.NODE,
-                                mhtNode, entry + Layout.KEY);
-                        System.arraycopy(nodeKey, 0, mhtNode, entry, Layout.KEY);
-                    }
-                    PfFile.writeFully(out, enc, 0, nodes * Layout.NODE, Layout.physicalOfData(d0) * Layout.NODE);
+                    encryptNodes(crypto, keys, plain, nodes, d0, mhtNode, nodeKey, enc, out);
                     done += nodes;
                     size += n;
                     progress.accept(n);
@@ -153,6 +146,173 @@ final class PfStreams {
             md.wipe();
             keys.wipe();
             parking.close();
+        }
+    }
+
+    /**
+     * Encrypts {@code nodes} consecutive data nodes from {@code plain}, the first being data node {@code d0}, into
+     * {@code enc} and writes them to their places in {@code out}; each node's key and tag go to its entry in its
+     * MHT node's plaintext {@code mhtNode}.
+     */
+    private static void encryptNodes(Crypto crypto, Crypto.KeySource keys, byte[] plain, int nodes, long d0,
+            byte[] mhtNode, byte[] nodeKey, byte[] enc, FileChannel out) throws IOException {
+        for (int i = 0; i < nodes; i++) {
+            int entry = Layout.dataSlotOffset(d0 + i);
+            keys.dataKey(d0 + i, nodeKey);
+            crypto.encryptSpill(nodeKey, plain, i * Layout.NODE, Layout.NODE, enc, i * Layout.NODE, mhtNode,
+                    entry + Layout.KEY);
+            System.arraycopy(nodeKey, 0, mhtNode, entry, Layout.KEY);
+        }
+        PfFile.writeFully(out, enc, 0, nodes * Layout.NODE, Layout.physicalOfData(d0) * Layout.NODE);
+    }
+
+    /**
+     * Encrypts the rest of file {@code in} (from its position to its end) on {@code threads} threads, each taking
+     * whole MHT groups (96 data nodes, 384 KiB) in turn: reads and writes are positional, so the kernel's share of
+     * the work (reading the input, allocating the output's pages) is spread over the cores as well as the
+     * cipher's. The MHT nodes are then sealed as in {@link #encrypt}. With the same {@code keySources} the bytes
+     * are exactly those {@link #encrypt} writes. A file that changes size meanwhile is an error.
+     *
+     * @param keySources a fresh, unshared key source for each thread (node keys are drawn by node number)
+     */
+    static PfInfo encryptParallel(FileChannel in, FileChannel out, PfKey key, String path, PfVersion version,
+            java.util.function.Supplier<Crypto.KeySource> keySources, int threads, LongConsumer progress)
+            throws IOException, PfException {
+        long base = in.position();
+        long size = in.size() - base;
+        if (size > Layout.MAX_SIZE) {
+            throw new PfException(PfException.Reason.BAD_ARGUMENT, "plaintext too large");
+        }
+        long dataNodes = Layout.dataNodes(size);
+        long mhtCount = Layout.mhtNodes(dataNodes);
+        Crypto crypto = Crypto.forNodes(dataNodes);
+        MetadataNode md = MetadataNode.create(version, path);
+        byte[] kdk = key.raw().clone();
+        Crypto.KeySource keys = keySources.get();
+        Parking parking = new Parking(out);
+        try {
+            int first = (int) Math.min(size, Layout.MD_DATA);
+            readInput(in, md.plain, MetadataNode.OFF_DATA, first, base);
+            progress.accept(first);
+            java.util.concurrent.atomic.AtomicLong next = new java.util.concurrent.atomic.AtomicLong();
+            onThreads((int) Math.min(threads, mhtCount), stopped -> {
+                Crypto c = Crypto.forNodes(dataNodes);
+                Crypto.KeySource k = keySources.get();
+                byte[] plain = new byte[BATCH * Layout.NODE];
+                byte[] enc = new byte[BATCH * Layout.NODE + Layout.TAG];
+                byte[] mhtNode = new byte[Layout.NODE];
+                byte[] nodeKey = new byte[Layout.KEY];
+                try {
+                    for (long m = next.getAndIncrement(); m < mhtCount && !stopped.getAsBoolean();
+                            m = next.getAndIncrement()) {
+                        Arrays.fill(mhtNode, (byte) 0);
+                        int nodes = (int) Math.min(Layout.DATA_PER_MHT, dataNodes - m * Layout.DATA_PER_MHT);
+                        for (int done = 0; done < nodes; ) {
+                            int count = Math.min(BATCH, nodes - done);
+                            long d0 = m * Layout.DATA_PER_MHT + done;
+                            int n = (int) Math.min((long) count * Layout.NODE, size - Layout.dataStart(d0));
+                            readInput(in, plain, 0, n, base + Layout.dataStart(d0));
+                            Arrays.fill(plain, n, count * Layout.NODE, (byte) 0);
+                            encryptNodes(c, k, plain, count, d0, mhtNode, nodeKey, enc, out);
+                            progress.accept(n);
+                            done += count;
+                        }
+                        parking.park(m, mhtNode);
+                        PfFile.writeFully(out, mhtNode, 0, Layout.NODE, Layout.physicalOfMht(m) * Layout.NODE);
+                    }
+                } finally {
+                    Arrays.fill(plain, (byte) 0);
+                    Arrays.fill(mhtNode, (byte) 0);
+                    Arrays.fill(nodeKey, (byte) 0);
+                    k.wipe();
+                }
+            });
+            if (in.size() - base != size) {
+                throw new PfException(PfException.Reason.BAD_ARGUMENT, "the input changed size while it was being"
+                        + " encrypted (" + size + " bytes at the start, " + (in.size() - base) + " at the end)");
+            }
+            if (mhtCount > 0) {
+                seal(0, mhtCount, out, crypto, keys, parking, md.plain, MetadataNode.rootEntryOffset());
+            }
+            md.setSize(size);
+            byte[] nonce = new byte[Layout.NONCE];
+            keys.nonce(nonce);
+            PfFile.writeFully(out, md.encode(kdk, nonce, crypto), 0);
+            out.truncate(Layout.hostSize(size));
+            return PfInfo.of(version, path, size);
+        } finally {
+            Arrays.fill(kdk, (byte) 0);
+            md.wipe();
+            keys.wipe();
+            parking.close();
+        }
+    }
+
+    /** Reads exactly {@code len} plaintext bytes at {@code pos}; a file that ends sooner has shrunk. */
+    private static void readInput(FileChannel in, byte[] buf, int off, int len, long pos) throws IOException,
+            PfException {
+        ByteBuffer b = ByteBuffer.wrap(buf, off, len);
+        while (b.hasRemaining()) {
+            if (in.read(b, pos + (b.position() - off)) < 0) {
+                throw new PfException(PfException.Reason.BAD_ARGUMENT, "the input shrank while it was being"
+                        + " encrypted (it ends at byte " + (pos + b.position() - off) + ")");
+            }
+        }
+    }
+
+    /** Work for {@link #onThreads}: told whether another thread has failed, so that it can stop early. */
+    @FunctionalInterface
+    private interface Work {
+        void run(java.util.function.BooleanSupplier stopped) throws IOException, PfException;
+    }
+
+    /**
+     * Runs {@code work} on the calling thread and {@code threads - 1} more, and returns when all have finished;
+     * the first failure is rethrown (the others see {@code stopped} and end at their next MHT group).
+     */
+    private static void onThreads(int threads, Work work) throws IOException, PfException {
+        java.util.concurrent.atomic.AtomicReference<Throwable> error = new java.util.concurrent.atomic.AtomicReference<>();
+        Runnable task = () -> {
+            try {
+                work.run(() -> error.get() != null);
+            } catch (Throwable t) {
+                error.compareAndSet(null, t);
+            }
+        };
+        java.util.List<Thread> helpers = new java.util.ArrayList<>();
+        for (int i = 1; i < threads; i++) {
+            Thread t = new Thread(task, "cloister-pf-" + i);
+            t.setDaemon(true);
+            t.start();
+            helpers.add(t);
+        }
+        task.run();
+        boolean interrupted = false;
+        for (Thread t : helpers) {
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the helpers hold this call's buffers: wait for them all the same
+                    error.compareAndSet(null, new java.io.InterruptedIOException("interrupted"));
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        Throwable t = error.get();
+        if (t instanceof IOException e) {
+            throw e;
+        } else if (t instanceof PfException e) {
+            throw e;
+        } else if (t instanceof RuntimeException e) {
+            throw e;
+        } else if (t instanceof Error e) {
+            throw e;
+        } else if (t != null) {
+            throw new IllegalStateException(t);
         }
     }
 
@@ -213,7 +373,7 @@ final class PfStreams {
         }
 
         /** Hides {@code node} (the first 4096 bytes of the block) before it is written to the output. */
-        void park(long m, byte[] node) throws IOException {
+        synchronized void park(long m, byte[] node) throws IOException {
             if (hide == null) {
                 hide = new Crypto.Keystream(Crypto.Engine.current());
             }
@@ -313,6 +473,72 @@ final class PfStreams {
             mhts.wipe();
             head.wipe();
             in.position(savedPosition);
+        }
+    }
+
+    /**
+     * Decrypts file {@code in} into {@code out} (from {@code out}'s position on) on {@code threads} threads, each
+     * taking whole MHT groups in turn with positional reads and writes; each thread authenticates the MHT nodes
+     * it needs along their parent chain itself. On failure {@code out} may hold the plaintext of nodes that did
+     * authenticate, as with {@link #decrypt}: callers discard it.
+     */
+    static PfInfo decryptParallel(FileChannel in, FileChannel out, PfKey key, PathPolicy policy, String name,
+            int threads, LongConsumer progress) throws IOException, PfException {
+        PfFile head = PfFile.open(in, name, key, policy, false, null);
+        MetadataNode md = head.metadata();
+        long size = md.size();
+        PfInfo info = PfInfo.of(md.version, md.path(), size);
+        long dataNodes = Layout.dataNodes(size);
+        long mhtCount = Layout.mhtNodes(dataNodes);
+        long base = out.position();
+        byte[] rootPlain = new byte[Layout.NODE];
+        try {
+            int first = (int) Math.min(size, Layout.MD_DATA);
+            PfFile.writeFully(out, md.plain, MetadataNode.OFF_DATA, first, base);
+            progress.accept(first);
+            if (dataNodes > 0) {
+                new MhtCache(in, name, Crypto.forNodes(dataNodes))
+                        .decrypt(1, md.plain, MetadataNode.rootEntryOffset(), rootPlain, "root MHT node", 0);
+            }
+            java.util.concurrent.atomic.AtomicLong next = new java.util.concurrent.atomic.AtomicLong();
+            onThreads((int) Math.max(1, Math.min(threads, mhtCount)), stopped -> {
+                Crypto crypto = Crypto.forNodes(dataNodes);
+                MhtCache mhts = new MhtCache(in, name, crypto);
+                mhts.put(0, rootPlain.clone());
+                byte[] cipher = new byte[BATCH * Layout.NODE];
+                byte[] plain = new byte[BATCH * Layout.NODE];
+                try {
+                    for (long m = next.getAndIncrement(); m < mhtCount && !stopped.getAsBoolean();
+                            m = next.getAndIncrement()) {
+                        byte[] mht = mhts.load(m);
+                        int nodes = (int) Math.min(Layout.DATA_PER_MHT, dataNodes - m * Layout.DATA_PER_MHT);
+                        for (int done = 0; done < nodes; ) {
+                            int count = Math.min(BATCH, nodes - done);
+                            long d0 = m * Layout.DATA_PER_MHT + done;
+                            PfFile.readFully(in, cipher, 0, count * Layout.NODE, Layout.physicalOfData(d0) * Layout.NODE,
+                                    name);
+                            for (int i = 0; i < count; i++) {
+                                int entry = Layout.dataSlotOffset(d0 + i);
+                                mhts.check(crypto.decrypt(mht, entry, cipher, i * Layout.NODE, Layout.NODE, mht,
+                                        entry + Layout.KEY, plain, i * Layout.NODE), "data node ", d0 + i,
+                                        Layout.physicalOfData(d0 + i));
+                            }
+                            int n = (int) Math.min(size - Layout.dataStart(d0), (long) count * Layout.NODE);
+                            PfFile.writeFully(out, plain, 0, n, base + Layout.dataStart(d0));
+                            progress.accept(n);
+                            done += count;
+                        }
+                    }
+                } finally {
+                    Arrays.fill(plain, (byte) 0);
+                    mhts.wipe();
+                }
+            });
+            out.position(base + size);
+            return info;
+        } finally {
+            Arrays.fill(rootPlain, (byte) 0);
+            head.wipe();
         }
     }
 

@@ -63,6 +63,32 @@ public final class ProtectedFiles {
                 progress);
     }
 
+    /**
+     * Encrypts file {@code in} from its position to its end on up to {@code threads} threads (one per 384 KiB
+     * group of nodes at a time): for one large file, the way to use several cores. The output is in the same
+     * format as the single-threaded paths write; small files, or {@code threads <= 1}, take the single-threaded
+     * path. A file that changes size while it is read is an error ({@link PfException.Reason#BAD_ARGUMENT}).
+     *
+     * @param progress told the number of plaintext bytes processed, as it goes, from several threads at once
+     */
+    public static PfInfo encrypt(FileChannel in, FileChannel out, PfKey key, String embeddedPath, PfVersion version,
+            int threads, LongConsumer progress) throws IOException, PfException {
+        if (threads <= 1 || in.size() - in.position() < PARALLEL_MIN_BYTES) {
+            return encrypt(in, out, key, embeddedPath, version, progress);
+        }
+        return PfStreams.encryptParallel(in, out, key, embeddedPath, version, Crypto.KeySource::secure, threads,
+                progress);
+    }
+
+    /** Below this much plaintext one thread is as fast: starting threads and splitting the work would not pay. */
+    static final long PARALLEL_MIN_BYTES = 4L << 20;
+
+    /** Test seam: the multi-threaded encryption with caller-chosen node keys. */
+    static PfInfo encrypt(FileChannel in, FileChannel out, PfKey key, String embeddedPath, PfVersion version,
+            int threads, java.util.function.Supplier<Crypto.KeySource> keys) throws IOException, PfException {
+        return PfStreams.encryptParallel(in, out, key, embeddedPath, version, keys, threads, n -> {});
+    }
+
     /** Test seam: encryption with caller-chosen node keys and nonce, to reproduce known files byte for byte. */
     static PfInfo encrypt(InputStream in, FileChannel out, PfKey key, String embeddedPath, PfVersion version,
             Crypto.KeySource keys) throws IOException, PfException {
@@ -87,6 +113,23 @@ public final class ProtectedFiles {
     public static PfInfo decrypt(FileChannel in, WritableByteChannel out, PfKey key, PathPolicy policy, String name,
             LongConsumer progress) throws IOException, PfException {
         return PfStreams.decrypt(in, PfStreams.Sink.of(out), key, policy, name, progress);
+    }
+
+    /**
+     * Decrypts file {@code in} into file {@code out} (written from its position on) on up to {@code threads}
+     * threads: for one large file, the way to use several cores. Every node is authenticated before its
+     * plaintext is written, but nodes are written in no particular order, so on failure {@code out} holds an
+     * arbitrary subset of authenticated plaintext: discard it ({@code AtomicFiles} does). Small files, or
+     * {@code threads <= 1}, take the single-threaded path.
+     *
+     * @param progress told the number of plaintext bytes processed, as it goes, from several threads at once
+     */
+    public static PfInfo decrypt(FileChannel in, FileChannel out, PfKey key, PathPolicy policy, String name,
+            int threads, LongConsumer progress) throws IOException, PfException {
+        if (threads <= 1 || in.size() < PARALLEL_MIN_BYTES) {
+            return decrypt(in, (WritableByteChannel) out, key, policy, name, progress);
+        }
+        return PfStreams.decryptParallel(in, out, key, policy, name, threads, progress);
     }
 
     /**

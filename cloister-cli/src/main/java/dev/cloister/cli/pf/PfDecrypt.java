@@ -35,7 +35,7 @@ import picocli.CommandLine.Parameters;
                     + "exactly one of the two must be given.",
             "",
             "If IN is a directory, each file is expected to be bound to its own relative path under --path. "
-                    + "Files are decrypted in parallel (--jobs).",
+                    + "Files are decrypted in parallel (--jobs); a single large file is split among the threads.",
             "",
             "Plaintext is written to OUT only: to a hidden temporary file or directory beside OUT (mode 0600 or "
                     + "0700), renamed into place when everything authenticated. On failure no output is left."
@@ -67,7 +67,8 @@ public final class PfDecrypt implements Callable<Integer> {
     PathChoice path;
 
     @Option(names = {"-j", "--jobs"}, paramLabel = "N",
-            description = "Files decrypted in parallel when IN is a directory. Default: the number of cores.")
+            description = "Threads to use: files decrypted in parallel when IN is a directory; for a single file of 4 MiB "
+                    + "or more, its nodes, 384 KiB at a time. Default: the number of cores.")
     Integer jobs;
 
     @Option(names = {"-f", "--force"}, description = "Replace an existing OUT file.")
@@ -121,7 +122,8 @@ public final class PfDecrypt implements Callable<Integer> {
                         Progress progress = Progress.bytes("decrypt", ch.size(), quiet || json)) {
                     Engine.prepare(ch.size(), spec.commandLine().getErr());
                     AtomicFiles.write(out, force, target -> info[0] =
-                            ProtectedFiles.decrypt(ch, target, key, policy, in.toString(), progress::advance));
+                            ProtectedFiles.decrypt(ch, target, key, policy, in.toString(), threads,
+                                    progress::advance));
                 }
                 results = List.of(new PfEncrypt.Result(null, info[0]));
             }

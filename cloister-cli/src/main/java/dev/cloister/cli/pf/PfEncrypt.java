@@ -37,7 +37,7 @@ import picocli.CommandLine.Parameters;
             "",
             "If IN is a directory, every regular file in it is encrypted to the same relative place under OUT "
                     + "and bound to its own path under --path (or under OUT). Files are encrypted in parallel "
-                    + "(--jobs). Symbolic links and special files are refused; empty directories are not copied.",
+                    + "(--jobs); a single large file is split among the threads. Symbolic links and special files are refused; empty directories are not copied.",
             "",
             "OUT appears only when complete: a failure leaves no output. An existing OUT is an error unless "
                     + "--force is given (for single files only)."
@@ -77,7 +77,8 @@ public final class PfEncrypt implements Callable<Integer> {
     Format format;
 
     @Option(names = {"-j", "--jobs"}, paramLabel = "N",
-            description = "Files encrypted in parallel when IN is a directory. Default: the number of cores.")
+            description = "Threads to use: files encrypted in parallel when IN is a directory; for a single file of 4 MiB "
+                    + "or more, its nodes, 384 KiB at a time. Default: the number of cores.")
     Integer jobs;
 
     @Option(names = {"-f", "--force"}, description = "Replace an existing OUT file.")
@@ -129,7 +130,7 @@ public final class PfEncrypt implements Callable<Integer> {
                 try (Progress progress = Progress.bytes("encrypt", total, quiet || json);
                         FileChannel is = FileChannel.open(in)) {
                     AtomicFiles.write(out, force, ch -> info[0] =
-                            ProtectedFiles.encrypt(is, ch, key, base, format.version, progress::advance));
+                            ProtectedFiles.encrypt(is, ch, key, base, format.version, threads, progress::advance));
                 }
                 results = List.of(new Result(null, info[0]));
             }

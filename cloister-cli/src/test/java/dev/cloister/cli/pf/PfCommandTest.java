@@ -225,6 +225,40 @@ class PfCommandTest {
     }
 
     @Test
+    void oneLargeFileSplitAmongThreadsRoundTripsAndFailsClosed() throws Exception {
+        byte[] data = random(6_000_000, 8); // above the 4 MiB where one file is split among threads
+        Path plain = Files.write(dir.resolve("big.bin"), data);
+        Path enc = dir.resolve("big.pf");
+        Run e = pf("encrypt", "-k", key.toString(), "--path", "/data/big", "--jobs", "2", plain.toString(),
+                enc.toString());
+        assertThat(e.exit()).as(e.err()).isZero();
+        Path back = dir.resolve("big.out");
+        Run d = pf("decrypt", "-k", key.toString(), "--path", "/data/big", "--jobs", "2", enc.toString(),
+                back.toString());
+        assertThat(d.exit()).as(d.err()).isZero();
+        assertThat(Files.readAllBytes(back)).isEqualTo(data);
+        // One thread reads what two wrote.
+        Path back1 = dir.resolve("big.out1");
+        assertThat(pf("decrypt", "-k", key.toString(), "--path", "/data/big", "--jobs", "1", enc.toString(),
+                back1.toString()).exit()).isZero();
+        assertThat(Files.readAllBytes(back1)).isEqualTo(data);
+
+        try (RandomAccessFile raf = new RandomAccessFile(enc.toFile(), "rw")) {
+            long pos = raf.length() / 2;
+            raf.seek(pos);
+            int b = raf.read();
+            raf.seek(pos);
+            raf.write(b ^ 0x01);
+        }
+        List<String> before = listing(dir);
+        Run bad = pf("decrypt", "-k", key.toString(), "--path", "/data/big", "--jobs", "2", enc.toString(),
+                dir.resolve("out").toString());
+        assertThat(bad.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(bad.err()).contains("failed authentication");
+        assertThat(listing(dir)).isEqualTo(before);
+    }
+
+    @Test
     void malformedInputIsBadInputWithNoOutput() throws Exception {
         Path junk = dir.resolve("junk");
         Files.write(junk, random(8192, 7));
