@@ -129,15 +129,7 @@ final class PfStreams {
             if (size > Layout.MAX_SIZE) {
                 throw new PfException(PfException.Reason.BAD_ARGUMENT, "plaintext too large");
             }
-            if (mhtCount > 0) {
-                seal(0, mhtCount, out, crypto, keys, parking, md.plain, MetadataNode.rootEntryOffset());
-            }
-            md.setSize(size);
-            byte[] nonce = new byte[Layout.NONCE];
-            keys.nonce(nonce);
-            PfFile.writeFully(out, md.encode(kdk, nonce, crypto), 0);
-            out.truncate(Layout.hostSize(size));
-            return PfInfo.of(version, path, size);
+            return finish(out, md, kdk, size, mhtCount, crypto, keys, parking, version, path);
         } finally {
             Arrays.fill(kdk, (byte) 0);
             Arrays.fill(plain, (byte) 0);
@@ -147,6 +139,23 @@ final class PfStreams {
             keys.wipe();
             parking.close();
         }
+    }
+
+    /**
+     * The end of both encryption paths, once every data node and parked MHT node is written: seals the MHT nodes
+     * children first, then writes the metadata node with the size and the root's key, and trims the file.
+     */
+    private static PfInfo finish(FileChannel out, MetadataNode md, byte[] kdk, long size, long mhtCount, Crypto crypto,
+            Crypto.KeySource keys, Parking parking, PfVersion version, String path) throws IOException, PfException {
+        if (mhtCount > 0) {
+            seal(0, mhtCount, out, crypto, keys, parking, md.plain, MetadataNode.rootEntryOffset());
+        }
+        md.setSize(size);
+        byte[] nonce = new byte[Layout.NONCE];
+        keys.nonce(nonce);
+        PfFile.writeFully(out, md.encode(kdk, nonce, crypto), 0);
+        out.truncate(Layout.hostSize(size));
+        return PfInfo.of(version, path, size);
     }
 
     /**
@@ -231,15 +240,7 @@ final class PfStreams {
                 throw new PfException(PfException.Reason.BAD_ARGUMENT, "the input changed size while it was being"
                         + " encrypted (" + size + " bytes at the start, " + (in.size() - base) + " at the end)");
             }
-            if (mhtCount > 0) {
-                seal(0, mhtCount, out, crypto, keys, parking, md.plain, MetadataNode.rootEntryOffset());
-            }
-            md.setSize(size);
-            byte[] nonce = new byte[Layout.NONCE];
-            keys.nonce(nonce);
-            PfFile.writeFully(out, md.encode(kdk, nonce, crypto), 0);
-            out.truncate(Layout.hostSize(size));
-            return PfInfo.of(version, path, size);
+            return finish(out, md, kdk, size, mhtCount, crypto, keys, parking, version, path);
         } finally {
             Arrays.fill(kdk, (byte) 0);
             md.wipe();

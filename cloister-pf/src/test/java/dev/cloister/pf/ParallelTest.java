@@ -158,6 +158,24 @@ class ParallelTest {
         }
     }
 
+    /** A change to the input file, made at the first progress report: after the first 3072 bytes, before any node. */
+    interface Change {
+        void apply() throws java.io.IOException;
+    }
+
+    private static java.util.function.LongConsumer once(Change change) {
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        return n -> {
+            if (done.compareAndSet(false, true)) {
+                try {
+                    change.apply();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        };
+    }
+
     @Test
     void anInputThatShrinksOrGrowsWhileReadIsAnError() throws Exception {
         long size = 12 * MHT_GROUP;
@@ -165,29 +183,16 @@ class ParallelTest {
             Path in = plain(size, 3);
             try (FileChannel i = FileChannel.open(in, StandardOpenOption.READ, StandardOpenOption.WRITE);
                     FileChannel o = create(tmp.resolve("a.pf"))) {
-                // The first progress report comes after the first 3072 bytes are read, before any node is.
-                assertThatThrownBy(() -> ProtectedFiles.encrypt(i, o, key, PATH, PfVersion.V2, 2, n -> {
-                    try {
-                        if (i.size() == size) {
-                            i.truncate(size / 2);
-                        }
-                    } catch (java.io.IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                })).isInstanceOf(PfException.class).hasMessageContaining("shrank");
+                assertThatThrownBy(() -> ProtectedFiles.encrypt(i, o, key, PATH, PfVersion.V2, 2,
+                        once(() -> i.truncate(size / 2))))
+                        .isInstanceOf(PfException.class).hasMessageContaining("shrank");
             }
             Path in2 = plain(size, 4);
             try (FileChannel i = FileChannel.open(in2, StandardOpenOption.READ, StandardOpenOption.WRITE);
                     FileChannel o = create(tmp.resolve("b.pf"))) {
-                assertThatThrownBy(() -> ProtectedFiles.encrypt(i, o, key, PATH, PfVersion.V2, 2, n -> {
-                    try {
-                        if (i.size() == size) {
-                            i.write(ByteBuffer.wrap(new byte[10]), size);
-                        }
-                    } catch (java.io.IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                })).isInstanceOf(PfException.class).hasMessageContaining("changed size");
+                assertThatThrownBy(() -> ProtectedFiles.encrypt(i, o, key, PATH, PfVersion.V2, 2,
+                        once(() -> i.write(ByteBuffer.wrap(new byte[10]), size))))
+                        .isInstanceOf(PfException.class).hasMessageContaining("changed size");
             }
         }
     }

@@ -56,6 +56,16 @@ class PfCommandTest {
         return b;
     }
 
+    /** Flips the lowest bit of the byte at {@code pos}. */
+    static void flipBit(Path file, long pos) throws IOException {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
+            raf.seek(pos);
+            int b = raf.read();
+            raf.seek(pos);
+            raf.write(b ^ 0x01);
+        }
+    }
+
     /** Everything in {@code d}, including hidden files: proves no temporary output was left behind. */
     static List<String> listing(Path d) throws IOException {
         try (Stream<Path> s = Files.walk(d)) {
@@ -209,13 +219,7 @@ class PfCommandTest {
     void tamperedLastNodeLeavesNoPartialPlaintext() throws Exception {
         // Most of the plaintext authenticates and is decrypted before the last node fails: none of it may remain.
         Path enc = encrypted(random(2_000_000, 6));
-        try (RandomAccessFile raf = new RandomAccessFile(enc.toFile(), "rw")) {
-            long pos = raf.length() - 100;
-            raf.seek(pos);
-            int b = raf.read();
-            raf.seek(pos);
-            raf.write(b ^ 0x01);
-        }
+        flipBit(enc, Files.size(enc) - 100);
         List<String> before = listing(dir);
         Run r = pf("decrypt", "-k", key.toString(), "--trust-embedded-path", enc.toString(),
                 dir.resolve("out").toString());
@@ -243,13 +247,7 @@ class PfCommandTest {
                 back1.toString()).exit()).isZero();
         assertThat(Files.readAllBytes(back1)).isEqualTo(data);
 
-        try (RandomAccessFile raf = new RandomAccessFile(enc.toFile(), "rw")) {
-            long pos = raf.length() / 2;
-            raf.seek(pos);
-            int b = raf.read();
-            raf.seek(pos);
-            raf.write(b ^ 0x01);
-        }
+        flipBit(enc, Files.size(enc) / 2);
         List<String> before = listing(dir);
         Run bad = pf("decrypt", "-k", key.toString(), "--path", "/data/big", "--jobs", "2", enc.toString(),
                 dir.resolve("out").toString());
