@@ -21,7 +21,7 @@ cat "$app"/big/* "$app"/small/* > /dev/null   # warm the page cache: measure has
 bytes=$(du -sb "$app" | cut -f1)
 cli() { "$root/cloister" "$@"; }
 cli --version >/dev/null   # builds the jar if needed, outside the timing
-# Warm-up on a tiny tree: the first run of each command on a machine records its class-data archive (./cloister).
+# Warm-up on a tiny tree: the same commands once before the timed runs.
 mkdir -p "$work/warm"
 cp "$app/run.sh" "$work/warm/"
 cli build --dir "$work/warm" --entrypoint run.sh --out "$work/warm.b" >/dev/null

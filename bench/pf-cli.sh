@@ -4,8 +4,8 @@
 #
 #   bench/pf-cli.sh [SIZE_MIB [ROUNDS]]   (default 1024 and 3; the directory holds 16 files of SIZE_MIB/16)
 #
-# Runs the command as users do, through ./cloister (which builds the jar if needed and keeps class-data archives);
-# a warm-up round first makes those archives, as any earlier use on the machine would have. The directory runs
+# Runs the command as users do, through ./cloister (which builds the jar if needed), after a small warm-up round
+# (page cache, the native AES-GCM library unpacked once). The directory runs
 # (1 and 2 jobs, encrypt and decrypt) are repeated ROUNDS times, interleaved, and the speed-ups are medians.
 # Needs /usr/bin/time (Debian package "time").
 set -euo pipefail
@@ -85,7 +85,7 @@ report() { # label bytes secs heap rss cpu inproc jit gc
 echo "cloister pf on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg), JVM options: -Xmx256m ${extra_opts}"
 "$root/cloister" pf keygen "$work/key" >/dev/null
 
-# Warm-up: the first run of each command on a machine records its class-data archive (see ./cloister).
+# Warm-up: a small round of the same commands first.
 mkdir -p "$work/warm"
 head -c 1048576 /dev/urandom > "$work/warm/a"
 cp "$work/warm/a" "$work/warm/b"
