@@ -58,6 +58,12 @@ class CliConventionsTest {
     }
 
     @Test
+    void theClassCacheTrainingRunSucceedsInEveryStep() throws Exception {
+        // ./cloister's class cache is made from this run: a failing step would silently leave its classes out.
+        assertThat(WarmUp.train()).isEmpty();
+    }
+
+    @Test
     void misspelledSubcommandGetsASuggestion() throws Exception {
         Run r = cloister("pff", "encrypt");
         assertThat(r.exit()).isEqualTo(ExitCodes.USAGE);
