@@ -240,6 +240,7 @@ final class PfStreams {
                 throw new PfException(PfException.Reason.BAD_ARGUMENT, "the input changed size while it was being"
                         + " encrypted (" + size + " bytes at the start, " + (in.size() - base) + " at the end)");
             }
+            in.position(base + size); // consumed, as the single-threaded path leaves it
             return finish(out, md, kdk, size, mhtCount, crypto, keys, parking, version, path);
         } finally {
             Arrays.fill(kdk, (byte) 0);

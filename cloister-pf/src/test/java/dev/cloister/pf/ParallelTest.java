@@ -84,6 +84,7 @@ class ParallelTest {
                 Path many = tmp.resolve("many" + threads + ".pf");
                 try (FileChannel i = FileChannel.open(in); FileChannel o = create(many)) {
                     ProtectedFiles.encrypt(i, o, key, PATH, PfVersion.V2, threads, KeysByNumber::new);
+                    assertThat(i.position()).isEqualTo(size);
                 }
                 assertThat(Files.readAllBytes(many)).as("%d threads", threads).isEqualTo(Files.readAllBytes(one));
 
