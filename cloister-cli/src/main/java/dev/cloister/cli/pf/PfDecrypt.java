@@ -17,7 +17,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
 /** {@code cloister pf decrypt}: Gramine encrypted files back to plaintext, path checked. */
@@ -66,16 +65,8 @@ public final class PfDecrypt implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     PathChoice path;
 
-    @Option(names = {"-j", "--jobs"}, paramLabel = "N",
-            description = "Threads to use: files decrypted in parallel when IN is a directory; for a single file of 4 MiB "
-                    + "or more, its nodes, 384 KiB at a time. Default: the number of cores.")
-    Integer jobs;
-
-    @Option(names = {"-f", "--force"}, description = "Replace an existing OUT file.")
-    boolean force;
-
-    @Option(names = {"-q", "--quiet"}, description = "No progress bar (it is shown only on a terminal anyway).")
-    boolean quiet;
+    @CommandLine.Mixin
+    RunOptions run;
 
     @Option(names = "--json", description = "Print the result as one JSON document: input, output, files (each "
             + "with format, embedded_path, plaintext_size, host_size), total bytes, seconds.")
@@ -92,7 +83,7 @@ public final class PfDecrypt implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int threads = checkJobs(spec, jobs);
+        int threads = run.threads(spec);
         Path outAbs = out.toAbsolutePath().normalize();
         long start = System.nanoTime();
         List<PfEncrypt.Result> results;
@@ -101,7 +92,7 @@ public final class PfDecrypt implements Callable<Integer> {
                 List<Trees.Entry> entries = Trees.list(in);
                 long total = entries.stream().mapToLong(Trees.Entry::size).sum();
                 Engine.prepare(total, spec.commandLine().getErr());
-                try (Progress progress = Progress.bytes("decrypt", total, quiet || json)) {
+                try (Progress progress = Progress.bytes("decrypt", total, run.quiet || json)) {
                     results = Trees.run(entries, out, threads, (e, target) -> {
                         PathPolicy policy = path.trust ? PathPolicy.trustEmbedded()
                                 : PathPolicy.expect(Trees.join(path.expected, e.relative()));
@@ -119,9 +110,9 @@ public final class PfDecrypt implements Callable<Integer> {
                 PathPolicy policy = path.trust ? PathPolicy.trustEmbedded() : PathPolicy.expect(path.expected);
                 PfInfo[] info = new PfInfo[1];
                 try (FileChannel ch = FileChannel.open(in);
-                        Progress progress = Progress.bytes("decrypt", ch.size(), quiet || json)) {
+                        Progress progress = Progress.bytes("decrypt", ch.size(), run.quiet || json)) {
                     Engine.prepare(ch.size(), spec.commandLine().getErr());
-                    AtomicFiles.write(out, force, target -> info[0] =
+                    AtomicFiles.write(out, run.force, target -> info[0] =
                             ProtectedFiles.decrypt(ch, target, key, policy, in.toString(), threads,
                                     progress::advance));
                 }
@@ -139,15 +130,5 @@ public final class PfDecrypt implements Callable<Integer> {
         } catch (UnsupportedOperationException e) {
             // Not a POSIX file system: the hidden 0700 directory still keeps others out until the rename.
         }
-    }
-
-    static int checkJobs(CommandLine.Model.CommandSpec spec, Integer jobs) {
-        if (jobs == null) {
-            return Runtime.getRuntime().availableProcessors();
-        }
-        if (jobs < 1 || jobs > 1024) {
-            throw new ParameterException(spec.commandLine(), "--jobs must be between 1 and 1024, not " + jobs);
-        }
-        return jobs;
     }
 }

@@ -76,16 +76,8 @@ public final class PfEncrypt implements Callable<Integer> {
                     + "Default: ${DEFAULT-VALUE}.")
     Format format;
 
-    @Option(names = {"-j", "--jobs"}, paramLabel = "N",
-            description = "Threads to use: files encrypted in parallel when IN is a directory; for a single file of 4 MiB "
-                    + "or more, its nodes, 384 KiB at a time. Default: the number of cores.")
-    Integer jobs;
-
-    @Option(names = {"-f", "--force"}, description = "Replace an existing OUT file.")
-    boolean force;
-
-    @Option(names = {"-q", "--quiet"}, description = "No progress bar (it is shown only on a terminal anyway).")
-    boolean quiet;
+    @CommandLine.Mixin
+    RunOptions run;
 
     @Option(names = "--json", description = "Print the result as one JSON document: input, output, format, "
             + "files (each with embedded_path, plaintext_size, host_size), total bytes, seconds.")
@@ -102,7 +94,7 @@ public final class PfEncrypt implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int threads = PfDecrypt.checkJobs(spec, jobs);
+        int threads = run.threads(spec);
         Path outAbs = out.toAbsolutePath().normalize();
         String base = embedded != null ? embedded : outAbs.toString();
         long start = System.nanoTime();
@@ -112,7 +104,7 @@ public final class PfEncrypt implements Callable<Integer> {
                 List<Trees.Entry> entries = Trees.list(in);
                 long total = entries.stream().mapToLong(Trees.Entry::size).sum();
                 Engine.prepare(total, spec.commandLine().getErr());
-                try (Progress progress = Progress.bytes("encrypt", total, quiet || json)) {
+                try (Progress progress = Progress.bytes("encrypt", total, run.quiet || json)) {
                     results = Trees.run(entries, out, threads, (e, target) -> {
                         String path = Trees.join(base, e.relative());
                         try (FileChannel is = FileChannel.open(e.source());
@@ -127,9 +119,9 @@ public final class PfEncrypt implements Callable<Integer> {
                 long total = Files.size(in);
                 Engine.prepare(total, spec.commandLine().getErr());
                 PfInfo[] info = new PfInfo[1];
-                try (Progress progress = Progress.bytes("encrypt", total, quiet || json);
+                try (Progress progress = Progress.bytes("encrypt", total, run.quiet || json);
                         FileChannel is = FileChannel.open(in)) {
-                    AtomicFiles.write(out, force, ch -> info[0] =
+                    AtomicFiles.write(out, run.force, ch -> info[0] =
                             ProtectedFiles.encrypt(is, ch, key, base, format.version, threads, progress::advance));
                 }
                 results = List.of(new Result(null, info[0]));
