@@ -1,19 +1,10 @@
 package dev.cloister.cli.job;
 
-import dev.cloister.attestation.dcap.DcapVerifier;
-import dev.cloister.attestation.policy.Policies;
 import dev.cloister.bundle.BuildOptions;
 import dev.cloister.bundle.Bundle;
 import dev.cloister.bundle.BundleBuilder;
 import dev.cloister.core.CloisterException;
-import dev.cloister.kbs.KbsClient;
-import dev.cloister.kbs.KbsServer;
-import dev.cloister.kbs.KbsStore;
-import dev.cloister.kbs.KeyBroker;
-import dev.cloister.kbs.MasterKey;
-import dev.cloister.kbs.NonceStore;
-import dev.cloister.kbs.Role;
-import dev.cloister.kbs.Tls;
+import dev.cloister.kbs.LocalBroker;
 import dev.cloister.runtime.enclave.LauncherMain;
 import dev.cloister.runtime.enclave.SimEnclave;
 import dev.cloister.runtime.job.JobRecord;
@@ -29,15 +20,11 @@ import dev.cloister.runtime.worker.Worker;
 import dev.cloister.runtime.worker.WorkerBundles;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -120,81 +107,70 @@ public final class DemoCommand implements Callable<Integer> {
                 + " files, measurement " + bundle.measurement());
 
         step.say("broker: starting on 127.0.0.1 (SQLite " + home.resolve("broker/kbs.db") + ", self-signed TLS)");
-        Files.createDirectories(home.resolve("broker"));
-        try (KbsStore store = KbsStore.open(home.resolve("broker/kbs.db").toString(), MasterKey.generate(),
-                Clock.systemUTC())) {
-            KeyBroker kb = new KeyBroker(store, DcapVerifier.withSimulation(), Policies::parse,
-                    new NonceStore(Duration.ofMinutes(2), 10_000));
-            Tls tls = Tls.selfSigned(Instant.now());
-            try (KbsServer server = KbsServer.start(kb, new InetSocketAddress("127.0.0.1", 0), tls, 0)) {
-                URI base = URI.create("https://127.0.0.1:" + server.address().getPort());
-                var ctx = Tls.clientContextTrusting(tls.chain()[0]);
-                KbsClient admin = new KbsClient(base, store.createToken("local:demo", Role.ADMIN, null).token(), ctx);
-                admin.createNamespace("demo");
-                KbsClient ownerClient = new KbsClient(base, admin.createToken(Role.OWNER, "demo").get("token").asText(), ctx);
-                KbsBroker ownerBroker = new KbsBroker(ownerClient, "demo");
+        try (LocalBroker local = LocalBroker.start(home.resolve("broker"), "demo")) {
+            URI base = local.url();
+            KbsBroker ownerBroker = new KbsBroker(local.owner(), "demo");
 
-                step.say("owner: writing " + records + " synthetic private patient records");
-                Path owner = Files.createDirectories(home.resolve("owner"));
-                Files.writeString(owner.resolve("patients.csv"), patients(records));
-                String policy = "E:" + bundle.measurement() + " SIM:ALLOW";
-                String job = """
-                        name: ldl-stats
-                        bundle:
-                          path: ../vendor/bundle
-                          policy: "%s"
-                        inputs:
-                          - {name: patients, file: patients.csv, path: /inputs/patients.csv}
-                        outputs:
-                          - {name: summary, path: /outputs/summary.json}
-                        args: ["/inputs/patients.csv", "/outputs/summary.json"]
-                        backend: sim
-                        broker: %s
-                        repository: ../repository
-                        """.formatted(policy, base);
-                Files.writeString(owner.resolve("job.yaml"), job);
-                JobSpec js = JobSpec.parse(job.getBytes(StandardCharsets.UTF_8), owner.resolve("job.yaml").toString());
-                try (Repository repo = LocalRepository.open(Files.createDirectories(home.resolve("repository")))) {
-                    OwnerJobs jobs = new OwnerJobs(repo, ownerBroker, owner.resolve("keys"));
-                    step.say("owner: encrypting inputs, storing the job key in the broker under policy '" + policy + "'");
-                    JobRecord rec = jobs.submit(js, owner, bundle.dir(), bundle.measurement());
-                    step.say("owner: submitted job " + rec.id());
+            step.say("owner: writing " + records + " synthetic private patient records");
+            Path owner = Files.createDirectories(home.resolve("owner"));
+            Files.writeString(owner.resolve("patients.csv"), patients(records));
+            String policy = "E:" + bundle.measurement() + " SIM:ALLOW";
+            String job = """
+                    name: ldl-stats
+                    bundle:
+                      path: ../vendor/bundle
+                      policy: "%s"
+                    inputs:
+                      - {name: patients, file: patients.csv, path: /inputs/patients.csv}
+                    outputs:
+                      - {name: summary, path: /outputs/summary.json}
+                    args: ["/inputs/patients.csv", "/outputs/summary.json"]
+                    backend: sim
+                    broker: %s
+                    repository: ../repository
+                    """.formatted(policy, base);
+            Files.writeString(owner.resolve("job.yaml"), job);
+            JobSpec js = JobSpec.parse(job.getBytes(StandardCharsets.UTF_8), owner.resolve("job.yaml").toString());
+            try (Repository repo = LocalRepository.open(Files.createDirectories(home.resolve("repository")))) {
+                OwnerJobs jobs = new OwnerJobs(repo, ownerBroker, owner.resolve("keys"));
+                step.say("owner: encrypting inputs, storing the job key in the broker under policy '" + policy + "'");
+                JobRecord rec = jobs.submit(js, owner, bundle.dir(), bundle.measurement());
+                step.say("owner: submitted job " + rec.id());
 
-                    step.say("worker: running the job in the sim backend [SIMULATED enclave]");
-                    Worker worker = new Worker(repo, new KbsBroker(new KbsClient(base, null, ctx), "demo"),
-                            WorkerBundles::open, new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()));
-                    Path work = Files.createDirectories(home.resolve("worker"));
-                    JobResult res = worker.run(rec.id(), work, p -> step.say("worker: enclave "
-                            + p.path("stage").asText() + " [SIMULATED]"));
-                    step.say("worker: published " + res.outputs().size() + " encrypted output(s)");
+                step.say("worker: running the job in the sim backend [SIMULATED enclave]");
+                Worker worker = new Worker(repo, new KbsBroker(local.anonymous(), "demo"),
+                        WorkerBundles::open, new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()));
+                Path work = Files.createDirectories(home.resolve("worker"));
+                JobResult res = worker.run(rec.id(), work, p -> step.say("worker: enclave "
+                        + p.path("stage").asText() + " [SIMULATED]"));
+                step.say("worker: published " + res.outputs().size() + " encrypted output(s)");
 
-                    step.say("owner: fetching, authenticating and decrypting the outputs");
-                    List<OwnerJobs.Fetched> got = jobs.fetch(rec.id(), owner.resolve("results"));
-                    List<String> releases = ownerBroker.history(rec.secret());
-                    String direct = directRun(python, app.resolve("stats.py"), owner.resolve("patients.csv"), home);
-                    String enclaveOut = Files.readString(owner.resolve("results/summary"));
+                step.say("owner: fetching, authenticating and decrypting the outputs");
+                List<OwnerJobs.Fetched> got = jobs.fetch(rec.id(), owner.resolve("results"));
+                List<String> releases = ownerBroker.history(rec.secret());
+                String direct = directRun(python, app.resolve("stats.py"), owner.resolve("patients.csv"), home);
+                String enclaveOut = Files.readString(owner.resolve("results/summary"));
 
-                    out.println();
-                    out.println("Cloister demo: a confidential job, end to end (" + secs(t0) + " s)");
-                    out.println("  bundle       " + bundle.name() + " " + bundle.version() + " (" + python
-                            + ", unmodified), measurement " + bundle.measurement());
-                    out.println("  attestation  SIMULATED: SGX quote from the Cloister simulation root, accepted only "
-                            + "because the policy says SIM:ALLOW; no hardware protection");
-                    for (String r : releases) {
-                        out.println("  broker log   " + r);
-                    }
-                    out.println("  program      exit " + res.programExit() + ", stdout: "
-                            + Files.readString(owner.resolve("results/stdout.txt")).strip());
-                    for (OwnerJobs.Fetched f : got) {
-                        out.printf("  output       %-8s %7d bytes  sha256:%s%n", f.name(), f.size(), f.sha256());
-                    }
-                    out.println("  check        outputs " + (direct.equals(enclaveOut) ? "equal" : "DIFFER FROM")
-                            + " a direct run of the same program on the plaintext");
-                    out.println("  files        " + home + " (owner/, vendor/, broker/, repository/ holds only "
-                            + "ciphertext)");
-                    out.flush();
-                    return direct.equals(enclaveOut) && res.programExit() == 0 ? 0 : 70;
+                out.println();
+                out.println("Cloister demo: a confidential job, end to end (" + secs(t0) + " s)");
+                out.println("  bundle       " + bundle.name() + " " + bundle.version() + " (" + python
+                        + ", unmodified), measurement " + bundle.measurement());
+                out.println("  attestation  SIMULATED: SGX quote from the Cloister simulation root, accepted only "
+                        + "because the policy says SIM:ALLOW; no hardware protection");
+                for (String r : releases) {
+                    out.println("  broker log   " + r);
                 }
+                out.println("  program      exit " + res.programExit() + ", stdout: "
+                        + Files.readString(owner.resolve("results/stdout.txt")).strip());
+                for (OwnerJobs.Fetched f : got) {
+                    out.printf("  output       %-8s %7d bytes  sha256:%s%n", f.name(), f.size(), f.sha256());
+                }
+                out.println("  check        outputs " + (direct.equals(enclaveOut) ? "equal" : "DIFFER FROM")
+                        + " a direct run of the same program on the plaintext");
+                out.println("  files        " + home + " (owner/, vendor/, broker/, repository/ holds only "
+                        + "ciphertext)");
+                out.flush();
+                return direct.equals(enclaveOut) && res.programExit() == 0 ? 0 : 70;
             }
         }
     }

@@ -2,28 +2,15 @@ package dev.cloister.cli.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.cloister.attestation.dcap.DcapVerifier;
-import dev.cloister.attestation.policy.Policies;
 import dev.cloister.bundle.BuildOptions;
 import dev.cloister.bundle.Bundle;
 import dev.cloister.bundle.BundleBuilder;
 import dev.cloister.cli.CliRun;
+import dev.cloister.cli.TestBroker;
 import dev.cloister.cli.Cloister;
-import dev.cloister.kbs.KbsClient;
-import dev.cloister.kbs.KbsServer;
-import dev.cloister.kbs.KbsStore;
-import dev.cloister.kbs.KeyBroker;
-import dev.cloister.kbs.MasterKey;
-import dev.cloister.kbs.NonceStore;
-import dev.cloister.kbs.Role;
-import dev.cloister.kbs.Tls;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,67 +25,57 @@ class JobCommandsTest {
 
     @Test
     void ownerSubmitsWorkerRunsOwnerFetches() throws Exception {
-        try (KbsStore store = KbsStore.open(tmp.resolve("kbs.db").toString(), MasterKey.generate(), Clock.systemUTC())) {
-            Tls tls = Tls.selfSigned(Instant.now());
-            KeyBroker kb = new KeyBroker(store, DcapVerifier.withSimulation(), Policies::parse,
-                    new NonceStore(Duration.ofMinutes(2), 1000));
-            try (KbsServer server = KbsServer.start(kb, new InetSocketAddress("127.0.0.1", 0), tls, 0)) {
-                URI base = URI.create("https://127.0.0.1:" + server.address().getPort());
-                Path ca = tmp.resolve("broker.pem");
-                Files.writeString(ca, tls.certificatePem());
-                KbsClient admin = new KbsClient(base, store.createToken("local:test", Role.ADMIN, null).token(),
-                        Tls.clientContextTrusting(tls.chain()[0]));
-                admin.createNamespace("lab");
-                Path token = tmp.resolve("owner.token");
-                Files.writeString(token, admin.createToken(Role.OWNER, "lab").get("token").asText());
+        try (TestBroker broker = TestBroker.start(tmp)) {
+            URI base = broker.base();
+            Path ca = broker.ca();
+            Path token = broker.ownerToken();
 
-                Path app = Files.createDirectories(tmp.resolve("app"));
-                Files.writeString(app.resolve("rev.sh"), "#!/bin/sh\nrev < \"$1\" > \"$2\"\n");
-                Files.setPosixFilePermissions(app.resolve("rev.sh"),
-                        java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-                Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.dir(app, "rev.sh")
-                        .withIncludes(java.util.List.of("/usr/bin/rev")), tmp.resolve("bundle"), false).dir());
-                Files.writeString(tmp.resolve("in.txt"), "stressed\n");
-                Files.writeString(tmp.resolve("job.yaml"), """
-                        name: rev
-                        bundle: {path: bundle, policy: "E:%s SIM:ALLOW"}
-                        inputs: [{name: words, file: in.txt, path: /inputs/in.txt}]
-                        outputs: [{name: reversed, path: /outputs/out.txt}]
-                        args: [/inputs/in.txt, /outputs/out.txt]
-                        broker: %s
-                        repository: repo
-                        """.formatted(b.measurement(), base));
+            Path app = Files.createDirectories(tmp.resolve("app"));
+            Files.writeString(app.resolve("rev.sh"), "#!/bin/sh\nrev < \"$1\" > \"$2\"\n");
+            Files.setPosixFilePermissions(app.resolve("rev.sh"),
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.dir(app, "rev.sh")
+                    .withIncludes(java.util.List.of("/usr/bin/rev")), tmp.resolve("bundle"), false).dir());
+            Files.writeString(tmp.resolve("in.txt"), "stressed\n");
+            Files.writeString(tmp.resolve("job.yaml"), """
+                    name: rev
+                    bundle: {path: bundle, policy: "E:%s SIM:ALLOW"}
+                    inputs: [{name: words, file: in.txt, path: /inputs/in.txt}]
+                    outputs: [{name: reversed, path: /outputs/out.txt}]
+                    args: [/inputs/in.txt, /outputs/out.txt]
+                    broker: %s
+                    repository: repo
+                    """.formatted(b.measurement(), base));
 
-                CliRun submit = run("job", "submit", tmp.resolve("job.yaml").toString(), "--ca", ca.toString(),
-                        "--token-file", token.toString(), "--namespace", "lab", "--keys", tmp.resolve("keys").toString());
-                assertThat(submit.code()).as(submit.err()).isZero();
-                String id = submit.out().strip();
+            CliRun submit = run("job", "submit", tmp.resolve("job.yaml").toString(), "--ca", ca.toString(),
+                    "--token-file", token.toString(), "--namespace", "lab", "--keys", tmp.resolve("keys").toString());
+            assertThat(submit.code()).as(submit.err()).isZero();
+            String id = submit.out().strip();
 
-                CliRun work = run("worker", "run", id, "--repository", tmp.resolve("repo").toString(),
-                        "--ca", ca.toString(), "--json");
-                assertThat(work.code()).as(work.err()).isZero();
-                if (!work.out().contains("\"programExit\" : 0")) {
-                    run("job", "fetch", id, tmp.resolve("dbg").toString(), "--repository", tmp.resolve("repo").toString(),
-                            "--keys", tmp.resolve("keys").toString());
-                    System.err.println("program stderr: " + Files.readString(tmp.resolve("dbg/stderr.txt")));
-                }
-                assertThat(work.out()).contains("\"programExit\" : 0");
-                assertThat(work.err()).contains("[SIMULATED]");
-
-                CliRun fetch = run("job", "fetch", id, tmp.resolve("out").toString(), "--repository",
-                        tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString(), "--ca",
-                        ca.toString(), "--token-file", token.toString(), "--namespace", "lab");
-                assertThat(fetch.code()).as(fetch.err()).isZero();
-                assertThat(Files.readString(tmp.resolve("out/reversed"))).isEqualTo("desserts\n");
-                assertThat(fetch.out()).contains("broker: ").contains("release ok").contains(b.measurement());
-
-                // Fetching a job that does not exist is bad input (exit 3), and nothing is written.
-                CliRun missing = run("job", "fetch", "nope-0000000000", tmp.resolve("none").toString(), "--repository",
-                        tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString());
-                assertThat(missing.code()).isEqualTo(3);
-                assertThat(missing.err()).contains("no job nope-0000000000");
-                assertThat(tmp.resolve("none")).doesNotExist();
+            CliRun work = run("worker", "run", id, "--repository", tmp.resolve("repo").toString(),
+                    "--ca", ca.toString(), "--json");
+            assertThat(work.code()).as(work.err()).isZero();
+            if (!work.out().contains("\"programExit\" : 0")) {
+                run("job", "fetch", id, tmp.resolve("dbg").toString(), "--repository", tmp.resolve("repo").toString(),
+                        "--keys", tmp.resolve("keys").toString());
+                System.err.println("program stderr: " + Files.readString(tmp.resolve("dbg/stderr.txt")));
             }
+            assertThat(work.out()).contains("\"programExit\" : 0");
+            assertThat(work.err()).contains("[SIMULATED]");
+
+            CliRun fetch = run("job", "fetch", id, tmp.resolve("out").toString(), "--repository",
+                    tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString(), "--ca",
+                    ca.toString(), "--token-file", token.toString(), "--namespace", "lab");
+            assertThat(fetch.code()).as(fetch.err()).isZero();
+            assertThat(Files.readString(tmp.resolve("out/reversed"))).isEqualTo("desserts\n");
+            assertThat(fetch.out()).contains("broker: ").contains("release ok").contains(b.measurement());
+
+            // Fetching a job that does not exist is bad input (exit 3), and nothing is written.
+            CliRun missing = run("job", "fetch", "nope-0000000000", tmp.resolve("none").toString(), "--repository",
+                    tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString());
+            assertThat(missing.code()).isEqualTo(3);
+            assertThat(missing.err()).contains("no job nope-0000000000");
+            assertThat(tmp.resolve("none")).doesNotExist();
         }
     }
 

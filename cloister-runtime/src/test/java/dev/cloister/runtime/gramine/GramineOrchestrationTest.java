@@ -3,21 +3,13 @@ package dev.cloister.runtime.gramine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.cloister.attestation.dcap.DcapVerifier;
-import dev.cloister.attestation.policy.Policies;
 import dev.cloister.bundle.BuildOptions;
 import dev.cloister.bundle.Bundle;
 import dev.cloister.bundle.BundleBuilder;
 import dev.cloister.core.AtomicFiles;
 import dev.cloister.core.CloisterException;
 import dev.cloister.kbs.KbsClient;
-import dev.cloister.kbs.KbsServer;
-import dev.cloister.kbs.KbsStore;
-import dev.cloister.kbs.KeyBroker;
-import dev.cloister.kbs.MasterKey;
-import dev.cloister.kbs.NonceStore;
-import dev.cloister.kbs.Role;
-import dev.cloister.kbs.Tls;
+import dev.cloister.kbs.LocalBroker;
 import dev.cloister.pf.PfException;
 import dev.cloister.pf.PfKey;
 import dev.cloister.pf.PfVersion;
@@ -32,15 +24,10 @@ import dev.cloister.runtime.repo.Repository;
 import dev.cloister.runtime.worker.Worker;
 import dev.cloister.runtime.worker.WorkerBundles;
 import java.io.ByteArrayInputStream;
-import java.net.InetSocketAddress;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -64,8 +51,7 @@ class GramineOrchestrationTest {
     @TempDir
     Path tmp;
 
-    private KbsStore store;
-    private KbsServer server;
+    private LocalBroker broker;
     private KbsClient owner;
     private Repository repo;
     private Bundle bundle;
@@ -75,29 +61,18 @@ class GramineOrchestrationTest {
 
     @BeforeEach
     void start() throws Exception {
-        store = KbsStore.open(tmp.resolve("kbs.db").toString(), MasterKey.generate(), Clock.systemUTC());
-        KeyBroker broker = new KeyBroker(store, DcapVerifier.withSimulation(), Policies::parse,
-                new NonceStore(Duration.ofMinutes(2), 1000));
-        Tls tls = Tls.selfSigned(Instant.now());
-        server = KbsServer.start(broker, new InetSocketAddress("127.0.0.1", 0), tls, 0);
-        URI base = URI.create("https://127.0.0.1:" + server.address().getPort());
-        var ctx = Tls.clientContextTrusting(tls.chain()[0]);
-        KbsClient admin = new KbsClient(base, store.createToken("local:test", Role.ADMIN, null).token(), ctx);
-        admin.createNamespace("alice");
-        owner = new KbsClient(base, admin.createToken(Role.OWNER, "alice").get("token").asText(), ctx);
+        broker = LocalBroker.start(tmp.resolve("broker"), "alice");
+        owner = broker.owner();
         repo = LocalRepository.open(Files.createDirectories(tmp.resolve("repo")));
-        Path ca = Files.writeString(tmp.resolve("broker.pem"), tls.certificatePem());
+        Path ca = Files.writeString(tmp.resolve("broker.pem"), broker.certificatePem());
         bundle = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin/tr"))
                 .withBroker(Optional.of(ca), Optional.empty()), tmp.resolve("bundle"), false).dir());
     }
 
     @AfterEach
     void stop() {
-        if (server != null) {
-            server.close();
-        }
-        if (store != null) {
-            store.close();
+        if (broker != null) {
+            broker.close();
         }
     }
 

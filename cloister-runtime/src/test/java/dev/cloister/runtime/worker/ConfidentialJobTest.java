@@ -3,19 +3,12 @@ package dev.cloister.runtime.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.cloister.attestation.dcap.DcapVerifier;
-import dev.cloister.attestation.policy.Policies;
 import dev.cloister.bundle.BuildOptions;
 import dev.cloister.bundle.Bundle;
 import dev.cloister.bundle.BundleBuilder;
 import dev.cloister.core.CloisterException;
 import dev.cloister.kbs.KbsClient;
-import dev.cloister.kbs.KbsServer;
-import dev.cloister.kbs.KbsStore;
-import dev.cloister.kbs.KeyBroker;
-import dev.cloister.kbs.MasterKey;
-import dev.cloister.kbs.NonceStore;
-import dev.cloister.kbs.Role;
+import dev.cloister.kbs.LocalBroker;
 import dev.cloister.kbs.Tls;
 import dev.cloister.runtime.enclave.LauncherMain;
 import dev.cloister.runtime.enclave.SimEnclave;
@@ -35,13 +28,10 @@ import dev.cloister.runtime.sandbox.UnshareSandbox;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,35 +50,23 @@ class ConfidentialJobTest {
     @TempDir
     Path tmp;
 
-    private KbsStore store;
-    private KbsServer server;
+    private LocalBroker broker;
     private KbsClient owner;
     private KbsClient anonymous;
     private Repository repo;
 
     @BeforeEach
     void start() throws Exception {
-        store = KbsStore.open(tmp.resolve("kbs.db").toString(), MasterKey.generate(), Clock.systemUTC());
-        KeyBroker broker = new KeyBroker(store, DcapVerifier.withSimulation(), Policies::parse,
-                new NonceStore(Duration.ofMinutes(2), 10_000));
-        Tls tls = Tls.selfSigned(Instant.now());
-        server = KbsServer.start(broker, new InetSocketAddress("127.0.0.1", 0), tls, 0);
-        URI base = URI.create("https://127.0.0.1:" + server.address().getPort());
-        var ctx = Tls.clientContextTrusting(tls.chain()[0]);
-        KbsClient admin = new KbsClient(base, store.createToken("local:test", Role.ADMIN, null).token(), ctx);
-        admin.createNamespace("alice");
-        owner = new KbsClient(base, admin.createToken(Role.OWNER, "alice").get("token").asText(), ctx);
-        anonymous = new KbsClient(base, null, ctx);
+        broker = LocalBroker.start(tmp.resolve("broker"), "alice");
+        owner = broker.owner();
+        anonymous = broker.anonymous();
         repo = LocalRepository.open(Files.createDirectories(tmp.resolve("repo")));
     }
 
     @AfterEach
     void stop() {
-        if (server != null) {
-            server.close();
-        }
-        if (store != null) {
-            store.close();
+        if (broker != null) {
+            broker.close();
         }
     }
 
