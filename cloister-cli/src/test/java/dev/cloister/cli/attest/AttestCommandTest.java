@@ -3,19 +3,16 @@ package dev.cloister.cli.attest;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.cloister.cli.Cloister;
+import dev.cloister.cli.CliRun;
 import dev.cloister.cli.ExitCodes;
 import dev.cloister.cli.Json;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 class AttestCommandTest {
     static final String AT = "2026-11-27T00:00:00Z";
@@ -29,13 +26,8 @@ class AttestCommandTest {
     }
 
     static Run run(String... args) {
-        CommandLine cl = Cloister.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int exit = cl.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+        CliRun r = CliRun.of(args);
+        return new Run(r.code(), r.out(), r.err());
     }
 
     @BeforeAll

@@ -3,13 +3,11 @@ package dev.cloister.cli.pf;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.cloister.cli.Cloister;
+import dev.cloister.cli.CliRun;
 import dev.cloister.cli.ExitCodes;
 import dev.cloister.cli.Json;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.io.RandomAccessFile;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -29,14 +27,8 @@ class PfCommandTest {
     }
 
     static Run pf(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cl = Cloister.commandLine();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        String[] full = Stream.concat(Stream.of("pf"), Stream.of(args)).toArray(String[]::new);
-        int code = cl.execute(full);
-        return new Run(code, out.toString(), err.toString());
+        CliRun r = CliRun.of(Stream.concat(Stream.of("pf"), Stream.of(args)).toArray(String[]::new));
+        return new Run(r.code(), r.out(), r.err());
     }
 
     @TempDir
