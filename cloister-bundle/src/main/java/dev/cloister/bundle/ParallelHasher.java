@@ -17,7 +17,6 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.LongConsumer;
 
@@ -100,11 +99,7 @@ public final class ParallelHasher {
         order.sort(Comparator.comparingLong((Map.Entry<String, Path> e) -> sizes.get(e.getValue())).reversed()
                 .thenComparing(Map.Entry::getKey));
         SortedMap<String, Digest> out = new TreeMap<>();
-        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads), r -> {
-            Thread t = new Thread(r, "cloister-hash");
-            t.setDaemon(true);
-            return t;
-        });
+        ExecutorService pool = dev.cloister.core.Workers.pool(threads, "cloister-hash");
         try {
             List<Map.Entry<String, Future<Digest>>> futures = new ArrayList<>();
             for (Map.Entry<String, Path> e : order) {
@@ -124,7 +119,8 @@ public final class ParallelHasher {
                 }
             }
         } finally {
-            pool.shutdownNow();
+            // Waits for the other files' copies to end, so that the caller's clean-up is not raced.
+            dev.cloister.core.Workers.stop(pool);
         }
         return out;
     }

@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorCompletionService;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Stream;
 
@@ -88,12 +87,7 @@ final class Trees {
         Path tmp = Files.createTempDirectory(parent, "." + abs.getFileName() + ".",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         boolean done = false;
-        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(jobs, Math.max(1, entries.size()))),
-                r -> {
-                    Thread t = new Thread(r, "cloister-pf");
-                    t.setDaemon(true);
-                    return t;
-                });
+        ExecutorService pool = dev.cloister.core.Workers.pool(Math.min(jobs, entries.size()), "cloister-pf");
         try {
             ExecutorCompletionService<R> cs = new ExecutorCompletionService<>(pool);
             for (Entry e : entries) {
@@ -133,13 +127,8 @@ final class Trees {
             done = true;
             return results;
         } finally {
-            pool.shutdownNow();
+            dev.cloister.core.Workers.stop(pool);
             if (!done) {
-                try {
-                    pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                }
                 dev.cloister.core.AtomicFiles.deleteTree(tmp);
             }
         }
