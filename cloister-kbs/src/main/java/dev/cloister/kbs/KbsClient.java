@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import javax.net.ssl.SSLContext;
 import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
 
@@ -181,6 +182,50 @@ public final class KbsClient {
     public List<JsonNode> audit(long after, int limit) throws KbsException {
         List<JsonNode> out = new ArrayList<>();
         call("GET", "/v1/audit?after=" + after + "&limit=" + limit, null).get("entries").forEach(out::add);
+        return out;
+    }
+
+    /** The broker's signed audit checkpoint (a C2SP signed note), unverified: check it with a pinned key. */
+    public String auditCheckpoint() throws KbsException {
+        return call("GET", "/v1/audit/checkpoint", null).get("checkpoint").asText();
+    }
+
+    /** The log key the broker says it signs with; only for pinning on first use (trust it no more than that). */
+    public String auditLogKey() throws KbsException {
+        return call("GET", "/v1/audit/checkpoint", null).get("key").asText();
+    }
+
+    /** Audit entry {@code seq} and its inclusion proof in the log of {@code size} entries, unverified. */
+    public Map.Entry<AuditEntry, List<byte[]>> auditInclusion(long seq, long size) throws KbsException {
+        JsonNode r = call("GET", "/v1/audit/proof?seq=" + seq + "&size=" + size, null);
+        try {
+            return Map.entry(AuditEntry.fromJson(r.get("entry")), hashes(r.get("proof")));
+        } catch (IllegalArgumentException e) {
+            throw KbsException.badRequest("the broker sent a malformed audit proof: " + e.getMessage());
+        }
+    }
+
+    /** The consistency proof from the log of {@code from} entries to the log of {@code to}, unverified. */
+    public List<byte[]> auditConsistency(long from, long to) throws KbsException {
+        JsonNode r = call("GET", "/v1/audit/consistency?from=" + from + "&to=" + to, null);
+        try {
+            return hashes(r.get("proof"));
+        } catch (IllegalArgumentException e) {
+            throw KbsException.badRequest("the broker sent a malformed consistency proof: " + e.getMessage());
+        }
+    }
+
+    private static List<byte[]> hashes(JsonNode a) {
+        if (a == null || !a.isArray() || a.size() > 128) {
+            throw new IllegalArgumentException("proof is not an array of at most 128 hashes");
+        }
+        List<byte[]> out = new ArrayList<>();
+        for (JsonNode h : a) {
+            if (!h.isTextual()) {
+                throw new IllegalArgumentException("proof holds a non-string");
+            }
+            out.add(java.util.HexFormat.of().parseHex(h.asText()));
+        }
         return out;
     }
 

@@ -303,6 +303,35 @@ public final class KbsServer implements AutoCloseable {
     }
 
     private ObjectNode audit(String method, String[] p, HttpExchange x, Principal who) throws CloisterException {
+        if (p.length == 2 && method.equals("GET") && p[1].equals("checkpoint")) {
+            ObjectNode n = JSON.createObjectNode();
+            n.put("checkpoint", broker.store().checkpoint());
+            n.put("key", broker.store().logVerifierKey());
+            return n;
+        }
+        if (p.length == 2 && method.equals("GET") && p[1].equals("proof")) {
+            Map<String, String> q = query(x);
+            long seq = parseLong(required(q, "seq"), "seq");
+            long size = parseLong(required(q, "size"), "size");
+            var proof = broker.auditInclusion(who, seq, size);
+            ObjectNode n = JSON.createObjectNode();
+            n.set("entry", auditJson(proof.getKey()));
+            n.put("size", size);
+            ArrayNode a = n.putArray("proof");
+            proof.getValue().forEach(h -> a.add(HexFormat.of().formatHex(h)));
+            return n;
+        }
+        if (p.length == 2 && method.equals("GET") && p[1].equals("consistency")) {
+            Map<String, String> q = query(x);
+            long from = parseLong(required(q, "from"), "from");
+            long to = parseLong(required(q, "to"), "to");
+            ObjectNode n = JSON.createObjectNode();
+            n.put("from", from);
+            n.put("to", to);
+            ArrayNode a = n.putArray("proof");
+            broker.store().consistencyProof(from, to).forEach(h -> a.add(HexFormat.of().formatHex(h)));
+            return n;
+        }
         if (p.length == 2 && p[1].equals("verify") && method.equals("GET")) {
             AuditReport r = broker.verifyAudit(who);
             ObjectNode n = JSON.createObjectNode();
@@ -325,20 +354,17 @@ public final class KbsServer implements AutoCloseable {
         throw noRoute(method, p);
     }
 
-    /** The JSON form of an audit entry (hashes in hex). */
+    private static String required(Map<String, String> q, String name) throws KbsException {
+        String v = q.get(name);
+        if (v == null) {
+            throw KbsException.badRequest("missing query parameter " + name);
+        }
+        return v;
+    }
+
+    /** The JSON form of an audit entry (hashes in hex); see {@link AuditEntry#toJson()}. */
     public static ObjectNode auditJson(AuditEntry e) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("seq", e.seq());
-        o.put("at", e.at().toString());
-        o.put("actor", e.actor());
-        o.put("action", e.action());
-        o.put("namespace", e.namespace());
-        o.put("subject", e.subject());
-        o.put("outcome", e.outcome());
-        o.put("detail", e.detail());
-        o.put("prevHash", HexFormat.of().formatHex(e.prevHash()));
-        o.put("hash", HexFormat.of().formatHex(e.hash()));
-        return o;
+        return e.toJson();
     }
 
     private static ObjectNode info(SecretInfo s) {

@@ -67,6 +67,9 @@ public final class KbsStore implements AutoCloseable {
     private final BlockingQueue<Slot> readers;
     private final ReentrantLock auditLock = new ReentrantLock(true);
     private final byte[] auditKey;
+    private final dev.cloister.kbs.tlog.NoteSigner logSigner;
+    /** Leaf hashes of the audit entries read so far, filled on the first checkpoint or proof asked for. */
+    private final dev.cloister.kbs.tlog.MerkleTree tree = new dev.cloister.kbs.tlog.MerkleTree();
 
     private KbsStore(String url, KeyEncryptionKey kek, Clock clock) throws KbsException {
         this.url = url;
@@ -89,6 +92,7 @@ public final class KbsStore implements AutoCloseable {
             }
         }
         this.auditKey = loadOrCreateAuditKey();
+        this.logSigner = loadOrCreateLogSigner();
     }
 
     /**
@@ -288,6 +292,43 @@ public final class KbsStore implements AutoCloseable {
             putMeta(c, "kek_id", kek.id().getBytes(StandardCharsets.UTF_8));
             putMeta(c, "audit_key", kek.wrap(k, aad));
             return k;
+        });
+    }
+
+    /**
+     * The audit log's signing key: an Ed25519 seed wrapped by the master key, and the log's name ("origin"), made
+     * once per database (so a restored backup keeps them).
+     */
+    private dev.cloister.kbs.tlog.NoteSigner loadOrCreateLogSigner() throws KbsException {
+        byte[] aad = "cloister-kbs log key".getBytes(StandardCharsets.US_ASCII);
+        return tx(true, c -> {
+            byte[] origin = meta(c, "log_origin");
+            byte[] wrapped = meta(c, "log_key");
+            try {
+                if (origin != null && wrapped != null) {
+                    byte[] seed = kek.unwrap(wrapped, aad);
+                    try {
+                        return dev.cloister.kbs.tlog.NoteSigner.fromSeed(new String(origin, StandardCharsets.UTF_8),
+                                seed);
+                    } finally {
+                        java.util.Arrays.fill(seed, (byte) 0);
+                    }
+                }
+                byte[] id = new byte[8];
+                RANDOM.nextBytes(id);
+                var signer = dev.cloister.kbs.tlog.NoteSigner.generate("cloister-kbs/" + HexFormat.of().formatHex(id));
+                byte[] seed = signer.seed();
+                try {
+                    putMeta(c, "log_origin", signer.name().getBytes(StandardCharsets.UTF_8));
+                    putMeta(c, "log_key", kek.wrap(seed, aad));
+                } finally {
+                    java.util.Arrays.fill(seed, (byte) 0);
+                }
+                return signer;
+            } catch (dev.cloister.kbs.tlog.ProofException e) {
+                throw KbsException.unavailable("the audit log key in " + describe() + " is damaged: " + e.getMessage(),
+                        null);
+            }
         });
     }
 
@@ -898,6 +939,75 @@ public final class KbsStore implements AutoCloseable {
             }
         }
         return new AuditReport(count, problems);
+    }
+
+    // ---- transparency: signed checkpoints and proofs over the audit log --------------------------------------
+
+    /**
+     * The audit log's verifier key, {@code <origin>+<key id>+<public key>} (C2SP signed-note form). Clients pin it
+     * from a trusted channel and then check checkpoints and proofs without trusting the broker.
+     */
+    public String logVerifierKey() {
+        return logSigner.verifierKey();
+    }
+
+    /**
+     * A signed checkpoint of the whole audit log as committed now: C2SP tlog-checkpoint text (origin, size, RFC 9162
+     * Merkle root of the entries' leaf data) signed as a note. A leaf's data is {@link AuditEntry#canonical()}.
+     */
+    public String checkpoint() throws KbsException {
+        synchronized (tree) {
+            syncTree();
+            long n = tree.size();
+            return logSigner.sign(new dev.cloister.kbs.tlog.Checkpoint(logSigner.name(), n, tree.root(n)).toText());
+        }
+    }
+
+    /** The inclusion proof of audit entry {@code seq} in the log of its first {@code size} entries. */
+    public List<byte[]> inclusionProof(long seq, long size) throws KbsException {
+        synchronized (tree) {
+            syncTree();
+            if (size < 1 || size > tree.size() || seq < 1 || seq > size) {
+                throw KbsException.badRequest("no entry " + seq + " in a log of " + size + " entries (the log has "
+                        + tree.size() + ")");
+            }
+            return tree.inclusionProof(seq - 1, size);
+        }
+    }
+
+    /** Proof that the log of {@code newSize} entries extends the log of {@code oldSize} entries. */
+    public List<byte[]> consistencyProof(long oldSize, long newSize) throws KbsException {
+        synchronized (tree) {
+            syncTree();
+            if (oldSize < 1 || oldSize > newSize || newSize > tree.size()) {
+                throw KbsException.badRequest("no consistency proof from " + oldSize + " to " + newSize
+                        + " entries (the log has " + tree.size() + ")");
+            }
+            return tree.consistencyProof(oldSize, newSize);
+        }
+    }
+
+    /** One audit entry by sequence number, or null. */
+    public AuditEntry auditEntry(long seq) throws KbsException {
+        List<AuditEntry> one = audit(null, seq - 1, 1);
+        return one.isEmpty() || one.getFirst().seq() != seq ? null : one.getFirst();
+    }
+
+    /** Reads the entries committed since the last call into the tree; a gap means rows were removed. */
+    private void syncTree() throws KbsException {
+        while (true) {
+            List<AuditEntry> page = audit(null, tree.size(), 5000);
+            if (page.isEmpty()) {
+                return;
+            }
+            for (AuditEntry e : page) {
+                if (e.seq() != tree.size() + 1) {
+                    throw KbsException.unavailable("the audit log is damaged: entry " + (tree.size() + 1)
+                            + " is missing; no checkpoint is signed over it", null);
+                }
+                tree.append(dev.cloister.kbs.tlog.MerkleTree.leafHash(e.canonical()));
+            }
+        }
     }
 
     // ---- backup -------------------------------------------------------------------------------------------------

@@ -150,6 +150,20 @@ public final class KeyBroker {
         return store.verifyAudit();
     }
 
+    /**
+     * Audit entry {@code seq} with its inclusion proof in the log of {@code size} entries, if this principal may
+     * read the entry (the same entries {@link #audit} shows it); otherwise "not found", as for a missing entry.
+     */
+    public Map.Entry<AuditEntry, List<byte[]>> auditInclusion(Principal p, long seq, long size) throws KbsException {
+        AuditEntry e = seq >= 1 ? store.auditEntry(seq) : null;
+        boolean visible = e != null && (p.role() == Role.ADMIN || p.role() == Role.AUDITOR && p.namespace() == null
+                || e.namespace() != null && e.namespace().equals(p.namespace()));
+        if (!visible) {
+            throw KbsException.notFound("no audit entry " + seq + " visible to this token");
+        }
+        return Map.entry(e, store.inclusionProof(seq, size));
+    }
+
     // ---- release ------------------------------------------------------------------------------------------------
 
     /** Issues a release nonce. */

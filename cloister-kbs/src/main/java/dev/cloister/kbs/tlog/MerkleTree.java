@@ -23,7 +23,11 @@ public final class MerkleTree {
     /** Subtrees at least this large are remembered once complete (they can never change). */
     static final int MEMO_MIN = 256;
 
-    private final List<byte[]> leaves = new ArrayList<>();
+    /** Leaf hashes packed in chunks of {@value #CHUNK_LEAVES} (32 bytes a leaf, no object per leaf). */
+    static final int CHUNK_LEAVES = 1 << 15;
+
+    private final List<byte[]> chunks = new ArrayList<>();
+    private long count;
     private final Map<Long, byte[]> memo = new HashMap<>();
 
     /** Appends a leaf by its leaf hash (see {@link #leafHash}). */
@@ -31,12 +35,17 @@ public final class MerkleTree {
         if (leafHash.length != HASH) {
             throw new IllegalArgumentException("a leaf hash is " + HASH + " bytes, not " + leafHash.length);
         }
-        leaves.add(leafHash.clone());
+        int at = (int) (count % CHUNK_LEAVES);
+        if (at == 0) {
+            chunks.add(new byte[CHUNK_LEAVES * HASH]);
+        }
+        System.arraycopy(leafHash, 0, chunks.getLast(), at * HASH, HASH);
+        count++;
     }
 
     /** How many leaves the tree holds. */
     public synchronized long size() {
-        return leaves.size();
+        return count;
     }
 
     /** The root hash of the first {@code size} leaves (SHA-256 of nothing for an empty tree). */
@@ -190,8 +199,8 @@ public final class MerkleTree {
     }
 
     private void checkSize(long size) {
-        if (size < 0 || size > leaves.size()) {
-            throw new IllegalArgumentException("the tree has " + leaves.size() + " leaves, not " + size);
+        if (size < 0 || size > count) {
+            throw new IllegalArgumentException("the tree has " + count + " leaves, not " + size);
         }
     }
 
@@ -218,7 +227,8 @@ public final class MerkleTree {
     /** The root of leaves {@code [lo, lo + n)}. */
     private byte[] subtree(long lo, long n) {
         if (n == 1) {
-            return leaves.get((int) lo);
+            int at = (int) (lo % CHUNK_LEAVES) * HASH;
+            return java.util.Arrays.copyOfRange(chunks.get((int) (lo / CHUNK_LEAVES)), at, at + HASH);
         }
         boolean memoize = n >= MEMO_MIN && Long.bitCount(n) == 1 && lo % n == 0;
         Long key = memoize ? lo * 64 + Long.numberOfTrailingZeros(n) : null;

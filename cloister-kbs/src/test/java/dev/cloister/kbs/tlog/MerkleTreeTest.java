@@ -147,6 +147,22 @@ class MerkleTreeTest {
     }
 
     @Test
+    void leavesAcrossStorageChunksKeepTheirPlace() throws Exception {
+        MerkleTree t = new MerkleTree();
+        List<byte[]> leaves = new ArrayList<>();
+        for (int i = 0; i < MerkleTree.CHUNK_LEAVES + 5; i++) {
+            byte[] h = MerkleTree.leafHash(new byte[] {(byte) i, (byte) (i >> 8), (byte) (i >> 16)});
+            leaves.add(h);
+            t.append(h);
+        }
+        long n = t.size();
+        assertThat(t.root(n)).isEqualTo(direct(leaves));
+        for (long i : new long[] {MerkleTree.CHUNK_LEAVES - 1, MerkleTree.CHUNK_LEAVES, n - 1}) {
+            MerkleTree.verifyInclusion(i, n, leaves.get((int) i), t.inclusionProof(i, n), t.root(n));
+        }
+    }
+
+    @Test
     void aForkOrAShrinkingLogIsRefused() {
         MerkleTree t = vectorTree();
         assertThatThrownBy(() -> MerkleTree.verifyConsistency(4, 4, t.root(4), t.root(5), List.of()))
