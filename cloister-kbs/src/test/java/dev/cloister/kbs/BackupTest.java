@@ -29,6 +29,8 @@ class BackupTest {
         Path backup = dir.resolve("kbs.backup");
         String token;
         byte[] v2;
+        String logKey;
+        String checkpoint;
         try (KbsStore s = KbsStore.open(dir.resolve("src.db").toString(), master, clock)) {
             s.createNamespace("t", "alice");
             s.storeSecret("t", "alice", "pf", SecretKind.PF_KEY, null, false);
@@ -37,6 +39,8 @@ class BackupTest {
             s.setPolicy("t", "alice", "pf", "SIM:ALLOW");
             token = s.createToken("t", Role.OWNER, "alice").token();
             s.record("workload:x", "release", "alice", "pf@2", "denied", "policy denied: because");
+            logKey = s.logVerifierKey();
+            checkpoint = s.checkpoint();
             assertThat(Backup.export(s, backupKey, backup, false)).isGreaterThan(8);
         }
         assertThat(Files.readString(backup, java.nio.charset.StandardCharsets.ISO_8859_1)).doesNotContain("alice");
@@ -54,9 +58,16 @@ class BackupTest {
             AuditReport r = s.verifyAudit();
             assertThat(r.intact()).isTrue();
             assertThat(r.entries()).isEqualTo(7);
+            // The restored log keeps its signing key and signs the same checkpoint, which later ones extend.
+            assertThat(s.logVerifierKey()).isEqualTo(logKey);
+            assertThat(s.checkpoint()).isEqualTo(checkpoint);
             // The restored chain continues.
             s.record("t", "test", null, null, "ok", "");
             assertThat(s.verifyAudit().intact()).isTrue();
+            var v = new AuditLogVerifier(dev.cloister.kbs.tlog.NoteVerifier.parse(logKey));
+            var kept = v.checkpoint(checkpoint);
+            var now = v.checkpoint(s.checkpoint());
+            v.consistent(kept, now, s.consistencyProof(kept.size(), now.size()));
         }
         assertThatThrownBy(() -> Backup.restore(target, master, backupKey, backup, clock))
                 .hasMessageContaining("is not empty");

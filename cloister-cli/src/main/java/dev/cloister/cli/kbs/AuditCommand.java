@@ -2,6 +2,9 @@ package dev.cloister.cli.kbs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cloister.cli.Json;
+import dev.cloister.core.CloisterException;
+import dev.cloister.kbs.AuditEntry;
+import dev.cloister.kbs.AuditLogVerifier;
 import dev.cloister.kbs.AuditReport;
 import dev.cloister.kbs.KbsStore;
 import java.util.List;
@@ -13,8 +16,13 @@ import picocli.CommandLine.Option;
 
 /** {@code cloister kbs audit verify|list}. */
 @Command(name = "audit", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
-        header = "Check and read the hash-chained audit log.",
-        subcommands = {AuditCommand.Verify.class, AuditCommand.ListCmd.class})
+        header = "Check and read the audit log.",
+        description = {"Every release, denial and change is an audit entry. The entries form a hash chain (MACs under "
+                + "the master key: 'verify') and a transparency log (RFC 9162 Merkle tree with Ed25519-signed "
+                + "checkpoints): owners and auditors check with 'checkpoint' and 'prove' that the log only grows "
+                + "and holds the entries they were shown, with nothing but the broker's log key."},
+        subcommands = {AuditCommand.Verify.class, AuditCommand.ListCmd.class, AuditCommand.KeyCmd.class,
+            AuditCommand.CheckpointCmd.class, AuditCommand.Prove.class})
 public final class AuditCommand {
     @Command(name = "verify", mixinStandardHelpOptions = true,
             header = "Check that no audit entry was edited, removed or reordered.",
@@ -102,5 +110,184 @@ public final class AuditCommand {
             }
             return 0;
         }
+    }
+
+    @Command(name = "key", mixinStandardHelpOptions = true, header = "Print the audit log's verifier key.",
+            description = "With --db, reads it from the database (needs the master key): the way an operator gets "
+                    + "the key to hand to owners and auditors. Otherwise asks the broker, which is only as good as "
+                    + "the channel: pin a key on first use, then check with it.")
+    static final class KeyCmd implements Callable<Integer> {
+        @Mixin
+        LocalOptions local;
+
+        @Mixin
+        ClientOptions client;
+
+        @Option(names = "--json", description = "Print {key}.")
+        boolean json;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            String key;
+            if (local.db != null) {
+                try (KbsStore store = local.open(false)) {
+                    key = store.logVerifierKey();
+                }
+            } else {
+                key = client.client(true).auditLogKey();
+            }
+            if (json) {
+                var o = Json.object();
+                o.put("key", key);
+                Json.print(spec.commandLine().getOut(), o);
+            } else {
+                spec.commandLine().getOut().println(key);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "checkpoint", mixinStandardHelpOptions = true,
+            header = "Check the broker's signed checkpoint and that the log only grew since the last one.",
+            description = {"Fetches the current checkpoint (log size and Merkle root, signed), verifies the signature "
+                    + "with the pinned log key, and, when a checkpoint was kept from an earlier run, verifies the "
+                    + "broker's consistency proof: no entry that the kept checkpoint covers was changed or removed. "
+                    + "Then keeps the new one.",
+                "Exit 0 when everything verifies, 1 when anything does not (the message says what), 3 for bad "
+                    + "arguments."})
+    static final class CheckpointCmd implements Callable<Integer> {
+        @Mixin
+        ClientOptions client;
+
+        @Mixin
+        LogCheck log;
+
+        @Option(names = "--json", description = "Print {origin, size, root, previousSize, state}.")
+        boolean json;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            LogCheck.Result r = log.check(client.client(true), client);
+            if (json) {
+                Json.print(spec.commandLine().getOut(), describe(r));
+            } else {
+                var out = spec.commandLine().getOut();
+                out.println("audit log " + r.checkpoint().origin() + ": " + r.checkpoint().size() + " entries, root "
+                        + java.util.HexFormat.of().formatHex(r.checkpoint().rootHash()) + " (signature verified)");
+                if (r.previous() != null) {
+                    out.println("extends the checkpoint of " + r.previous().size() + " entries kept in " + r.state());
+                } else if (r.state() != null) {
+                    out.println("first checkpoint for this log, kept in " + r.state());
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "prove", mixinStandardHelpOptions = true,
+            header = "Check that audit entries are in the signed log.",
+            description = {"Checks the checkpoint as 'checkpoint' does, then fetches each entry with its inclusion "
+                    + "proof and verifies it against the checkpoint's root: the broker cannot later drop or rewrite "
+                    + "these entries without failing the next check. Owners see (and prove) their namespace's "
+                    + "entries; admins and global auditors all.",
+                "Exit 0 when every entry verifies, 1 otherwise."})
+    static final class Prove implements Callable<Integer> {
+        @Mixin
+        ClientOptions client;
+
+        @Mixin
+        LogCheck log;
+
+        @CommandLine.Parameters(paramLabel = "SEQ", arity = "0..*", description = "Entry sequence numbers.")
+        List<Long> seqs = new java.util.ArrayList<>();
+
+        @Option(names = "--all", description = "Every entry this token may see.")
+        boolean all;
+
+        @Option(names = "--json", description = "Print {checkpoint, entries: [...]}.")
+        boolean json;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            if (seqs.isEmpty() == !all) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "give entry numbers or --all, not both");
+            }
+            var c = client.client(true);
+            LogCheck.Result r = log.check(c, client);
+            AuditLogVerifier v = log.verifier(client);
+            List<Long> todo = new java.util.ArrayList<>(seqs);
+            if (all) {
+                long after = 0;
+                while (true) {
+                    List<JsonNode> page = c.audit(after, 1000);
+                    for (JsonNode e : page) {
+                        if (e.get("seq").asLong() <= r.checkpoint().size()) {
+                            todo.add(e.get("seq").asLong());
+                        }
+                    }
+                    if (page.size() < 1000) {
+                        break;
+                    }
+                    after = page.getLast().get("seq").asLong();
+                }
+            }
+            var out = spec.commandLine().getOut();
+            var entries = Json.mapper().createArrayNode();
+            for (long seq : todo) {
+                var p = c.auditInclusion(seq, r.checkpoint().size());
+                if (p.getKey().seq() != seq) {
+                    throw new CloisterException(CloisterException.Kind.DENIED, "entry " + seq
+                            + ": the broker sent entry " + p.getKey().seq() + " instead");
+                }
+                LogCheck.proof(() -> {
+                    v.contains(r.checkpoint(), p.getKey(), p.getValue());
+                    return null;
+                }, "entry " + seq);
+                AuditEntry e = p.getKey();
+                if (json) {
+                    entries.add(e.toJson());
+                } else {
+                    out.printf("entry %d is in the log of %d entries: %s %s %s/%s by %s at %s%n", seq,
+                            r.checkpoint().size(), e.action(), e.outcome(), e.namespace() == null ? "-"
+                                    : e.namespace(), e.subject() == null ? "-" : e.subject(), e.actor(), e.at());
+                }
+            }
+            if (json) {
+                var o = Json.object();
+                o.set("checkpoint", describe(r));
+                o.set("entries", entries);
+                Json.print(out, o);
+            } else if (todo.isEmpty()) {
+                out.println("no entries to prove (this token sees none up to entry " + r.checkpoint().size() + ")");
+            }
+            return 0;
+        }
+    }
+
+    private static com.fasterxml.jackson.databind.node.ObjectNode describe(LogCheck.Result r) {
+        var o = Json.object();
+        o.put("origin", r.checkpoint().origin());
+        o.put("size", r.checkpoint().size());
+        o.put("root", java.util.HexFormat.of().formatHex(r.checkpoint().rootHash()));
+        if (r.previous() != null) {
+            o.put("previousSize", r.previous().size());
+        } else {
+            o.putNull("previousSize");
+        }
+        if (r.state() != null) {
+            o.put("state", r.state().toString());
+        } else {
+            o.putNull("state");
+        }
+        return o;
     }
 }

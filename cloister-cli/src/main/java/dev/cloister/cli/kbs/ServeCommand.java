@@ -69,7 +69,8 @@ public final class ServeCommand implements Callable<Integer> {
     TlsChoice tls;
 
     @Option(names = "--cert-out", paramLabel = "FILE",
-            description = "Where to write the served certificate for clients' --ca (default: ~/.cloister/kbs-cert.pem).")
+            description = "Where to write the served certificate for clients' --ca (default: ~/.cloister/kbs-cert.pem); "
+                    + "the audit log key goes next to it as kbs-log-key.")
     Path certOut;
 
     @Option(names = "--admin-token-file", paramLabel = "FILE",
@@ -130,6 +131,9 @@ public final class ServeCommand implements Callable<Integer> {
         Path cert = certOut != null ? certOut : home.resolve("kbs-cert.pem");
         Files.createDirectories(cert.toAbsolutePath().getParent());
         AtomicFiles.writeBytes(cert, true, t.certificatePem().getBytes(StandardCharsets.US_ASCII));
+        // Next to the certificate, for 'kbs audit checkpoint|prove' on this machine; others pin it out of band.
+        Path logKey = cert.toAbsolutePath().resolveSibling("kbs-log-key");
+        AtomicFiles.writeBytes(logKey, true, (store.logVerifierKey() + "\n").getBytes(StandardCharsets.UTF_8));
         KeyBroker broker = new KeyBroker(store, Verifiers.select(allowSimulation), Policies::parse,
                 new NonceStore(Duration.ofSeconds(nonceTtl), 100_000));
         KbsServer server = KbsServer.start(broker, addr, t, rateLimit);
@@ -147,6 +151,7 @@ public final class ServeCommand implements Callable<Integer> {
             o.put("url", url);
             o.put("certificate", cert.toString());
             o.put("database", store.describe());
+            o.put("auditLogKey", store.logVerifierKey());
             if (newToken) {
                 o.put("adminTokenFile", tokenFile.toString());
             }
@@ -156,6 +161,7 @@ public final class ServeCommand implements Callable<Integer> {
             Json.print(spec.commandLine().getOut(), o);
         }
         err.println("cloister kbs: serving " + url + " (database " + store.describe() + ", certificate " + cert + ")");
+        err.println("cloister kbs: audit log key " + store.logVerifierKey() + " (written to " + logKey + ")");
         if (newToken) {
             err.println("cloister kbs: first admin token written to " + tokenFile);
         }

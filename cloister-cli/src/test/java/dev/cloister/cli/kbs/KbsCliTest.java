@@ -224,6 +224,57 @@ class KbsCliTest {
         assertThat(usage.exit()).isEqualTo(ExitCodes.USAGE);
     }
 
+    @Test
+    void ownersCheckTheSignedAuditLogWithThePinnedKey() throws Exception {
+        // 'kbs serve' wrote the log key next to the certificate; the admin sees the same key over the API.
+        Path keyFile = dir.resolve("kbs-log-key");
+        String key = Files.readString(keyFile).strip();
+        Run k = run(client("kbs", "audit", "key"));
+        assertThat(k.exit()).as(k.err()).isEqualTo(0);
+        assertThat(k.out().strip()).isEqualTo(key).startsWith("cloister-kbs/");
+
+        assertThat(run(client("kbs", "namespace", "create", "carol")).exit()).isEqualTo(0);
+        Path ownerToken = dir.resolve("carol.token");
+        assertThat(run(client("kbs", "token", "create", "--role", "owner", "--namespace", "carol", "--out",
+                ownerToken.toString())).exit()).isEqualTo(0);
+        String[] owner = {"--url", url, "--ca", ca.toString(), "--token-file", ownerToken.toString()};
+        assertThat(run(concat(new String[] {"kbs", "secret", "generate", "carol/pf", "--kind", "pf-key"}, owner))
+                .exit()).isEqualTo(0);
+
+        Path state = dir.resolve("carol.checkpoint");
+        Run first = run(concat(new String[] {"kbs", "audit", "checkpoint", "--state", state.toString(), "--json"},
+                owner));
+        assertThat(first.exit()).as(first.err()).isEqualTo(0);
+        JsonNode f = Json.mapper().readTree(first.out());
+        assertThat(f.get("previousSize").isNull()).isTrue();
+        assertThat(Files.readString(state)).startsWith(f.get("origin").asText() + "\n" + f.get("size").asLong() + "\n");
+
+        assertThat(run(concat(new String[] {"kbs", "secret", "rotate", "carol/pf"}, owner)).exit()).isEqualTo(0);
+        Run proved = run(concat(new String[] {"kbs", "audit", "prove", "--all", "--state", state.toString(),
+            "--json"}, owner));
+        assertThat(proved.exit()).as(proved.err()).isEqualTo(0);
+        JsonNode p = Json.mapper().readTree(proved.out());
+        assertThat(p.get("checkpoint").get("previousSize").asLong()).isEqualTo(f.get("size").asLong());
+        assertThat(p.get("entries")).hasSizeGreaterThanOrEqualTo(2);
+        p.get("entries").forEach(e -> assertThat(e.get("namespace").asText()).isEqualTo("carol"));
+        Run text = run(concat(new String[] {"kbs", "audit", "prove", p.get("entries").get(0).get("seq").asText(),
+            "--no-state"}, owner));
+        assertThat(text.out()).as(text.err()).contains("is in the log of").contains("carol/-");
+
+        // Another key, a kept checkpoint that was altered, or no arguments: each refused with its reason.
+        String otherKey = dev.cloister.kbs.tlog.NoteSigner.generate("cloister-kbs/other").verifierKey();
+        Run wrong = run(concat(new String[] {"kbs", "audit", "checkpoint", "--no-state", "--log-key", otherKey},
+                owner));
+        assertThat(wrong.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(wrong.err()).contains("the broker's checkpoint: ").contains("not signed by");
+        Files.writeString(state, Files.readString(state).replaceFirst("\n[0-9]+\n", "\n1\n"));
+        Run altered = run(concat(new String[] {"kbs", "audit", "checkpoint", "--state", state.toString()}, owner));
+        assertThat(altered.exit()).isEqualTo(ExitCodes.DENIED);
+        assertThat(altered.err()).contains("the checkpoint kept in " + state).contains("does not verify");
+        Run neither = run(concat(new String[] {"kbs", "audit", "prove", "--no-state"}, owner));
+        assertThat(neither.exit()).isEqualTo(ExitCodes.USAGE);
+    }
+
     private static String[] concat(String[] a, String[] b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
