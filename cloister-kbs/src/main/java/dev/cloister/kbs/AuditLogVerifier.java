@@ -32,6 +32,40 @@ public final class AuditLogVerifier {
         MerkleTree.verifyConsistency(older.size(), newer.size(), older.rootHash(), newer.rootHash(), proof);
     }
 
+    /** Fetches entry {@code seq} from the broker and checks it is in the log of {@code cp}; returns it. */
+    public AuditEntry prove(KbsClient broker, Checkpoint cp, long seq) throws KbsException, ProofException {
+        var p = broker.auditInclusion(seq, cp.size());
+        if (p.getKey().seq() != seq) {
+            throw new ProofException("asked for entry " + seq + ", the broker sent entry " + p.getKey().seq());
+        }
+        contains(cp, p.getKey(), p.getValue());
+        return p.getKey();
+    }
+
+    /** Proves every entry up to {@code cp} that the broker lets this client see (an owner: its namespace's). */
+    public java.util.List<AuditEntry> proveVisible(KbsClient broker, Checkpoint cp)
+            throws KbsException, ProofException {
+        java.util.List<AuditEntry> out = new java.util.ArrayList<>();
+        long after = 0;
+        while (after < cp.size()) {
+            java.util.List<com.fasterxml.jackson.databind.JsonNode> page = broker.audit(after, 1000);
+            for (var e : page) {
+                long seq = e.path("seq").asLong();
+                if (seq <= after) {
+                    throw new ProofException("the broker listed entry " + seq + " after entry " + after);
+                }
+                after = seq;
+                if (seq <= cp.size()) {
+                    out.add(prove(broker, cp, seq));
+                }
+            }
+            if (page.size() < 1000) {
+                break;
+            }
+        }
+        return out;
+    }
+
     /** Checks that {@code entry} is in the log of checkpoint {@code cp}, at its sequence number. */
     public void contains(Checkpoint cp, AuditEntry entry, List<byte[]> proof) throws ProofException {
         MerkleTree.verifyInclusion(entry.seq() - 1, cp.size(), MerkleTree.leafHash(entry.canonical()), proof,

@@ -148,6 +148,12 @@ public final class DemoCommand implements Callable<Integer> {
                 step.say("owner: fetching, authenticating and decrypting the outputs");
                 List<OwnerJobs.Fetched> got = jobs.fetch(rec.id(), owner.resolve("results"));
                 List<String> releases = ownerBroker.history(rec.secret());
+                // The owner checks the broker's records against its signed log, with the log key pinned from the
+                // broker's operator (here: the broker's own process, on this machine).
+                var log = new dev.cloister.kbs.AuditLogVerifier(
+                        dev.cloister.kbs.tlog.NoteVerifier.parse(local.store().logVerifierKey()));
+                var checkpoint = log.checkpoint(local.owner().auditCheckpoint());
+                int proven = log.proveVisible(local.owner(), checkpoint).size();
                 String direct = directRun(python, app.resolve("stats.py"), owner.resolve("patients.csv"), home);
                 String enclaveOut = Files.readString(owner.resolve("results/summary"));
 
@@ -160,6 +166,8 @@ public final class DemoCommand implements Callable<Integer> {
                 for (String r : releases) {
                     out.println("  broker log   " + r);
                 }
+                out.println("  audit log    " + proven + " entries of namespace demo proven in the broker's signed "
+                        + "checkpoint (" + checkpoint.size() + " entries, log " + checkpoint.origin() + ")");
                 out.println("  program      exit " + res.programExit() + ", stdout: "
                         + Files.readString(owner.resolve("results/stdout.txt")).strip());
                 for (OwnerJobs.Fetched f : got) {

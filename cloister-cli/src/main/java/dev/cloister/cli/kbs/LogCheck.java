@@ -104,6 +104,6 @@ public final class LogCheck {
     /** A step that may fail with a {@link ProofException}. */
     @FunctionalInterface
     interface Check<T> {
-        T run() throws ProofException;
+        T run() throws ProofException, CloisterException;
     }
 }
