@@ -55,9 +55,11 @@ public final class KbsServer implements AutoCloseable {
     private final ExecutorService executor;
     private final RateLimiter limiter;
     private final Clock clock;
+    private final BrokerMetrics metrics;
 
     private KbsServer(KeyBroker broker, HttpsServer server, ExecutorService executor, RateLimiter limiter) {
         this.broker = broker;
+        this.metrics = new BrokerMetrics(broker);
         this.server = server;
         this.executor = executor;
         this.limiter = limiter;
@@ -94,11 +96,20 @@ public final class KbsServer implements AutoCloseable {
     }
 
     private void handle(HttpExchange x) throws IOException {
+        long t0 = System.nanoTime();
+        String rawPath = x.getRequestURI().getRawPath();
+        boolean scrape = rawPath.equals("/metrics");
         int status;
-        ObjectNode body;
+        ObjectNode body = null;
+        byte[] text = null;
         try {
-            body = route(x);
-            status = body.has("_status") ? body.remove("_status").asInt() : 200;
+            if (scrape) {
+                text = scrape(x);
+                status = 200;
+            } else {
+                body = route(x);
+                status = body.has("_status") ? body.remove("_status").asInt() : 200;
+            }
         } catch (KbsException e) {
             status = e.httpStatus();
             body = error(status, e.getMessage());
@@ -111,8 +122,14 @@ public final class KbsServer implements AutoCloseable {
             status = 500;
             body = error(500, "internal error");
         }
-        byte[] out = JSON.writeValueAsBytes(body);
-        x.getResponseHeaders().set("Content-Type", "application/json");
+        byte[] out;
+        if (body == null) {
+            out = text;
+            x.getResponseHeaders().set("Content-Type", metrics.contentType());
+        } else {
+            out = JSON.writeValueAsBytes(body);
+            x.getResponseHeaders().set("Content-Type", "application/json");
+        }
         x.getResponseHeaders().set("Cache-Control", "no-store");
         if (status == 429) {
             x.getResponseHeaders().set("Retry-After", "1");
@@ -121,6 +138,22 @@ public final class KbsServer implements AutoCloseable {
         try (var os = x.getResponseBody()) {
             os.write(out);
         }
+        String[] segments = rawPath.split("/", 4);
+        metrics.request(scrape ? "metrics" : segments.length > 2 && segments[1].equals("v1") ? segments[2] : "other",
+                status, System.nanoTime() - t0);
+    }
+
+    /** {@code GET /metrics}: for admin and global auditor tokens (a Prometheus scraper's bearer token). */
+    private byte[] scrape(HttpExchange x) throws KbsException {
+        if (!x.getRequestMethod().equals("GET")) {
+            throw noRoute(x.getRequestMethod(), new String[] {"metrics"});
+        }
+        Principal who = authenticate(x);
+        limit("token:" + who.tokenId());
+        if (!(who.role() == Role.ADMIN || who.role() == Role.AUDITOR && who.namespace() == null)) {
+            throw KbsException.denied("metrics need an admin or global auditor token");
+        }
+        return metrics.scrape();
     }
 
     private static ObjectNode error(int status, String message) {

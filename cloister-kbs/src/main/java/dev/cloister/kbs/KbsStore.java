@@ -218,8 +218,14 @@ public final class KbsStore implements AutoCloseable {
             Connection c = slot.c;
             try {
                 c.setAutoCommit(false);
+                if (audited) {
+                    uncommitted = 0;
+                }
                 T r = w.run(c);
                 c.commit();
+                if (audited) {
+                    appended.add(uncommitted);
+                }
                 c.setAutoCommit(true);
                 return r;
             } catch (SQLException e) {
@@ -768,6 +774,14 @@ public final class KbsStore implements AutoCloseable {
 
     private final java.util.concurrent.LinkedBlockingQueue<Pending> pending = new java.util.concurrent.LinkedBlockingQueue<>();
     private volatile Thread committer;
+    private final java.util.concurrent.atomic.LongAdder appended = new java.util.concurrent.atomic.LongAdder();
+    /** Entries appended in the audited transaction under way (one at a time: {@link #auditLock}). */
+    private int uncommitted;
+
+    /** Audit entries this store object has committed, decisions and changes alike (for metrics). */
+    public long auditEntriesAppended() {
+        return appended.sum();
+    }
 
     /**
      * Appends a decision (release or denial) to the audit log and returns once it is committed. Concurrent calls
@@ -848,6 +862,7 @@ public final class KbsStore implements AutoCloseable {
                 prev = rs.getBytes(2);
             }
         }
+        uncommitted++;
         AuditEntry draft = new AuditEntry(seq + 1, Instant.ofEpochMilli(clock.millis()), actor, action, ns, subject,
                 outcome, detail == null ? "" : detail, prev, null);
         AuditEntry e = new AuditEntry(draft.seq(), draft.at(), actor, action, ns, subject, draft.outcome(),

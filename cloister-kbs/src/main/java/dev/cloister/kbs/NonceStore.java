@@ -38,6 +38,11 @@ public final class NonceStore {
         return spent.size();
     }
 
+    /** Nonces issued and neither used nor swept yet. */
+    public int outstanding() {
+        return outstanding.size();
+    }
+
     /** Validity of a fresh nonce. */
     public Duration ttl() {
         return ttl;

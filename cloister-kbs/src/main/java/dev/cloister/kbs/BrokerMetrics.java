@@ -1,0 +1,75 @@
+package dev.cloister.kbs;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Set;
+
+/**
+ * The broker's Prometheus metrics, served at {@code GET /metrics}. Labels are bounded and name no tenant: the
+ * endpoint (the first path segment, from a fixed list), the HTTP status and a release's outcome.
+ */
+public final class BrokerMetrics {
+    /** The endpoints that get their own label; anything else counts as {@code other}. */
+    static final Set<String> ENDPOINTS = Set.of("health", "nonce", "release", "namespaces", "tokens", "secrets",
+            "policies", "audit", "metrics");
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+    private final Counter requests;
+    private final Histogram duration;
+    private final Counter releases;
+
+    /** Metrics over {@code broker}'s nonce store and audit log. */
+    public BrokerMetrics(KeyBroker broker) {
+        requests = Counter.builder().name("cloister_kbs_requests_total")
+                .help("HTTP requests answered, by endpoint and status code").labelNames("endpoint", "status")
+                .register(registry);
+        duration = Histogram.builder().name("cloister_kbs_request_duration_seconds")
+                .help("Time from reading a request to having written the answer, by endpoint").labelNames("endpoint")
+                .classicOnly().classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+                .register(registry);
+        releases = Counter.builder().name("cloister_kbs_releases_total")
+                .help("Key release requests: released (key sent), denied (evidence or policy refused), failed "
+                        + "(bad request or broker error)")
+                .labelNames("outcome").register(registry);
+        GaugeWithCallback.builder().name("cloister_kbs_nonces_outstanding")
+                .help("Release nonces issued and neither used nor expired")
+                .callback(cb -> cb.call(broker.nonces().outstanding())).register(registry);
+        CounterWithCallback.builder().name("cloister_kbs_audit_entries_appended_total")
+                .help("Audit entries this broker process has committed")
+                .callback(cb -> cb.call(broker.store().auditEntriesAppended())).register(registry);
+    }
+
+    /** Counts one answered request. */
+    void request(String endpoint, int status, long nanos) {
+        String e = ENDPOINTS.contains(endpoint) ? endpoint : "other";
+        requests.labelValues(e, Integer.toString(status)).inc();
+        duration.labelValues(e).observe(nanos / 1e9);
+        if (e.equals("release")) {
+            releases.labelValues(status == 200 ? "released" : status == 403 ? "denied" : "failed").inc();
+        }
+    }
+
+    /** The content type of {@link #scrape()}. */
+    String contentType() {
+        return writer.getContentType();
+    }
+
+    /** The current values in the Prometheus text format. */
+    byte[] scrape() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            writer.write(out, registry.scrape());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+}
