@@ -45,6 +45,16 @@ public final class AuditLogVerifier {
     /** Proves every entry up to {@code cp} that the broker lets this client see (an owner: its namespace's). */
     public java.util.List<AuditEntry> proveVisible(KbsClient broker, Checkpoint cp)
             throws KbsException, ProofException {
+        return proveMatching(broker, cp, e -> true);
+    }
+
+    /**
+     * Proves the entries up to {@code cp} that this client may see and {@code wanted} selects (given the API's JSON
+     * form of each); returns them as proven.
+     */
+    public java.util.List<AuditEntry> proveMatching(KbsClient broker, Checkpoint cp,
+            java.util.function.Predicate<com.fasterxml.jackson.databind.JsonNode> wanted)
+            throws KbsException, ProofException {
         java.util.List<AuditEntry> out = new java.util.ArrayList<>();
         long after = 0;
         while (after < cp.size()) {
@@ -55,7 +65,7 @@ public final class AuditLogVerifier {
                     throw new ProofException("the broker listed entry " + seq + " after entry " + after);
                 }
                 after = seq;
-                if (seq <= cp.size()) {
+                if (seq <= cp.size() && wanted.test(e)) {
                     out.add(prove(broker, cp, seq));
                 }
             }

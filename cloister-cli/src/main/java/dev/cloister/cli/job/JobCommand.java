@@ -121,7 +121,10 @@ public final class JobCommand implements Runnable {
                     + "path. All or nothing: every file is decrypted to a temporary file in OUTDIR first and renamed "
                     + "into place only when all authenticated, so a failure adds nothing to OUTDIR. Writes OUTDIR/NAME for each output plus stdout.txt and "
                     + "stderr.txt, and prints which measurement received the key (from the broker's audit log) "
-                    + "when a broker token is available."},
+                    + "when a broker token is available. With the broker's log key pinned (--log-key, or kbs-log-key "
+                    + "next to the --ca certificate), those audit entries are also proven to be in the broker's "
+                    + "signed log, which must extend the checkpoint kept from the last check; a failed proof is "
+                    + "exit 1."},
             footerHeading = "%nExit status:%n",
             footer = {"  0 fetched, 1 an output failed authentication, 3 unknown job, no result yet or an output "
                     + "missing, 4 repository unreachable"})
@@ -145,6 +148,9 @@ public final class JobCommand implements Runnable {
         @Mixin
         BrokerOptions broker;
 
+        @Mixin
+        dev.cloister.cli.kbs.LogCheck log;
+
         @Spec
         CommandSpec spec;
 
@@ -153,11 +159,23 @@ public final class JobCommand implements Runnable {
             try (Repository r = Repositories.openExisting(repository)) {
                 OwnerJobs owner = new OwnerJobs(r, null, keys != null ? keys : defaultKeys());
                 JobRecord rec = owner.record(id);
-                List<OwnerJobs.Fetched> got = owner.fetch(id, outDir);
+                // The broker's side first: a failed audit-log proof must leave OUTDIR untouched.
                 List<String> history = List.of();
+                dev.cloister.cli.kbs.LogCheck.Result logged = null;
+                int proven = 0;
                 if (broker.hasToken()) {
-                    history = new KbsBroker(broker.client(rec.broker(), true), broker.namespace).history(rec.secret());
+                    var c = broker.client(rec.broker(), true);
+                    KbsBroker kb = new KbsBroker(c, broker.namespace);
+                    history = kb.history(rec.secret());
+                    if (log.hasKey(broker.client)) {
+                        logged = log.check(c, broker.client);
+                        var cp = logged.checkpoint();
+                        var v = log.verifier(broker.client);
+                        proven = dev.cloister.cli.kbs.LogCheck.proof(() -> kb.provenHistory(rec.secret(), v, cp),
+                                "the broker's audit log").size();
+                    }
                 }
+                List<OwnerJobs.Fetched> got = owner.fetch(id, outDir);
                 PrintWriter out = spec.commandLine().getOut();
                 if (json) {
                     ObjectNode n = Json.object();
@@ -167,10 +185,21 @@ public final class JobCommand implements Runnable {
                     got.forEach(f -> a.addObject().put("name", f.name()).put("file", f.file().toString())
                             .put("size", f.size()).put("sha256", f.sha256()));
                     history.forEach(n.putArray("releases")::add);
+                    if (logged != null) {
+                        n.putObject("auditLog").put("origin", logged.checkpoint().origin())
+                                .put("size", logged.checkpoint().size()).put("proven", proven);
+                    }
                     Json.print(out, n);
                 } else {
                     got.forEach(f -> out.printf("%-10s %10d  sha256:%s  %s%n", f.name(), f.size(), f.sha256(), f.file()));
                     history.forEach(h -> out.println("broker: " + h));
+                    if (logged != null) {
+                        out.println("audit log: " + proven + " entries about this job's key proven in the broker's "
+                                + "signed log (" + logged.checkpoint().size() + " entries, " + logged.checkpoint().origin()
+                                + ")");
+                    } else if (broker.hasToken()) {
+                        out.println("audit log: not proven (no log key pinned: --log-key)");
+                    }
                     out.flush();
                 }
             }

@@ -35,10 +35,10 @@ public final class LogCheck {
     boolean noState;
 
     /** What one check found. */
-    record Result(Checkpoint checkpoint, Checkpoint previous, Path state) {}
+    public record Result(Checkpoint checkpoint, Checkpoint previous, Path state) {}
 
     /** Fetches the broker's checkpoint, verifies it and its consistency with the kept one, and keeps it. */
-    Result check(KbsClient client, ClientOptions where) throws CloisterException {
+    public Result check(KbsClient client, ClientOptions where) throws CloisterException {
         AuditLogVerifier v = verifier(where);
         String note = client.auditCheckpoint();
         Checkpoint now = proof(() -> v.checkpoint(note), "the broker's checkpoint");
@@ -73,8 +73,14 @@ public final class LogCheck {
         return new Result(now, kept, file);
     }
 
+    /** Whether a log key is configured (option, environment or the file next to the certificate). */
+    public boolean hasKey(ClientOptions where) {
+        return logKey != null || System.getenv("CLOISTER_KBS_LOG_KEY") != null
+                || Files.exists(where.caFile().toAbsolutePath().resolveSibling("kbs-log-key"));
+    }
+
     /** The verifier for the pinned key. */
-    AuditLogVerifier verifier(ClientOptions where) throws CloisterException {
+    public AuditLogVerifier verifier(ClientOptions where) throws CloisterException {
         String k = logKey != null ? logKey : System.getenv("CLOISTER_KBS_LOG_KEY");
         if (k == null) {
             Path f = where.caFile().toAbsolutePath().resolveSibling("kbs-log-key");
@@ -93,7 +99,7 @@ public final class LogCheck {
     }
 
     /** Runs a check; a failed proof is a denial (exit 1) that says what did not verify. */
-    static <T> T proof(Check<T> c, String what) throws CloisterException {
+    public static <T> T proof(Check<T> c, String what) throws CloisterException {
         try {
             return c.run();
         } catch (ProofException e) {
@@ -103,7 +109,7 @@ public final class LogCheck {
 
     /** A step that may fail with a {@link ProofException}. */
     @FunctionalInterface
-    interface Check<T> {
+    public interface Check<T> {
         T run() throws ProofException, CloisterException;
     }
 }

@@ -69,6 +69,30 @@ class JobCommandsTest {
             assertThat(fetch.code()).as(fetch.err()).isZero();
             assertThat(Files.readString(tmp.resolve("out/reversed"))).isEqualTo("desserts\n");
             assertThat(fetch.out()).contains("broker: ").contains("release ok").contains(b.measurement());
+            assertThat(fetch.out()).contains("audit log: not proven (no log key pinned: --log-key)");
+
+            // With the broker's log key pinned, the key's audit entries are proven in the signed log.
+            String logKey = broker.broker().store().logVerifierKey();
+            Path state = tmp.resolve("checkpoint");
+            CliRun proven = run("job", "fetch", id, tmp.resolve("out2").toString(), "--repository",
+                    tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString(), "--ca",
+                    ca.toString(), "--token-file", token.toString(), "--namespace", "lab", "--log-key", logKey,
+                    "--state", state.toString(), "--json");
+            assertThat(proven.code()).as(proven.err()).isZero();
+            var auditLog = dev.cloister.cli.Json.mapper().readTree(proven.out()).get("auditLog");
+            // secret.put, policy.set and the release: all three about this job's key.
+            assertThat(auditLog.get("proven").asInt()).isEqualTo(3);
+            assertThat(auditLog.get("origin").asText()).isEqualTo(logKey.substring(0, logKey.indexOf('+')));
+            assertThat(state).exists();
+            // A key for another log is a failed check (exit 1) that names what failed, and adds no outputs.
+            String otherKey = dev.cloister.kbs.tlog.NoteSigner.generate("cloister-kbs/x").verifierKey();
+            CliRun wrong = run("job", "fetch", id, tmp.resolve("out3").toString(), "--repository",
+                    tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString(), "--ca",
+                    ca.toString(), "--token-file", token.toString(), "--namespace", "lab", "--log-key", otherKey,
+                    "--no-state");
+            assertThat(wrong.code()).isEqualTo(1);
+            assertThat(wrong.err()).contains("the broker's checkpoint").contains("not signed by");
+            assertThat(tmp.resolve("out3")).doesNotExist();
 
             // Fetching a job that does not exist is bad input (exit 3), and nothing is written.
             CliRun missing = run("job", "fetch", "nope-0000000000", tmp.resolve("none").toString(), "--repository",

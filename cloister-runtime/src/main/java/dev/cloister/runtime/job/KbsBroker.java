@@ -56,8 +56,7 @@ public final class KbsBroker implements Broker {
             List<JsonNode> page = client.audit(after, 500);
             for (JsonNode e : page) {
                 after = Math.max(after, e.path("seq").asLong());
-                if (namespace.equals(e.path("namespace").asText()) && (secret.equals(e.path("subject").asText())
-                        || e.path("subject").asText().startsWith(secret + "@"))) {
+                if (concerns(secret, e)) {
                     out.add(e.path("at").asText() + " " + e.path("action").asText() + " " + e.path("outcome").asText()
                             + " " + e.path("detail").asText());
                 }
@@ -66,5 +65,22 @@ public final class KbsBroker implements Broker {
                 return out;
             }
         }
+    }
+
+    /** Whether an audit entry (the API's JSON form) is about {@code secret} (any version) in this namespace. */
+    private boolean concerns(String secret, JsonNode e) {
+        return namespace.equals(e.path("namespace").asText()) && (secret.equals(e.path("subject").asText())
+                || e.path("subject").asText().startsWith(secret + "@"));
+    }
+
+    /**
+     * The audit entries about a job key, each proven to be in the broker's log as of checkpoint {@code cp} (which
+     * the caller verified with the log key it pinned).
+     */
+    public List<dev.cloister.kbs.AuditEntry> provenHistory(String qualifiedSecret,
+            dev.cloister.kbs.AuditLogVerifier log, dev.cloister.kbs.tlog.Checkpoint cp)
+            throws CloisterException, dev.cloister.kbs.tlog.ProofException {
+        String secret = qualifiedSecret.substring(qualifiedSecret.indexOf('/') + 1);
+        return log.proveMatching(client, cp, e -> concerns(secret, e));
     }
 }
