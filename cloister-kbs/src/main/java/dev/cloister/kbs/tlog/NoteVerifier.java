@@ -84,6 +84,9 @@ public final class NoteVerifier {
         if (split < 0 || !note.endsWith("\n")) {
             throw new ProofException("not a signed note: no blank line before the signatures, or no final newline");
         }
+        if (split + 2 >= note.length()) {
+            throw new ProofException("not a signed note: no signature lines after the blank line");
+        }
         String text = note.substring(0, split + 1);
         String[] lines = note.substring(split + 2, note.length() - 1).split("\n", -1);
         if (lines.length > MAX_SIGNATURES) {

@@ -58,6 +58,9 @@ class NoteTest {
                 .hasMessageContaining("Ed25519");
         assertThatThrownBy(() -> NoteVerifier.parse(GO_VERIFIER).open(GO_TEXT)).isInstanceOf(ProofException.class)
                 .hasMessageContaining("blank line");
+        // Found by TlogFuzzTest: a blank line at the very end used to index past the note.
+        assertThatThrownBy(() -> NoteVerifier.parse(GO_VERIFIER).open(GO_TEXT + "\n"))
+                .isInstanceOf(ProofException.class).hasMessageContaining("no signature lines");
         assertThatThrownBy(() -> NoteVerifier.parse(GO_VERIFIER).open(GO_NOTE.replace("\u2014", "--")))
                 .isInstanceOf(ProofException.class).hasMessageContaining("em dash");
         assertThatThrownBy(() -> NoteVerifier.parse(GO_VERIFIER).open(GO_NOTE.replace("x08go", "x08g!")))
