@@ -213,7 +213,10 @@ public final class AotCache {
                     "-cp", owner.classPath));
             // No record (the JVM was killed): drop the lock so a later JVM records again. A record the JDK cannot
             // turn into a cache: mark the key failed, so no JVM pays for recording it again.
-            StringBuilder script = new StringBuilder("tail --pid=" + pid + " -f /dev/null; if [ -s " + q(conf) + " ]; then if ");
+            // Only wait for a process that is still there: once it has ended its number may belong to another.
+            boolean alive = ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+            StringBuilder script = new StringBuilder((alive ? "tail --pid=" + pid + " -f /dev/null; " : "")
+                    + "if [ -s " + q(conf) + " ]; then if ");
             create.forEach(a -> script.append(q(a)).append(' '));
             script.append("; then mv -f ").append(q(tmp)).append(' ').append(q(cache)).append("; else : > ")
                     .append(q(owner.dir.resolve(name + ".failed"))).append("; fi; fi; rm -rf ").append(q(folder()))

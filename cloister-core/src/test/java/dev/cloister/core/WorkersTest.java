@@ -19,7 +19,11 @@ class WorkersTest {
         AtomicInteger queuedRan = new AtomicInteger();
         pool.submit(() -> {
             started.countDown();
-            // Like a worker in the middle of a copy: it does not look at its interrupt for a while.
+            // Like a worker in the middle of a copy: it ignores its interrupt and is still busy when stop begins,
+            // however late the test thread gets there, so queued work can never start before it is cancelled.
+            while (!pool.isShutdown()) {
+                Thread.onSpinWait();
+            }
             long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300);
             while (System.nanoTime() < end) {
                 Thread.onSpinWait();

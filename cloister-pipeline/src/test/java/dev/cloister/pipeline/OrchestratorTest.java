@@ -75,9 +75,19 @@ class OrchestratorTest {
         return o.run(runDir, s -> {});
     }
 
+    /**
+     * A step command under which a and b wait for each other (up to 30 s) instead of sleeping and hoping: if they
+     * run side by side both start before either ends, however slow the machine; if they do not, the test fails.
+     */
+    static String aAndBMeet(Path data) {
+        return "case STEP in a|b) touch " + data.resolve("STEP.up") + "; for i in $(seq 300); do [ -e "
+                + data.resolve("a.up") + " ] && [ -e " + data.resolve("b.up") + " ] && break; sleep 0.1; done;; "
+                + "esac";
+    }
+
     @Test
     void runsADiamondWithFanOutInParallelAndFanIn() throws Exception {
-        ShellSteps steps = new ShellSteps(tmp.resolve("data"), "sleep 1");
+        ShellSteps steps = new ShellSteps(tmp.resolve("data"), aAndBMeet(tmp.resolve("data")));
         String runId = Orchestrator.create(diamond(), tmp.resolve("runs"), "local");
         Orchestrator o = new Orchestrator(new LocalExecutor(), steps, 4, Duration.ofMillis(50), Clock.systemUTC());
         RunState end = runToEnd(o, tmp.resolve("runs").resolve(runId));
@@ -138,8 +148,8 @@ class OrchestratorTest {
         Path flag = tmp.resolve("second-time");
         // The first attempt of b sleeps (and is killed); later attempts go straight through.
         ShellSteps steps = new ShellSteps(tmp.resolve("data"),
-                "if [ STEP = b ] && [ ! -e " + flag + " ]; then touch " + flag + "; echo $$ > " + tmp.resolve("b.pid")
-                        + "; sleep 30; fi");
+                "if [ STEP = b ] && [ ! -e " + flag + " ]; then touch " + flag + "; echo $$ > " + tmp.resolve("b.pid.tmp")
+                        + " && mv " + tmp.resolve("b.pid.tmp") + " " + tmp.resolve("b.pid") + "; sleep 30; fi");
         String runId = Orchestrator.create(diamond(), tmp.resolve("runs"), "local");
         Path runDir = tmp.resolve("runs").resolve(runId);
         Orchestrator o = new Orchestrator(new LocalExecutor(), steps, 4, Duration.ofMillis(20), Clock.systemUTC());
@@ -195,7 +205,7 @@ class OrchestratorTest {
         p.waitFor(60, TimeUnit.SECONDS);
         assumeTrue(p.exitValue() != 4 || !err.contains("not found"), "SLURM is not installed: " + err);
         assertThat(p.exitValue()).as(err).isZero();
-        ShellSteps steps = new ShellSteps(tmp.resolve("data"), "sleep 1");
+        ShellSteps steps = new ShellSteps(tmp.resolve("data"), aAndBMeet(tmp.resolve("data")));
         // This node has 2 cores: a and b ask for one each so that they can run side by side.
         PipelineSpec oneCore = PipelineSpec.parse(PipelineSpecTest.DIAMOND.replace("cores: 2", "cores: 1")
                 .getBytes(StandardCharsets.UTF_8), "diamond.yaml");

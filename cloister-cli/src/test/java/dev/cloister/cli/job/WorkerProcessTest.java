@@ -101,6 +101,10 @@ class WorkerProcessTest {
                 Cloister.class.getName(), "worker", "run", id, "--repository", tmp.resolve("repo").toString(),
                 "--ca", ca.toString()));
         cmd.addAll(List.of(more));
+        if (!cmd.contains("--work")) {
+            // Under the test's folder: a worker killed by a test never removes its default one in /tmp.
+            cmd.addAll(List.of("--work", tmp.resolve("work-" + stderr.getFileName()).toString()));
+        }
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(stderr.toFile())
                 .redirectOutput(tmp.resolve(stderr.getFileName() + ".out").toFile());
         if (path != null) {

@@ -85,7 +85,10 @@ class KbsCliTest {
     static void stopServer() throws Exception {
         if (server != null) {
             server.destroy();
-            server.waitFor(20, TimeUnit.SECONDS);
+            if (!server.waitFor(20, TimeUnit.SECONDS)) {
+                server.destroyForcibly();
+                assertThat(server.waitFor(20, TimeUnit.SECONDS)).as("kbs serve ended").isTrue();
+            }
         }
     }
 

@@ -31,6 +31,20 @@ public final class S3ProxyServer implements AutoCloseable {
     }
 
     public static S3ProxyServer start(Path workDir) throws IOException, InterruptedException {
+        // The free port is found by binding and releasing it, so another process can take it before s3proxy binds
+        // it; s3proxy then exits, and a fresh port is tried.
+        IOException last = null;
+        for (int attempt = 0; attempt < 3; attempt++) {
+            try {
+                return startOnce(workDir);
+            } catch (IOException e) {
+                last = e;
+            }
+        }
+        throw last;
+    }
+
+    private static S3ProxyServer startOnce(Path workDir) throws IOException, InterruptedException {
         Path jar;
         try (var s = Files.list(Path.of("target", "s3proxy"))) {
             jar = s.filter(p -> p.getFileName().toString().endsWith(".jar")).findFirst()
@@ -62,12 +76,16 @@ public final class S3ProxyServer implements AutoCloseable {
             }
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                if (!p.isAlive()) {
+                    throw new IOException("s3proxy exited: " + Files.readString(workDir.resolve("s3proxy.log")));
+                }
                 return new S3ProxyServer(p, URI.create("http://127.0.0.1:" + port));
             } catch (IOException notYet) {
                 Thread.sleep(100);
             }
         }
         p.destroyForcibly();
+        p.waitFor();
         throw new IOException("s3proxy did not start within 60 s");
     }
 
@@ -80,6 +98,7 @@ public final class S3ProxyServer implements AutoCloseable {
         process.destroy();
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
             process.destroyForcibly();
+            process.waitFor();
         }
     }
 }
