@@ -81,6 +81,14 @@ public final class KbsServer implements AutoCloseable {
         KbsServer k = new KbsServer(broker, s, ex, new RateLimiter(ratePerSecond, Math.max(10, ratePerSecond * 2)));
         s.createContext("/", k::handle);
         s.start();
+        Thread.ofVirtual().name("kbs-log-prepare").start(() -> {
+            try {
+                broker.store().prepareLog();
+            } catch (KbsException | RuntimeException e) {
+                // Not fatal: the first checkpoint asked for reads the log again and reports the problem then.
+                LOG.warn("could not read the audit log into its Merkle tree: {}", e.getMessage());
+            }
+        });
         return k;
     }
 
