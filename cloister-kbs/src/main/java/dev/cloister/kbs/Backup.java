@@ -31,7 +31,7 @@ import java.util.zip.GZIPOutputStream;
 public final class Backup {
     private static final byte[] MAGIC = "CLOISTER-KBS-BACKUP-1\n".getBytes(StandardCharsets.US_ASCII);
     private static final List<String> TABLES = List.of("kbs_meta", "namespaces", "tokens", "secrets", "policies",
-            "audit");
+            "audit", "namespace_rules", "policy_proposals", "policy_approvals");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private Backup() {}

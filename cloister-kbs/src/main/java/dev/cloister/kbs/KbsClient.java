@@ -166,11 +166,39 @@ public final class KbsClient {
         return call("GET", "/v1/secrets/" + enc(ns), null);
     }
 
-    /** Sets a secret's policy; returns the canonical text stored. */
+    /**
+     * Sets a secret's policy; returns the canonical text. In a namespace that requires approvals the change only
+     * waits for them: see {@link #proposePolicy}.
+     */
     public String setPolicy(String ns, String name, String text) throws KbsException {
+        return proposePolicy(ns, name, text).get("policy").asText();
+    }
+
+    /**
+     * Sets or proposes a secret's policy: {@code {policy, state}} where state is {@code applied}, or {@code pending}
+     * with {@code proposal}, {@code approvers} and {@code required} when the namespace requires more approvals.
+     */
+    public JsonNode proposePolicy(String ns, String name, String text) throws KbsException {
         ObjectNode b = JSON.createObjectNode();
         b.put("policy", text);
-        return call("PUT", "/v1/policies/" + enc(ns) + "/" + enc(name), b).get("policy").asText();
+        return call("PUT", "/v1/policies/" + enc(ns) + "/" + enc(name), b);
+    }
+
+    /** Approves a pending policy change with this client's token; answers as {@link #proposePolicy}. */
+    public JsonNode approvePolicy(String ns, String proposal) throws KbsException {
+        return call("POST", "/v1/proposals/" + enc(ns) + "/" + enc(proposal) + "/approve", JSON.createObjectNode());
+    }
+
+    /** The pending policy changes of a namespace. */
+    public JsonNode proposals(String ns) throws KbsException {
+        return call("GET", "/v1/proposals/" + enc(ns), null).get("proposals");
+    }
+
+    /** Sets how many approvals (distinct tokens) a policy change in {@code ns} needs (admin). */
+    public void setPolicyApprovals(String ns, int approvals) throws KbsException {
+        ObjectNode b = JSON.createObjectNode();
+        b.put("policyApprovals", approvals);
+        call("PUT", "/v1/namespaces/" + enc(ns) + "/rules", b);
     }
 
     /** A secret's policy text. */

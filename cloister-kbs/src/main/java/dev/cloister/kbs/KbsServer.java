@@ -211,6 +211,7 @@ public final class KbsServer implements AutoCloseable {
             case "secrets" -> secrets(method, p, x, who);
             case "policies" -> policies(method, p, x, who);
             case "audit" -> audit(method, p, x, who);
+            case "proposals" -> proposals(method, p, who);
             default -> throw KbsException.notFound("no such endpoint " + rawPath);
         };
     }
@@ -254,6 +255,17 @@ public final class KbsServer implements AutoCloseable {
             ObjectNode n = JSON.createObjectNode();
             ArrayNode a = n.putArray("namespaces");
             broker.namespaces(who).forEach(a::add);
+            return n;
+        }
+        if (p.length == 3 && p[2].equals("rules") && method.equals("PUT")) {
+            JsonNode j = readJson(x);
+            if (!j.path("policyApprovals").canConvertToInt()) {
+                throw KbsException.badRequest("policyApprovals must be an integer");
+            }
+            broker.setPolicyApprovals(who, p[1], j.get("policyApprovals").asInt());
+            ObjectNode n = JSON.createObjectNode();
+            n.put("namespace", p[1]);
+            n.put("policyApprovals", j.get("policyApprovals").asInt());
             return n;
         }
         if (p.length == 1 && method.equals("POST")) {
@@ -336,7 +348,13 @@ public final class KbsServer implements AutoCloseable {
         n.put("namespace", p[1]);
         n.put("secret", p[2]);
         switch (method) {
-            case "PUT" -> n.put("policy", broker.setPolicy(who, p[1], p[2], text(readJson(x), "policy")));
+            case "PUT" -> {
+                PolicyProposal pp = broker.setPolicy(who, p[1], p[2], text(readJson(x), "policy"));
+                proposalJson(n, pp);
+                if (!pp.applied()) {
+                    n.put("_status", 202);
+                }
+            }
             case "GET" -> n.put("policy", broker.policy(who, p[1], p[2]));
             default -> throw noRoute(method, p);
         }
@@ -393,6 +411,35 @@ public final class KbsServer implements AutoCloseable {
             return n;
         }
         throw noRoute(method, p);
+    }
+
+    private ObjectNode proposals(String method, String[] p, Principal who) throws CloisterException {
+        if (p.length == 2 && method.equals("GET")) {
+            ObjectNode n = JSON.createObjectNode();
+            ArrayNode a = n.putArray("proposals");
+            for (PolicyProposal pp : broker.proposals(who, p[1])) {
+                proposalJson(a.addObject(), pp);
+            }
+            return n;
+        }
+        if (p.length == 4 && p[3].equals("approve") && method.equals("POST")) {
+            return proposalJson(JSON.createObjectNode(), broker.approvePolicy(who, p[1], p[2]));
+        }
+        throw noRoute(method, p);
+    }
+
+    /** {@code policy}, {@code state} and, for a change that waits, its proposal id and approvals; 202 if it waits. */
+    private static ObjectNode proposalJson(ObjectNode n, PolicyProposal pp) {
+        n.put("policy", pp.text());
+        n.put("state", pp.state());
+        if (!pp.id().equals("-")) {
+            n.put("proposal", pp.id());
+            n.put("namespace", pp.namespace());
+            n.put("secret", pp.name());
+            n.set("approvers", JSON.valueToTree(pp.approvers()));
+            n.put("required", pp.required());
+        }
+        return n;
     }
 
     private static String required(Map<String, String> q, String name) throws KbsException {

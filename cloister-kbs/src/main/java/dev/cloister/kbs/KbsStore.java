@@ -728,7 +728,10 @@ public final class KbsStore implements AutoCloseable {
 
     // ---- policies -----------------------------------------------------------------------------------------------
 
-    /** Sets the policy text of a secret (all its versions). The caller has parsed it already. */
+    /**
+     * Sets the policy text of a secret (all its versions) directly, whatever the namespace's approval rules: for
+     * local administration with the master key. The caller has parsed it already.
+     */
     public void setPolicy(String actor, String ns, String name, String text) throws KbsException {
         checkNamespace(ns);
         checkSecretName(name);
@@ -736,20 +739,203 @@ public final class KbsStore implements AutoCloseable {
             if (!namespaceExists(c, ns)) {
                 throw KbsException.notFound("no namespace " + ns);
             }
-            String old = policy(c, ns, name);
-            String sql = old == null
-                    ? "INSERT INTO policies (text, updated_at, namespace, name) VALUES (?, ?, ?, ?)"
-                    : "UPDATE policies SET text = ?, updated_at = ? WHERE namespace = ? AND name = ?";
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                ps.setString(1, text);
-                ps.setLong(2, clock.millis());
-                ps.setString(3, ns);
-                ps.setString(4, name);
-                ps.executeUpdate();
-            }
-            append(c, actor, "policy.set", ns, name, "ok", text);
+            applyPolicy(c, actor, ns, name, text, "");
             return null;
         });
+    }
+
+    private void applyPolicy(Connection c, String actor, String ns, String name, String text, String how)
+            throws SQLException {
+        String old = policy(c, ns, name);
+        String sql = old == null
+                ? "INSERT INTO policies (text, updated_at, namespace, name) VALUES (?, ?, ?, ?)"
+                : "UPDATE policies SET text = ?, updated_at = ? WHERE namespace = ? AND name = ?";
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, text);
+            ps.setLong(2, clock.millis());
+            ps.setString(3, ns);
+            ps.setString(4, name);
+            ps.executeUpdate();
+        }
+        append(c, actor, "policy.set", ns, name, "ok", text + how);
+    }
+
+    // ---- multi-party control of policies ---------------------------------------------------------------------
+
+    /** Most approvals a namespace may require. */
+    public static final int MAX_APPROVALS = 16;
+
+    /** Sets how many approvals (distinct tokens) a policy change in {@code ns} needs; 1 means none beyond the setter. */
+    public void setPolicyApprovals(String actor, String ns, int approvals) throws KbsException {
+        checkNamespace(ns);
+        if (approvals < 1 || approvals > MAX_APPROVALS) {
+            throw KbsException.badRequest("policy approvals must be 1.." + MAX_APPROVALS + ", got " + approvals);
+        }
+        tx(true, c -> {
+            if (!namespaceExists(c, ns)) {
+                throw KbsException.notFound("no namespace " + ns);
+            }
+            try (PreparedStatement del = c.prepareStatement("DELETE FROM namespace_rules WHERE namespace = ?");
+                    PreparedStatement ins = c.prepareStatement(
+                            "INSERT INTO namespace_rules (namespace, policy_approvals) VALUES (?, ?)")) {
+                del.setString(1, ns);
+                del.executeUpdate();
+                ins.setString(1, ns);
+                ins.setInt(2, approvals);
+                ins.executeUpdate();
+            }
+            append(c, actor, "namespace.rules", ns, null, "ok", "policy approvals " + approvals);
+            return null;
+        });
+    }
+
+    /** How many approvals a policy change in {@code ns} needs (1 unless set). */
+    public int policyApprovals(String ns) throws KbsException {
+        return tx(false, c -> policyApprovals(c, ns));
+    }
+
+    private static int policyApprovals(Connection c, String ns) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT policy_approvals FROM namespace_rules WHERE namespace = ?")) {
+            ps.setString(1, ns);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getInt(1) : 1;
+            }
+        }
+    }
+
+    /**
+     * Proposes a policy change, approved by the proposing token; applies it at once when the namespace needs only
+     * that one approval. The caller has parsed the text already.
+     */
+    public PolicyProposal proposePolicy(String actor, String tokenId, String ns, String name, String text)
+            throws KbsException {
+        checkNamespace(ns);
+        checkSecretName(name);
+        return tx(true, c -> {
+            if (!namespaceExists(c, ns)) {
+                throw KbsException.notFound("no namespace " + ns);
+            }
+            int required = policyApprovals(c, ns);
+            if (required <= 1) {
+                applyPolicy(c, actor, ns, name, text, "");
+                return new PolicyProposal("-", ns, name, text, "applied", List.of(tokenId), 1);
+            }
+            byte[] raw = new byte[8];
+            RANDOM.nextBytes(raw);
+            String id = HexFormat.of().formatHex(raw);
+            try (PreparedStatement ps = c.prepareStatement("INSERT INTO policy_proposals (id, namespace, name, text, "
+                    + "created_at, state) VALUES (?, ?, ?, ?, ?, 'pending')")) {
+                ps.setString(1, id);
+                ps.setString(2, ns);
+                ps.setString(3, name);
+                ps.setString(4, text);
+                ps.setLong(5, clock.millis());
+                ps.executeUpdate();
+            }
+            addApproval(c, id, tokenId);
+            append(c, actor, "policy.propose", ns, name, "ok", "proposal " + id + " (1 of " + required
+                    + " approvals): " + text);
+            return proposal(c, ns, id);
+        });
+    }
+
+    /**
+     * Adds {@code tokenId}'s approval to a pending proposal; applies the policy in the same transaction when the
+     * approvals of tokens not revoked reach the namespace's requirement.
+     */
+    public PolicyProposal approvePolicy(String actor, String tokenId, String ns, String id) throws KbsException {
+        checkNamespace(ns);
+        return tx(true, c -> {
+            PolicyProposal p = proposal(c, ns, id);
+            if (p == null) {
+                throw KbsException.notFound("no proposal " + id + " in " + ns);
+            }
+            if (p.applied()) {
+                throw KbsException.conflict("proposal " + id + " was applied already");
+            }
+            if (p.approvers().contains(tokenId)) {
+                throw KbsException.conflict("this token approved proposal " + id + " already; another must");
+            }
+            addApproval(c, id, tokenId);
+            PolicyProposal now = proposal(c, ns, id);
+            append(c, actor, "policy.approve", ns, p.name(), "ok", "proposal " + id + " (" + now.approvers().size()
+                    + " of " + now.required() + " approvals)");
+            if (now.approvers().size() >= now.required()) {
+                applyPolicy(c, actor, ns, p.name(), p.text(), " (proposal " + id + ", approved by "
+                        + String.join(", ", now.approvers().stream().map(t -> "token:" + t).toList()) + ")");
+                try (PreparedStatement ps = c.prepareStatement(
+                        "UPDATE policy_proposals SET state = 'applied' WHERE id = ?")) {
+                    ps.setString(1, id);
+                    ps.executeUpdate();
+                }
+                now = proposal(c, ns, id);
+            }
+            return now;
+        });
+    }
+
+    /** The pending proposals of {@code ns}, oldest first. */
+    public List<PolicyProposal> proposals(String ns) throws KbsException {
+        checkNamespace(ns);
+        return tx(false, c -> {
+            List<String> ids = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT id FROM policy_proposals WHERE namespace = ? AND "
+                    + "state = 'pending' ORDER BY created_at, id")) {
+                ps.setString(1, ns);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        ids.add(rs.getString(1));
+                    }
+                }
+            }
+            List<PolicyProposal> out = new ArrayList<>();
+            for (String id : ids) {
+                out.add(proposal(c, ns, id));
+            }
+            return out;
+        });
+    }
+
+    private void addApproval(Connection c, String id, String tokenId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "INSERT INTO policy_approvals (proposal_id, token_id, approved_at) VALUES (?, ?, ?)")) {
+            ps.setString(1, id);
+            ps.setString(2, tokenId);
+            ps.setLong(3, clock.millis());
+            ps.executeUpdate();
+        }
+    }
+
+    private static PolicyProposal proposal(Connection c, String ns, String id) throws SQLException {
+        String name;
+        String text;
+        String state;
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT name, text, state FROM policy_proposals WHERE id = ? AND namespace = ?")) {
+            ps.setString(1, id);
+            ps.setString(2, ns);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                name = rs.getString(1);
+                text = rs.getString(2);
+                state = rs.getString(3);
+            }
+        }
+        List<String> approvers = new ArrayList<>();
+        // Approvals of tokens revoked since do not count.
+        try (PreparedStatement ps = c.prepareStatement("SELECT a.token_id FROM policy_approvals a JOIN tokens t ON "
+                + "t.id = a.token_id WHERE a.proposal_id = ? AND t.revoked = 0 ORDER BY a.approved_at, a.token_id")) {
+            ps.setString(1, id);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    approvers.add(rs.getString(1));
+                }
+            }
+        }
+        return new PolicyProposal(id, ns, name, text, state, approvers, policyApprovals(c, ns));
     }
 
     /** The policy text of a secret, or null. */

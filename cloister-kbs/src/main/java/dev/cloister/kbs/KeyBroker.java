@@ -113,15 +113,31 @@ public final class KeyBroker {
     }
 
     /** Parses and stores a policy; the canonical text is stored so that {@code show} prints what is enforced. */
-    public String setPolicy(Principal p, String ns, String name, String text) throws CloisterException {
+    public PolicyProposal setPolicy(Principal p, String ns, String name, String text) throws CloisterException {
         requireWrite(p, ns);
         if (text == null || text.isBlank() || text.length() > 64 * 1024) {
             throw KbsException.badRequest("policy text must be 1..65536 characters");
         }
         Policy policy = parser.parse(text);
-        String canonical = policy.toText();
-        store.setPolicy(p.actor(), ns, name, canonical);
-        return canonical;
+        return store.proposePolicy(p.actor(), p.tokenId(), ns, name, policy.toText());
+    }
+
+    /** Adds this token's approval to a pending policy change (see {@link KbsStore#approvePolicy}). */
+    public PolicyProposal approvePolicy(Principal p, String ns, String id) throws KbsException {
+        requireWrite(p, ns);
+        return store.approvePolicy(p.actor(), p.tokenId(), ns, id);
+    }
+
+    /** The pending policy changes of a namespace. */
+    public List<PolicyProposal> proposals(Principal p, String ns) throws KbsException {
+        requireRead(p, ns);
+        return store.proposals(ns);
+    }
+
+    /** Sets how many approvals a policy change in {@code ns} needs (admin only). */
+    public void setPolicyApprovals(Principal p, String ns, int approvals) throws KbsException {
+        requireAdmin(p);
+        store.setPolicyApprovals(p.actor(), ns, approvals);
     }
 
     /** The policy text of a secret. */

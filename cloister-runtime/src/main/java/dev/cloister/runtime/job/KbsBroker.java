@@ -34,7 +34,13 @@ public final class KbsBroker implements Broker {
     public void createJobKey(String secret, byte[] key, String policy) throws CloisterException {
         // The broker releases nothing that has no policy, so the moment between the two calls exposes nothing.
         client.storeSecret(namespace, secret, SecretKind.PF_KEY, key, false);
-        client.setPolicy(namespace, secret, policy);
+        JsonNode set = client.proposePolicy(namespace, secret, policy);
+        if (!"applied".equals(set.path("state").asText())) {
+            throw new CloisterException(CloisterException.Kind.DENIED, "namespace " + namespace + " requires "
+                    + set.path("required").asInt() + " approvals for policy changes: the job key's policy waits as "
+                    + "proposal " + set.path("proposal").asText() + " (approve with 'cloister kbs policy approve "
+                    + namespace + " " + set.path("proposal").asText() + "')");
+        }
     }
 
     @Override
