@@ -73,6 +73,31 @@ class PolicyApprovalsTest {
         }
     }
 
+    static List<String> dbs() {
+        return TestDatabases.kinds();
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("dbs")
+    void theStoreAppliesAProposalAtTheThresholdOnEachDatabase(String kind) throws Exception {
+        String db = TestDatabases.fresh(kind, tmp);
+        try (KbsStore s = KbsStore.open(db, MasterKey.generate(), java.time.Clock.systemUTC())) {
+            s.createNamespace("t", "lab");
+            String a = s.createToken("t", Role.OWNER, "lab").id();
+            String b = s.createToken("t", Role.OWNER, "lab").id();
+            String c = s.createToken("t", Role.OWNER, "lab").id();
+            s.setPolicyApprovals("t", "lab", 3);
+            assertThat(s.policyApprovals("lab")).isEqualTo(3);
+            PolicyProposal p = s.proposePolicy("token:" + a, a, "lab", "k", "SIM:ALLOW");
+            assertThat(s.approvePolicy("token:" + b, b, "lab", p.id()).approvers()).containsExactly(a, b);
+            assertThat(s.policy("lab", "k")).isNull();
+            assertThat(s.approvePolicy("token:" + c, c, "lab", p.id()).applied()).isTrue();
+            assertThat(s.policy("lab", "k")).isEqualTo("SIM:ALLOW");
+            s.setPolicyApprovals("t", "lab", 1);
+            assertThat(s.proposePolicy("token:" + a, a, "lab", "k", "E:00").applied()).isTrue();
+        }
+    }
+
     private static KbsClient client(LocalBroker broker, String token) {
         return new KbsClient(broker.url(), token, broker.clientContext());
     }

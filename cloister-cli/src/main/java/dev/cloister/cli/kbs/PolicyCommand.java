@@ -18,13 +18,14 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code cloister kbs policy set|show|test}. */
+/** {@code cloister kbs policy set|show|test|proposals|approve}. */
 @Command(name = "policy", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
         header = "Set, show and test the attestation policy of a secret.",
         description = {"Policies use the attestation library's language, compact or YAML, e.g.",
             "  E:<mrenclave hex> S:<mrsigner hex> PROD:1 SVN:3 TCB:UpToDate,SWHardeningNeeded",
             "Without a policy nothing is released. Simulated evidence needs SIM:ALLOW; debug enclaves DEBUG:ALLOW."},
-        subcommands = {PolicyCommand.Set.class, PolicyCommand.Show.class, PolicyCommand.Test.class})
+        subcommands = {PolicyCommand.Set.class, PolicyCommand.Show.class, PolicyCommand.Test.class,
+            PolicyCommand.Proposals.class, PolicyCommand.Approve.class})
 public final class PolicyCommand {
     static final class Text {
         @Option(names = "--text", paramLabel = "POLICY", description = "The policy text.")
@@ -39,7 +40,9 @@ public final class PolicyCommand {
     }
 
     @Command(name = "set", mixinStandardHelpOptions = true,
-            header = "Set a secret's policy; prints the canonical form now enforced.")
+            header = "Set a secret's policy; prints the canonical form now enforced.",
+            description = "In a namespace whose rules require several approvals ('kbs namespace rules'), the change "
+                    + "waits as a proposal instead: this prints its id and who must still approve.")
     static final class Set implements Callable<Integer> {
         @Mixin
         ClientOptions client;
@@ -56,7 +59,7 @@ public final class PolicyCommand {
         @Override
         public Integer call() throws Exception {
             Names n = Names.parse(target);
-            spec.commandLine().getOut().println(client.client(true).setPolicy(n.namespace(), n.name(), text.read()));
+            printProposal(spec, client.client(true).proposePolicy(n.namespace(), n.name(), text.read()));
             return 0;
         }
     }
@@ -126,6 +129,78 @@ public final class PolicyCommand {
                 v.reasons().forEach(r -> spec.commandLine().getOut().println("  " + r));
             }
             return v.accepted() ? 0 : 1;
+        }
+    }
+
+    /** The policy now enforced, or the proposal that waits and what it needs. */
+    static void printProposal(CommandLine.Model.CommandSpec spec, com.fasterxml.jackson.databind.JsonNode r) {
+        var out = spec.commandLine().getOut();
+        if ("applied".equals(r.path("state").asText())) {
+            out.println(r.get("policy").asText());
+        } else {
+            out.println("proposal " + r.get("proposal").asText() + " for " + r.get("namespace").asText() + "/"
+                    + r.get("secret").asText() + ": " + r.get("approvers").size() + " of " + r.get("required").asInt()
+                    + " approvals; not in force yet");
+            out.println("  proposed: " + r.get("policy").asText());
+            out.println("  approve:  cloister kbs policy approve " + r.get("namespace").asText() + " "
+                    + r.get("proposal").asText());
+        }
+    }
+
+    @Command(name = "proposals", mixinStandardHelpOptions = true,
+            header = "List the policy changes of a namespace that wait for approvals.")
+    static final class Proposals implements Callable<Integer> {
+        @Mixin
+        ClientOptions client;
+
+        @Parameters(paramLabel = "NAMESPACE")
+        String ns;
+
+        @Option(names = "--json", description = "Print {\"proposals\": [{proposal, secret, policy, approvers, required}]}.")
+        boolean json;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            var list = client.client(true).proposals(ns);
+            if (json) {
+                var o = Json.object();
+                o.set("proposals", list);
+                Json.print(spec.commandLine().getOut(), o);
+            } else {
+                for (var r : list) {
+                    spec.commandLine().getOut().printf("%s  %s/%s  %d of %d  %s%n", r.get("proposal").asText(), ns,
+                            r.get("secret").asText(), r.get("approvers").size(), r.get("required").asInt(),
+                            r.get("policy").asText());
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "approve", mixinStandardHelpOptions = true,
+            header = "Approve a waiting policy change with this token.",
+            description = "The change takes effect with the approval that reaches the namespace's requirement; the "
+                    + "audit log names every approver. A token approves a proposal once.")
+    static final class Approve implements Callable<Integer> {
+        @Mixin
+        ClientOptions client;
+
+        @Parameters(index = "0", paramLabel = "NAMESPACE")
+        String ns;
+
+        @Parameters(index = "1", paramLabel = "PROPOSAL")
+        String proposal;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            printProposal(spec, client.client(true).approvePolicy(ns, proposal));
+            return 0;
         }
     }
 }

@@ -278,6 +278,37 @@ class KbsCliTest {
         assertThat(neither.exit()).isEqualTo(ExitCodes.USAGE);
     }
 
+    @Test
+    void aNamespaceCanRequireTwoApprovalsForPolicyChanges() throws Exception {
+        assertThat(run(client("kbs", "namespace", "create", "dave")).exit()).isEqualTo(0);
+        Path t1 = dir.resolve("dave1.token");
+        Path t2 = dir.resolve("dave2.token");
+        for (Path t : new Path[] {t1, t2}) {
+            assertThat(run(client("kbs", "token", "create", "--role", "owner", "--namespace", "dave", "--out",
+                    t.toString())).exit()).isEqualTo(0);
+        }
+        String[] one = {"--url", url, "--ca", ca.toString(), "--token-file", t1.toString()};
+        String[] two = {"--url", url, "--ca", ca.toString(), "--token-file", t2.toString()};
+        Run rules = run(client("kbs", "namespace", "rules", "dave", "--policy-approvals", "2"));
+        assertThat(rules.out()).as(rules.err()).contains("policy changes need 2 approvals");
+        assertThat(run(concat(new String[] {"kbs", "namespace", "rules", "dave", "--policy-approvals", "1"}, one))
+                .exit()).as("only an admin sets the rules").isNotZero();
+
+        Run set = run(concat(new String[] {"kbs", "policy", "set", "dave/k", "--text", "SIM:ALLOW"}, one));
+        assertThat(set.exit()).as(set.err()).isEqualTo(0);
+        assertThat(set.out()).contains("1 of 2 approvals; not in force yet").contains("cloister kbs policy approve dave ");
+        String id = set.out().lines().filter(l -> l.startsWith("  approve:")).findFirst().orElseThrow()
+                .replaceAll(".* ", "");
+        Run pending = run(concat(new String[] {"kbs", "policy", "proposals", "dave", "--json"}, two));
+        assertThat(Json.mapper().readTree(pending.out()).get("proposals").get(0).get("proposal").asText()).isEqualTo(id);
+        Run again = run(concat(new String[] {"kbs", "policy", "approve", "dave", id}, one));
+        assertThat(again.exit()).isNotZero();
+        assertThat(again.err()).contains("approved proposal " + id + " already");
+        Run ok = run(concat(new String[] {"kbs", "policy", "approve", "dave", id}, two));
+        assertThat(ok.exit()).as(ok.err()).isEqualTo(0);
+        assertThat(run(concat(new String[] {"kbs", "policy", "show", "dave/k"}, two)).out()).isEqualTo(ok.out());
+    }
+
     private static String[] concat(String[] a, String[] b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
