@@ -13,7 +13,7 @@ import java.util.Set;
 
 /**
  * The broker's Prometheus metrics, served at {@code GET /metrics}. Labels are bounded and name no tenant: the
- * endpoint (the first path segment, from a fixed list), the HTTP status and a release's outcome.
+ * endpoint (the first path segment, from a fixed list), the HTTP status, a release's channel and outcome.
  */
 public final class BrokerMetrics {
     /** The endpoints that get their own label; anything else counts as {@code other}. */
@@ -24,7 +24,6 @@ public final class BrokerMetrics {
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
     private final Counter requests;
     private final Histogram duration;
-    private final Counter releases;
 
     /** Metrics over {@code broker}'s nonce store and audit log. */
     public BrokerMetrics(KeyBroker broker) {
@@ -35,10 +34,14 @@ public final class BrokerMetrics {
                 .help("Time from reading a request to having written the answer, by endpoint").labelNames("endpoint")
                 .classicOnly().classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
                 .register(registry);
-        releases = Counter.builder().name("cloister_kbs_releases_total")
-                .help("Key release requests: released (key sent), denied (evidence or policy refused), failed "
-                        + "(bad request or broker error)")
-                .labelNames("outcome").register(registry);
+        CounterWithCallback.builder().name("cloister_kbs_releases_total")
+                .help("Key release decisions: released (key sent) or denied (evidence or policy refused), over the "
+                        + "HTTPS API or Gramine's RA-TLS secret provisioning")
+                .labelNames("channel", "outcome")
+                .callback(cb -> broker.releaseDecisions().forEach((k, v) -> {
+                    String[] f = k.split(" ");
+                    cb.call(v, f[0].equals("release") ? "https" : "gramine", f[1].equals("ok") ? "released" : "denied");
+                })).register(registry);
         GaugeWithCallback.builder().name("cloister_kbs_nonces_outstanding")
                 .help("Release nonces issued and neither used nor expired")
                 .callback(cb -> cb.call(broker.nonces().outstanding())).register(registry);
@@ -52,9 +55,6 @@ public final class BrokerMetrics {
         String e = ENDPOINTS.contains(endpoint) ? endpoint : "other";
         requests.labelValues(e, Integer.toString(status)).inc();
         duration.labelValues(e).observe(nanos / 1e9);
-        if (e.equals("release")) {
-            releases.labelValues(status == 200 ? "released" : status == 403 ? "denied" : "failed").inc();
-        }
     }
 
     /** The content type of {@link #scrape()}. */

@@ -187,6 +187,9 @@ public final class KbsStore implements AutoCloseable {
      * the rest runs on the read connections.
      */
     <T> T tx(boolean audited, Work<T> w) throws KbsException {
+        if (closed) {
+            throw KbsException.unavailable("store " + describe() + " is closed", null);
+        }
         if (audited) {
             auditLock.lock();
         }

@@ -32,6 +32,28 @@ public final class KeyBroker {
         this.clock = store.clock();
     }
 
+    private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.LongAdder> decisions =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Records a release decision in the audit log and counts it for {@link #releaseDecisions()}. */
+    private AuditEntry decide(String actor, String action, String ns, String subject, String outcome, String detail)
+            throws KbsException {
+        AuditEntry e = store.record(actor, action, ns, subject, outcome, detail);
+        decisions.computeIfAbsent(action + " " + outcome, k -> new java.util.concurrent.atomic.LongAdder())
+                .increment();
+        return e;
+    }
+
+    /**
+     * Release decisions this broker has recorded since it started, by audit action and outcome ({@code "release ok"},
+     * {@code "release.gramine denied"}, ...), for metrics.
+     */
+    public Map<String, Long> releaseDecisions() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        decisions.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
     /** The store behind this broker. */
     public KbsStore store() {
         return store;
@@ -224,13 +246,13 @@ public final class KeyBroker {
             if (e.httpStatus() == 503) {
                 throw e;
             }
-            store.record(actor, "release", ns, subject, "denied", e.getMessage());
+            decide(actor, "release", ns, subject, "denied", e.getMessage());
             throw e;
         }
         byte[][] sealed = r.kem().seal(r.publicKey(),
                 HpkeSuite.aad(ns, name, secret.info().version()), secret.value());
         // The audit entry says who got the key: owners read it back to learn which measurement ran their job.
-        store.record(actor, "release", ns, name + "@" + secret.info().version(), "ok",
+        decide(actor, "release", ns, name + "@" + secret.info().version(), "ok",
                 "kem " + r.kem().name() + "; " + describe(ev));
         return new ReleaseResponse(ns, name, secret.info().version(), secret.info().kind(), r.kem(), sealed[0],
                 sealed[1]);
@@ -246,11 +268,11 @@ public final class KeyBroker {
         try {
             KbsStore.SecretValue secret = store.read(ns, name, null);
             appraise(ns, name, ev, now);
-            store.record(actor, "release.gramine", ns, name + "@" + secret.info().version(), "ok", "ra-tls");
+            decide(actor, "release.gramine", ns, name + "@" + secret.info().version(), "ok", "ra-tls");
             return secret.value();
         } catch (KbsException e) {
             if (e.httpStatus() != 503) {
-                store.record(actor, "release.gramine", ns, name, "denied", e.getMessage());
+                decide(actor, "release.gramine", ns, name, "denied", e.getMessage());
             }
             throw e;
         }
@@ -258,7 +280,7 @@ public final class KeyBroker {
 
     /** Records a denial that happened before the broker saw a request (e.g. an RA-TLS certificate rejected). */
     public void recordDenial(String actor, String action, String ns, String name, String why) throws KbsException {
-        store.record(actor, action, ns, name, "denied", why);
+        decide(actor, action, ns, name, "denied", why);
     }
 
     private VerifiedEvidence verify(byte[] evidence, byte[] collateral, Instant now) throws KbsException {

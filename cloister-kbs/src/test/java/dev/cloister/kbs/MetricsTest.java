@@ -25,6 +25,15 @@ class MetricsTest {
             assertThatThrownBy(() -> broker.anonymous().call("POST", "/v1/release",
                     com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()))
                     .isInstanceOf(KbsException.class);
+            // One key released to evidence the policy accepts, one denied to another enclave.
+            broker.owner().storeSecret("lab", "k", SecretKind.AES256, new byte[32], false);
+            broker.owner().setPolicy("lab", "k", TestSupport.allowPolicy());
+            KbsClient workload = broker.anonymous();
+            workload.release("lab", "k", null, HpkeSuite.X25519, TestSupport.source(TestSupport.good(),
+                    dev.cloister.attestation.TcbStatus.UP_TO_DATE, java.time.Instant.now()));
+            assertThatThrownBy(() -> workload.release("lab", "k", null, HpkeSuite.X25519, TestSupport.source(
+                    TestSupport.sgx(new byte[32], false, 1), dev.cloister.attestation.TcbStatus.UP_TO_DATE,
+                    java.time.Instant.now()))).isInstanceOf(KbsException.class);
 
             assertThat(get(http, broker.url(), null).statusCode()).isEqualTo(401);
             assertThat(get(http, broker.url(), broker.ownerToken()).statusCode()).isEqualTo(403);
@@ -32,12 +41,14 @@ class MetricsTest {
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(r.headers().firstValue("Content-Type").orElseThrow()).startsWith("text/plain");
             assertThat(r.body())
-                    .contains("cloister_kbs_requests_total{endpoint=\"nonce\",status=\"200\"} 1")
+                    .contains("cloister_kbs_requests_total{endpoint=\"nonce\",status=\"200\"} 3")
                     .contains("cloister_kbs_requests_total{endpoint=\"release\",status=\"400\"} 1")
-                    .contains("cloister_kbs_releases_total{outcome=\"failed\"} 1")
+                    .contains("cloister_kbs_requests_total{endpoint=\"release\",status=\"200\"} 1")
+                    .contains("cloister_kbs_releases_total{channel=\"https\",outcome=\"released\"} 1")
+                    .contains("cloister_kbs_releases_total{channel=\"https\",outcome=\"denied\"} 1")
                     .contains("cloister_kbs_requests_total{endpoint=\"metrics\",status=\"403\"} 1")
                     .contains("cloister_kbs_nonces_outstanding 1")
-                    .contains("cloister_kbs_request_duration_seconds_bucket{endpoint=\"nonce\",le=\"10.0\"} 1")
+                    .contains("cloister_kbs_request_duration_seconds_bucket{endpoint=\"nonce\",le=\"10.0\"} 3")
                     .doesNotContain("lab");
             assertThat(r.body()).containsPattern("cloister_kbs_audit_entries_appended_total [1-9]");
             assertThat(get(http, broker.url(), auditor).statusCode()).isEqualTo(200);

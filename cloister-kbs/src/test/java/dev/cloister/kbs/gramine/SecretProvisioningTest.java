@@ -40,13 +40,15 @@ class SecretProvisioningTest {
     private final byte[] key = HexFormat.of().parseHex("00112233445566778899aabbccddeeff");
     private final Instant now = Instant.now();
 
+    private KeyBroker broker;
+
     @BeforeEach
     void start() throws Exception {
         store = KbsStore.open(dir.resolve("kbs.db").toString(), MasterKey.generate(), Clock.systemUTC());
         store.createNamespace("t", "alice");
         store.storeSecret("t", "alice", "pf", SecretKind.PF_KEY, key, false);
         store.setPolicy("t", "alice", "pf", Policies.parse(TestSupport.allowPolicy()).toText());
-        KeyBroker broker = new KeyBroker(store, TestSupport.verifier(), Policies::parse,
+        broker = new KeyBroker(store, TestSupport.verifier(), Policies::parse,
                 new NonceStore(Duration.ofMinutes(1), 100));
         Tls tls = Tls.selfSigned(now);
         serverCert = tls.chain()[0];
@@ -106,6 +108,8 @@ class SecretProvisioningTest {
         GramineClient c = new GramineClient(rd -> quote(TestSupport.good(), rd), true, true);
         assertThat(c.provision(server.address(), serverCert)).isEqualTo(key);
         assertThat(lastAudit()).isEqualTo("release.gramine ok ra-tls");
+        // Counted for the broker's metrics as the Gramine channel's release.
+        assertThat(broker.releaseDecisions()).containsEntry("release.gramine ok", 1L);
     }
 
     @Test
@@ -128,6 +132,8 @@ class SecretProvisioningTest {
         GramineClient c = new GramineClient(rd -> quote(other, rd), true, false);
         assertThatThrownBy(() -> c.provision(server.address(), serverCert)).isInstanceOf(IOException.class);
         assertThat(lastAudit()).startsWith("release.gramine denied policy denied: mrenclave 4444");
+        assertThat(broker.releaseDecisions()).containsEntry("release.gramine denied", 1L)
+                .doesNotContainKey("release.gramine ok");
     }
 
     @Test
