@@ -249,7 +249,13 @@ public final class KbsStore implements AutoCloseable {
                 throw e;
             }
         } finally {
-            q.add(slot);
+            if (closed) {
+                // close() has drained the queues already: a connection handed back now would never be closed.
+                close(slot.c);
+                slot.c = null;
+            } else {
+                q.add(slot);
+            }
             if (audited) {
                 auditLock.unlock();
             }
