@@ -374,7 +374,7 @@ public final class KbsServer implements AutoCloseable {
             long size = parseLong(required(q, "size"), "size");
             var proof = broker.auditInclusion(who, seq, size);
             ObjectNode n = JSON.createObjectNode();
-            n.set("entry", auditJson(proof.getKey()));
+            n.set("entry", proof.getKey().toJson());
             n.put("size", size);
             ArrayNode a = n.putArray("proof");
             proof.getValue().forEach(h -> a.add(HexFormat.of().formatHex(h)));
@@ -406,7 +406,7 @@ public final class KbsServer implements AutoCloseable {
             ObjectNode n = JSON.createObjectNode();
             ArrayNode a = n.putArray("entries");
             for (AuditEntry e : broker.audit(who, after, limit)) {
-                a.add(auditJson(e));
+                a.add(e.toJson());
             }
             return n;
         }
@@ -448,11 +448,6 @@ public final class KbsServer implements AutoCloseable {
             throw KbsException.badRequest("missing query parameter " + name);
         }
         return v;
-    }
-
-    /** The JSON form of an audit entry (hashes in hex); see {@link AuditEntry#toJson()}. */
-    public static ObjectNode auditJson(AuditEntry e) {
-        return e.toJson();
     }
 
     private static ObjectNode info(SecretInfo s) {

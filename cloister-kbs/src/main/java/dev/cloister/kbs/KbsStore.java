@@ -888,6 +888,9 @@ public final class KbsStore implements AutoCloseable {
     public List<PolicyProposal> proposals(String ns) throws KbsException {
         checkNamespace(ns);
         return tx(false, c -> {
+            if (!namespaceExists(c, ns)) {
+                throw KbsException.notFound("no namespace " + ns);
+            }
             List<String> ids = new ArrayList<>();
             try (PreparedStatement ps = c.prepareStatement("SELECT id FROM policy_proposals WHERE namespace = ? AND "
                     + "state = 'pending' ORDER BY created_at, id")) {

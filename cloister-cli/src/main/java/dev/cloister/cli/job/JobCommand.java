@@ -170,7 +170,7 @@ public final class JobCommand implements Runnable {
                     if (log.hasKey(broker.client)) {
                         logged = log.check(c, broker.client);
                         var cp = logged.checkpoint();
-                        var v = log.verifier(broker.client);
+                        var v = logged.verifier();
                         proven = dev.cloister.cli.kbs.LogCheck.proof(() -> kb.provenHistory(rec.secret(), v, cp),
                                 "the broker's audit log").size();
                     }

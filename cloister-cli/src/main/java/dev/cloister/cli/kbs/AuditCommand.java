@@ -219,11 +219,11 @@ public final class AuditCommand {
         @Override
         public Integer call() throws Exception {
             if (seqs.isEmpty() == !all) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "give entry numbers or --all, not both");
+                throw new CommandLine.ParameterException(spec.commandLine(), "give entry numbers or --all (exactly one of the two)");
             }
             var c = client.client(true);
             LogCheck.Result r = log.check(c, client);
-            AuditLogVerifier v = log.verifier(client);
+            AuditLogVerifier v = r.verifier();
             List<AuditEntry> proved = new java.util.ArrayList<>();
             if (all) {
                 proved.addAll(LogCheck.proof(() -> v.proveVisible(c, r.checkpoint()), "the log"));

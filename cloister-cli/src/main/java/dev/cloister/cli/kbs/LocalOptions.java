@@ -1,6 +1,7 @@
 package dev.cloister.cli.kbs;
 
 import dev.cloister.core.CloisterException;
+import dev.cloister.kbs.KbsException;
 import dev.cloister.kbs.KbsStore;
 import dev.cloister.kbs.MasterKey;
 import java.nio.file.Path;
@@ -34,7 +35,19 @@ public final class LocalOptions {
         return MasterKey.load(masterKey != null ? masterKey : home().resolve("kbs-master.key"), create);
     }
 
+    /**
+     * Opens the database; with {@code create} false (commands that read or export an existing broker) neither the
+     * master key nor an SQLite database is made, so a mistyped path is an error, not a new empty broker.
+     */
     KbsStore open(boolean create) throws CloisterException {
-        return KbsStore.open(db(), masterKey(create), Clock.systemUTC());
+        String d = db();
+        if (!create && !d.startsWith("jdbc:postgresql:")) {
+            Path file = Path.of(d.startsWith("jdbc:sqlite:") ? d.substring("jdbc:sqlite:".length()) : d);
+            if (!java.nio.file.Files.isRegularFile(file)) {
+                throw KbsException.badRequest("no broker database at " + file + " (pass --db, or start one with "
+                        + "'cloister kbs serve')");
+            }
+        }
+        return KbsStore.open(d, masterKey(create), Clock.systemUTC());
     }
 }

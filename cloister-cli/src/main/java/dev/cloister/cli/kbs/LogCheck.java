@@ -34,8 +34,8 @@ public final class LogCheck {
     @Option(names = "--no-state", description = "Neither read nor keep a checkpoint: only check the signature.")
     boolean noState;
 
-    /** What one check found. */
-    public record Result(Checkpoint checkpoint, Checkpoint previous, Path state) {}
+    /** What one check found, and the verifier it used (for proving entries against the same checkpoint). */
+    public record Result(Checkpoint checkpoint, Checkpoint previous, Path state, AuditLogVerifier verifier) {}
 
     /** Fetches the broker's checkpoint, verifies it and its consistency with the kept one, and keeps it. */
     public Result check(KbsClient client, ClientOptions where) throws CloisterException {
@@ -43,7 +43,7 @@ public final class LogCheck {
         String note = client.auditCheckpoint();
         Checkpoint now = proof(() -> v.checkpoint(note), "the broker's checkpoint");
         if (noState) {
-            return new Result(now, null, null);
+            return new Result(now, null, null, v);
         }
         Path file = state != null ? state : LocalOptions.home().resolve("checkpoints")
                 .resolve(now.origin().replaceAll("[^A-Za-z0-9._-]", "_"));
@@ -53,7 +53,7 @@ public final class LogCheck {
             try {
                 old = Files.readString(file, StandardCharsets.UTF_8);
             } catch (IOException e) {
-                throw KbsException.badRequest("cannot read kept checkpoint " + file + ": " + e.getMessage());
+                throw KbsException.badRequest("cannot read kept checkpoint " + file + ": " + why(e));
             }
             kept = proof(() -> v.checkpoint(old), "the checkpoint kept in " + file);
             Checkpoint before = kept;
@@ -68,9 +68,9 @@ public final class LogCheck {
             Files.createDirectories(file.toAbsolutePath().getParent());
             AtomicFiles.writeBytes(file, true, note.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw KbsException.badRequest("cannot keep the checkpoint in " + file + ": " + e.getMessage());
+            throw KbsException.badRequest("cannot keep the checkpoint in " + file + ": " + why(e));
         }
-        return new Result(now, kept, file);
+        return new Result(now, kept, file, v);
     }
 
     /** Whether a log key is configured (option, environment or the file next to the certificate). */
@@ -79,8 +79,19 @@ public final class LogCheck {
                 || Files.exists(where.caFile().toAbsolutePath().resolveSibling("kbs-log-key"));
     }
 
+    /** The JDK's file exceptions carry only the path as their message; say what went wrong with it. */
+    private static String why(IOException e) {
+        return switch (e) {
+            case java.nio.file.NoSuchFileException n -> "no such file or folder " + n.getFile();
+            case java.nio.file.AccessDeniedException a -> "permission denied on " + a.getFile();
+            case java.nio.file.FileSystemException f -> f.getReason() != null ? f.getFile() + ": " + f.getReason()
+                    : "cannot write " + f.getFile();
+            default -> e.getMessage();
+        };
+    }
+
     /** The verifier for the pinned key. */
-    public AuditLogVerifier verifier(ClientOptions where) throws CloisterException {
+    private AuditLogVerifier verifier(ClientOptions where) throws CloisterException {
         String k = logKey != null ? logKey : System.getenv("CLOISTER_KBS_LOG_KEY");
         if (k == null) {
             Path f = where.caFile().toAbsolutePath().resolveSibling("kbs-log-key");
@@ -94,8 +105,12 @@ public final class LogCheck {
                 throw KbsException.badRequest("cannot read " + f + ": " + e.getMessage());
             }
         }
-        String key = k;
-        return new AuditLogVerifier(proof(() -> NoteVerifier.parse(key), "--log-key"));
+        try {
+            return new AuditLogVerifier(NoteVerifier.parse(k));
+        } catch (ProofException e) {
+            // A key that does not parse is a bad argument (exit 3), not a failed check.
+            throw KbsException.badRequest("--log-key: " + e.getMessage());
+        }
     }
 
     /** Runs a check; a failed proof is a denial (exit 1) that says what did not verify. */

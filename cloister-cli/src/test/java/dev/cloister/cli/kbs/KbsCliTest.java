@@ -276,6 +276,19 @@ class KbsCliTest {
         assertThat(altered.err()).contains("the checkpoint kept in " + state).contains("does not verify");
         Run neither = run(concat(new String[] {"kbs", "audit", "prove", "--no-state"}, owner));
         assertThat(neither.exit()).isEqualTo(ExitCodes.USAGE);
+        // A key that does not parse is a bad argument, not a failed check; a missing database is not created.
+        Run badKey = run(concat(new String[] {"kbs", "audit", "checkpoint", "--no-state", "--log-key", "garbage"},
+                owner));
+        assertThat(badKey.exit()).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(badKey.err()).contains("--log-key: a verifier key is <name>+<key id>+<key>");
+        Path missing = dir.resolve("missing.db");
+        Run noDb = run("kbs", "audit", "key", "--db", missing.toString(), "--master-key", master.toString());
+        assertThat(noDb.exit()).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(noDb.err()).contains("no broker database at " + missing);
+        assertThat(missing).doesNotExist();
+        Run noFolder = run(concat(new String[] {"kbs", "audit", "checkpoint", "--state", "/proc/nope/x"}, owner));
+        assertThat(noFolder.exit()).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(noFolder.err()).contains("cannot keep the checkpoint in /proc/nope/x: ");
     }
 
     @Test
@@ -307,6 +320,9 @@ class KbsCliTest {
         Run ok = run(concat(new String[] {"kbs", "policy", "approve", "dave", id}, two));
         assertThat(ok.exit()).as(ok.err()).isEqualTo(0);
         assertThat(run(concat(new String[] {"kbs", "policy", "show", "dave/k"}, two)).out()).isEqualTo(ok.out());
+        Run nobody = run(client("kbs", "policy", "proposals", "nobody"));
+        assertThat(nobody.exit()).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(nobody.err()).contains("no namespace nobody");
     }
 
     private static String[] concat(String[] a, String[] b) {

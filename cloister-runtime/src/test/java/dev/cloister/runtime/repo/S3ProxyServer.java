@@ -74,19 +74,24 @@ public final class S3ProxyServer implements AutoCloseable {
             if (!p.isAlive()) {
                 throw new IOException("s3proxy exited: " + Files.readString(workDir.resolve("s3proxy.log")));
             }
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                if (!p.isAlive()) {
-                    throw new IOException("s3proxy exited: " + Files.readString(workDir.resolve("s3proxy.log")));
-                }
+            if (listening(port) && p.isAlive()) {
+                // Alive after the port answered: the port is s3proxy's, not another process's that took it.
                 return new S3ProxyServer(p, URI.create("http://127.0.0.1:" + port));
-            } catch (IOException notYet) {
-                Thread.sleep(100);
             }
+            Thread.sleep(100);
         }
         p.destroyForcibly();
         p.waitFor();
         throw new IOException("s3proxy did not start within 60 s");
+    }
+
+    private static boolean listening(int port) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+            return true;
+        } catch (IOException notYet) {
+            return false;
+        }
     }
 
     public static StaticCredentialsProvider credentials() {
