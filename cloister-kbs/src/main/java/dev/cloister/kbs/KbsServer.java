@@ -158,7 +158,7 @@ public final class KbsServer implements AutoCloseable {
         }
         Principal who = authenticate(x);
         limit("token:" + who.tokenId());
-        if (!(who.role() == Role.ADMIN || who.role() == Role.AUDITOR && who.namespace() == null)) {
+        if (!who.global()) {
             throw KbsException.denied("metrics need an admin or global auditor token");
         }
         return metrics.scrape();

@@ -174,7 +174,7 @@ public final class KeyBroker {
 
     /** Audit entries visible to this principal. */
     public List<AuditEntry> audit(Principal p, long after, int limit) throws KbsException {
-        if (p.role() == Role.ADMIN || p.role() == Role.AUDITOR && p.namespace() == null) {
+        if (p.global()) {
             return store.audit(null, after, limit);
         }
         return store.audit(p.namespace(), after, limit);
@@ -182,7 +182,7 @@ public final class KeyBroker {
 
     /** Verifies the audit chain (admin or global auditor). */
     public AuditReport verifyAudit(Principal p) throws KbsException {
-        if (!(p.role() == Role.ADMIN || p.role() == Role.AUDITOR && p.namespace() == null)) {
+        if (!p.global()) {
             throw KbsException.denied("verifying the whole audit chain needs an admin or global auditor token");
         }
         return store.verifyAudit();
@@ -194,7 +194,7 @@ public final class KeyBroker {
      */
     public Map.Entry<AuditEntry, List<byte[]>> auditInclusion(Principal p, long seq, long size) throws KbsException {
         AuditEntry e = seq >= 1 ? store.auditEntry(seq) : null;
-        boolean visible = e != null && (p.role() == Role.ADMIN || p.role() == Role.AUDITOR && p.namespace() == null
+        boolean visible = e != null && (p.global()
                 || e.namespace() != null && e.namespace().equals(p.namespace()));
         if (!visible) {
             throw KbsException.notFound("no audit entry " + seq + " visible to this token");

@@ -13,9 +13,14 @@ public record Principal(String tokenId, Role role, String namespace) {
         return "token:" + tokenId;
     }
 
+    /** Whether this principal sees every namespace: an admin or an auditor confined to none. */
+    public boolean global() {
+        return role == Role.ADMIN || role == Role.AUDITOR && namespace == null;
+    }
+
     /** Whether this principal may read {@code ns}. */
     public boolean canRead(String ns) {
-        return role == Role.ADMIN || namespace == null && role == Role.AUDITOR || ns.equals(namespace);
+        return global() || ns.equals(namespace);
     }
 
     /** Whether this principal may change secrets and policies in {@code ns}. */
