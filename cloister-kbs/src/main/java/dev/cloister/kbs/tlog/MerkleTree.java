@@ -106,11 +106,11 @@ public final class MerkleTree {
             }
             if ((fn & 1) == 1 || fn == sn) {
                 r = node(p, r);
-                if ((fn & 1) == 0) {
-                    while ((fn & 1) == 0 && fn != 0) {
-                        fn >>= 1;
-                        sn >>= 1;
-                    }
+                if (fn != 0) {
+                    // Climb past the levels where this node is a left child with no right sibling.
+                    int z = Long.numberOfTrailingZeros(fn);
+                    fn >>= z;
+                    sn >>= z;
                 }
             } else {
                 r = node(r, p);
@@ -161,10 +161,9 @@ public final class MerkleTree {
         }
         long fn = oldSize - 1;
         long sn = newSize - 1;
-        while ((fn & 1) == 1) {
-            fn >>= 1;
-            sn >>= 1;
-        }
+        int ones = Long.numberOfTrailingZeros(~fn);
+        fn >>= ones;
+        sn >>= ones;
         byte[] fr = path.getFirst();
         byte[] sr = path.getFirst();
         for (byte[] c : path.subList(1, path.size())) {
@@ -174,11 +173,10 @@ public final class MerkleTree {
             if ((fn & 1) == 1 || fn == sn) {
                 fr = node(c, fr);
                 sr = node(c, sr);
-                if ((fn & 1) == 0) {
-                    while ((fn & 1) == 0 && fn != 0) {
-                        fn >>= 1;
-                        sn >>= 1;
-                    }
+                if (fn != 0) {
+                    int z = Long.numberOfTrailingZeros(fn);
+                    fn >>= z;
+                    sn >>= z;
                 }
             } else {
                 sr = node(sr, c);
