@@ -236,8 +236,8 @@ public final class KeyBroker {
             nonces.consume(r.nonce(), now);
             ev = verify(r.evidence(), r.collateral(), now);
             if (!ReleaseBinding.matches(ev.reportData(), r.nonce(), r.publicKey())) {
-                throw KbsException.denied("report data is not SHA-256(nonce || publicKey): the evidence was made "
-                        + "for another nonce or key");
+                throw KbsException.denied("report data is not SHA-256(nonce || publicKey) followed by a record "
+                        + "hash or zeros: the evidence was made for another nonce or key");
             }
             KbsStore.Releasable rel = store.readForRelease(ns, name, r.version());
             secret = rel.secret();
@@ -343,7 +343,11 @@ public final class KeyBroker {
             case dev.cloister.attestation.SnpMeasurements m -> "measurement "
                     + java.util.HexFormat.of().formatHex(m.measurement());
         };
+        // The job record the enclave bound into its evidence, so the owner's audit log says what ran, not only which
+        // program.
+        byte[] record = ev.reportData() != null && ev.reportData().length == 64 ? ReleaseBinding.recordHash(ev.reportData()) : null;
         return ev.teeType() + " " + id + " tcb " + ev.tcbStatus().intelName()
+                + (record == null ? "" : " record " + java.util.HexFormat.of().formatHex(record))
                 + (ev.simulated() ? " SIMULATED (" + ev.rootUsed() + ")" : " root " + ev.rootUsed());
     }
 }

@@ -188,6 +188,44 @@ class ReleaseEndToEndTest {
 
     @ParameterizedTest
     @MethodSource("dbs")
+    void aJobClauseReleasesOnlyToEvidenceBoundToThatRecordAndTheAuditNamesIt(String kind) throws Exception {
+        start(kind);
+        byte[] record = new byte[32];
+        new Random(3).nextBytes(record);
+        String hex = HexFormat.of().formatHex(record);
+        owner.setPolicy("alice", "pf", TestSupport.allowPolicy() + " JOB:" + hex);
+        // The old form (32 zero bytes after the binding) no longer gets this key.
+        assertDenied(() -> release(TestSupport.good(), TcbStatus.UP_TO_DATE), "not the registered " + hex);
+        // Another record (one bit differs): denied, and the denial is audited.
+        byte[] other = record.clone();
+        other[0] ^= 1;
+        assertDenied(() -> workload.call("POST", "/v1/release", boundRequest(other)), "not the registered " + hex);
+        assertThat(lastAudit()).startsWith("release denied policy denied: the evidence is bound to job record "
+                + HexFormat.of().formatHex(other));
+        // The registered record: released, and the audit entry names the record that ran.
+        JsonNode ok = workload.call("POST", "/v1/release", boundRequest(record));
+        assertThat(ok.path("version").asInt()).isEqualTo(1);
+        assertThat(lastAudit()).startsWith("release ok kem X25519; SGX mrenclave ").contains(" record " + hex + " ");
+        // A policy without the clause still accepts the old form.
+        owner.setPolicy("alice", "pf", TestSupport.allowPolicy());
+        assertThat(release(TestSupport.good(), TcbStatus.UP_TO_DATE).value()).isEqualTo(pfKey);
+        assertThat(lastAudit()).doesNotContain(" record ");
+    }
+
+    private ObjectNode boundRequest(byte[] record) throws Exception {
+        byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
+        AsymmetricCipherKeyPair kp = HpkeSuite.X25519.generateKeyPair();
+        byte[] pk = HpkeSuite.X25519.publicKey(kp);
+        ObjectNode req = request(nonce, kp, HpkeSuite.X25519);
+        byte[][] ev = TestSupport.quote(TestSupport.good(), ReleaseBinding.reportData(nonce, pk, record),
+                TcbStatus.UP_TO_DATE, clock.instant());
+        req.put("evidence", TestSupport.b64(ev[0]));
+        req.put("collateral", TestSupport.b64(ev[1]));
+        return req;
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
     void malformedUnknownAndUnauthorized(String kind) throws Exception {
         start(kind);
         HttpResponse<byte[]> r = workload.send("POST", "/v1/release", "{\"namespace\":".getBytes(StandardCharsets.UTF_8));

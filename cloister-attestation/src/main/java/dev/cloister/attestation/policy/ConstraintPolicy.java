@@ -55,6 +55,8 @@ import java.util.stream.Collectors;
  * @param snpMinTcb minimum REPORTED_TCB, compared byte by byte (each byte is one SPL in every AMD layout)
  * @param snpMaxVmpl highest VMPL the report may come from (0 is the most privileged)
  * @param snpHostData required SNP HOST_DATA (32-byte hex), the host-supplied value bound at launch
+ * @param jobRecord required second half of the report data (32-byte hex): the SHA-256 of the job record the
+ *     enclave ran, which Cloister's launchers put there (report data = SHA-256(nonce || key) || record hash)
  */
 public record ConstraintPolicy(
         List<String> mrEnclaves, String mrSigner, Integer isvProdId, Integer minIsvSvn,
@@ -63,7 +65,7 @@ public record ConstraintPolicy(
         List<String> mrTds, String rtmr0, String rtmr1, String rtmr2, String rtmr3, String mrConfigId,
         Long tdAttributesValue, Long tdAttributesMask, boolean allowSeptVe, String mrServiceTd,
         List<String> snpMeasurements, Long snpPolicyValue, Long snpPolicyMask, Long snpMinTcb, Integer snpMaxVmpl,
-        String snpHostData)
+        String snpHostData, String jobRecord)
         implements Policy {
 
     /** TD_ATTRIBUTES.DEBUG. */
@@ -146,6 +148,14 @@ public record ConstraintPolicy(
             if (!MessageDigest.isEqual(want, seen)) {
                 r.add("report data " + HEX.formatHex(ev.reportData()) + " does not start with the expected "
                         + reportData);
+            }
+        }
+        if (jobRecord != null) {
+            byte[] want = HEX.parseHex(jobRecord);
+            byte[] seen = java.util.Arrays.copyOfRange(ev.reportData(), 32, 64);
+            if (!MessageDigest.isEqual(want, seen)) {
+                r.add("the evidence is bound to job record " + HEX.formatHex(seen) + ", not the registered "
+                        + jobRecord + " (the record the enclave ran differs from the one the owner submitted)");
             }
         }
         checkTeeScope(ev.teeType(), r);
@@ -309,6 +319,7 @@ public record ConstraintPolicy(
         if (snpMinTcb != null) t.add(String.format("MINTCB:%016x", snpMinTcb));
         if (snpMaxVmpl != null) t.add("VMPL:" + snpMaxVmpl);
         if (snpHostData != null) t.add("HOSTDATA:" + snpHostData);
+        if (jobRecord != null) t.add("JOB:" + jobRecord);
         return String.join(" ", t);
     }
 

@@ -67,6 +67,7 @@ public final class Policies {
         YAML_KEYS.put("snp-min-tcb", "MINTCB");
         YAML_KEYS.put("snp-max-vmpl", "VMPL");
         YAML_KEYS.put("snp-host-data", "HOSTDATA");
+        YAML_KEYS.put("job-record", "JOB");
     }
 
     private Policies() {}
@@ -231,6 +232,7 @@ public final class Policies {
         Long snpMinTcb;
         Integer snpMaxVmpl;
         String snpHostData;
+        String jobRecord;
 
         void apply(String key, String value, String where) throws PolicyException {
             if (value.isEmpty()) {
@@ -280,9 +282,10 @@ public final class Policies {
                 case "MINTCB" -> snpMinTcb = u64(value, where);
                 case "VMPL" -> snpMaxVmpl = integer(value, 0, 3, where);
                 case "HOSTDATA" -> snpHostData = hex(value, 32, 32, where);
+                case "JOB" -> jobRecord = hex(value, 32, 32, where);
                 default -> throw new PolicyException("policy " + where + ": unknown constraint " + key
                         + " (known: E S PROD SVN TCB ADV DEBUG SIM AGE EXPIRED RD MRTD RTMR0-3 MRCONFIGID TDATTR"
-                        + " SEPTVE MRSERVICETD MEASUREMENT SNPPOLICY MINTCB VMPL HOSTDATA)");
+                        + " SEPTVE MRSERVICETD MEASUREMENT SNPPOLICY MINTCB VMPL HOSTDATA JOB)");
             }
         }
 
@@ -291,7 +294,7 @@ public final class Policies {
                     tcb == null ? List.of(TcbStatus.UP_TO_DATE) : tcb, advisories, maxAge, allowExpired, reportData,
                     allowSimulated, mrTds, rtmr[0], rtmr[1], rtmr[2], rtmr[3], mrConfigId, tdAttrValue, tdAttrMask,
                     allowSeptVe, mrServiceTd, measurements, snpPolicyValue, snpPolicyMask, snpMinTcb, snpMaxVmpl,
-                    snpHostData);
+                    snpHostData, jobRecord);
         }
     }
 

@@ -199,6 +199,35 @@ class PolicyTest {
                 + " does not start with the expected " + HEX.formatHex(other));
     }
 
+    @Test
+    void jobRecordClauseRequiresTheSecondHalfOfTheReportData() throws Exception {
+        byte[] record = new byte[32];
+        new Random(9).nextBytes(record);
+        byte[] rd = new byte[64];
+        new Random(8).nextBytes(rd);
+        System.arraycopy(record, 0, rd, 32, 32);
+        var bound = ev(sgx(1, 2, 1, 3, false), TcbStatus.UP_TO_DATE, List.of(), rd, false);
+        assertThat(appraise("JOB:" + HEX.formatHex(record), bound).accepted()).isTrue();
+        // YAML spelling, and the canonical text keeps the clause.
+        assertThat(Policies.parse("job-record: \"" + HEX.formatHex(record) + "\"").toText())
+                .isEqualTo("TCB:UpToDate JOB:" + HEX.formatHex(record));
+        // One bit of the record hash differs: denied, naming both values.
+        byte[] other = record.clone();
+        other[31] ^= 1;
+        Verdict v = appraise("JOB:" + HEX.formatHex(other), bound);
+        assertThat(v.accepted()).isFalse();
+        assertThat(v.explanation()).contains("job record " + HEX.formatHex(record)).contains(HEX.formatHex(other));
+        // The old form (32 zero bytes after the binding) does not satisfy a JOB clause...
+        byte[] old = Arrays.copyOf(rd, 64);
+        Arrays.fill(old, 32, 64, (byte) 0);
+        var unbound = ev(sgx(1, 2, 1, 3, false), TcbStatus.UP_TO_DATE, List.of(), old, false);
+        assertThat(appraise("JOB:" + HEX.formatHex(record), unbound).accepted()).isFalse();
+        // ...but stays valid under a policy without one.
+        assertThat(appraise("E:" + hex(32, 1), unbound).accepted()).isTrue();
+        assertBad("JOB:" + hex(31, 1), "value must be 32 bytes of hex, got 31");
+        assertBad("JOB:" + hex(32, 1) + " JOB:" + hex(32, 2), "JOB is given twice");
+    }
+
     // ---- TDX constraints
 
     @Test
