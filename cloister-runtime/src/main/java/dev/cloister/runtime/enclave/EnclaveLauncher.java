@@ -10,6 +10,9 @@ import dev.cloister.pf.PfException;
 import dev.cloister.pf.PfKey;
 import dev.cloister.pf.PfVersion;
 import dev.cloister.pf.ProtectedFiles;
+import dev.cloister.runtime.job.JobRecord;
+import dev.cloister.runtime.job.JobSpec;
+import dev.cloister.runtime.repo.ObjectId;
 import dev.cloister.runtime.sandbox.Bubblewrap;
 import dev.cloister.runtime.sandbox.SandboxSpec;
 import dev.cloister.runtime.sandbox.UnshareSandbox;
@@ -39,19 +42,41 @@ public final class EnclaveLauncher {
     public static final String STDOUT_PATH = "/cloister/stdout";
     public static final String STDERR_PATH = "/cloister/stderr";
 
-    /** Recomputes the measurement of a program root, checking every file against its trusted hash. */
+    /** Recomputes the measurement of a bundle, checking every file against its trusted hash. */
     @FunctionalInterface
     public interface Measurer {
         /**
          * @param bundle the bundle folder (manifest and files)
-         * @return the identity the evidence will state: MRENCLAVE is the bundle measurement
+         * @return the identity the evidence will state (MRENCLAVE is the bundle measurement) and the program the
+         *     bundle's measured manifest says to start
          * @throws CloisterException DENIED naming the first file whose hash does not match
          */
-        SgxMeasurements measure(Path bundle) throws CloisterException, IOException;
+        Program measure(Path bundle) throws CloisterException, IOException;
+    }
+
+    /**
+     * A measured bundle: its identity and how its manifest starts the program. Everything here comes from the
+     * measured manifest, never from the host.
+     *
+     * @param identity what the evidence states
+     * @param root the program's root directory as the launcher sees it (the bundle's files, nothing else)
+     * @param entrypoint the program, an absolute path inside {@code root}
+     * @param args the manifest's arguments, before the job's
+     * @param env the manifest's environment, which the job's extends
+     * @param workDir the program's working directory inside the root
+     */
+    public record Program(SgxMeasurements identity, String root, String entrypoint, List<String> args,
+            Map<String, String> env, String workDir) {
+        public Program {
+            args = List.copyOf(args);
+            env = Map.copyOf(env);
+        }
     }
 
     /** What the launcher reports to the host at the end. */
     public record Report(int programExit, List<String> written, List<String> missing) {}
+
+    private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     private final Measurer measurer;
     private final KeyProvisioner provisioner;
@@ -67,52 +92,78 @@ public final class EnclaveLauncher {
     }
 
     /**
-     * Runs a plan to the end.
+     * Runs a plan to the end. What runs is derived from the plan's job record and the measured bundle only; the
+     * record's hash is bound into the evidence of every key request, so the broker releases nothing for a record
+     * other than the one the owner registered, and every input is checked to be the exact repository object the
+     * record names. All of this happens before the program starts.
      *
      * @param stdoutCiphertext where the program's stdout goes, encrypted
      * @param stderrCiphertext where the program's stderr goes, encrypted
-     * @throws CloisterException DENIED when the measurement differs, the broker refuses or an input fails
-     *     authentication (the program then never runs); BAD_INPUT for a malformed input
+     * @throws CloisterException DENIED when the measurement differs, the broker refuses or an input is not the
+     *     record's object or fails authentication (the program then never runs); BAD_INPUT for a malformed plan
      */
     public Report run(EnclavePlan plan, Path stdoutCiphertext, Path stderrCiphertext, HostChannel host)
             throws CloisterException, IOException, InterruptedException {
-        Path root = Path.of(plan.root());
         host.tell("progress", HostChannel.object().put("stage", "launcher started"));
-        SgxMeasurements identity = measurer.measure(Path.of(plan.bundle()));
-        String measurement = java.util.HexFormat.of().formatHex(identity.mrEnclave());
-        if (plan.measurement() != null && !plan.measurement().equalsIgnoreCase(measurement)) {
-            throw new CloisterException(CloisterException.Kind.DENIED, "bundle measures " + measurement
-                    + ", not the " + plan.measurement() + " the job expects");
+        JobRecord rec = plan.job();
+        byte[] recordHash = rec.hash();
+        Program program = measurer.measure(Path.of(plan.bundle()));
+        String measurement = java.util.HexFormat.of().formatHex(program.identity().mrEnclave());
+        if (!"sim".equals(rec.backend())) {
+            throw new CloisterException(CloisterException.Kind.DENIED, "job " + rec.id() + " names backend "
+                    + rec.backend() + "; this launcher runs only sim jobs");
         }
-        host.tell("progress", HostChannel.object().put("stage", "measured").put("measurement", measurement));
+        if (rec.measurement() == null || !rec.measurement().equalsIgnoreCase(measurement)) {
+            throw new CloisterException(CloisterException.Kind.DENIED, "bundle measures " + measurement
+                    + ", not the " + rec.measurement() + " the job expects");
+        }
+        host.tell("progress", HostChannel.object().put("stage", "measured").put("measurement", measurement)
+                .put("record", java.util.HexFormat.of().formatHex(recordHash)));
+        for (JobRecord.Input in : rec.inputs()) {
+            checkName(rec, "input", in.name());
+        }
+        for (JobSpec.Output o : rec.outputs()) {
+            checkName(rec, "output", o.name());
+        }
+        // The secrets the record needs, each with the host's nonce for it; the plan decides nothing else here.
+        Map<String, String> nonces = new java.util.HashMap<>();
+        plan.keys().forEach(k -> nonces.putIfAbsent(k.secret(), k.nonce()));
+        java.util.Set<String> secrets = new java.util.LinkedHashSet<>();
+        secrets.add(rec.secret());
+        rec.inputs().forEach(i -> secrets.add(rec.keyOf(i.name())));
+        rec.outputs().forEach(o -> secrets.add(rec.keyOf(o.name())));
         Map<String, PfKey> keys = new java.util.HashMap<>();
         try {
             // Every key first: a denial for any of them stops the job before a byte is decrypted.
-            for (EnclavePlan.KeyRequest r : plan.keys()) {
-                if (!keys.containsKey(r.secret())) {
-                    keys.put(r.secret(), provisioner.obtain(r, identity, host));
+            for (String secret : secrets) {
+                String nonce = nonces.get(secret);
+                if (nonce == null) {
+                    throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the host gave no broker nonce for key "
+                            + secret + " of job " + rec.id());
                 }
+                keys.put(secret, provisioner.obtain(new EnclavePlan.KeyRequest(secret, nonce), program.identity(),
+                        recordHash, host));
             }
             host.tell("progress", HostChannel.object().put("stage", "key released").put("count", keys.size()));
             Path inputs = Files.createDirectories(memory.resolve("inputs"));
             Path outputs = Files.createDirectories(memory.resolve("outputs"));
-            for (EnclavePlan.Input in : plan.inputs()) {
-                decryptInput(in, inputs, keys.get(in.key()));
+            for (JobRecord.Input in : rec.inputs()) {
+                decryptInput(in, Path.of(plan.inputDir(), in.name() + ".pf"), inputs, keys.get(rec.keyOf(in.name())));
             }
-            host.tell("progress", HostChannel.object().put("stage", "inputs decrypted").put("count", plan.inputs().size()));
+            host.tell("progress", HostChannel.object().put("stage", "inputs decrypted").put("count", rec.inputs().size()));
             Path out = memory.resolve("stdout");
             Path err = memory.resolve("stderr");
-            int exit = runProgram(plan, root, inputs, outputs, out, err);
+            int exit = runProgram(plan, program, rec, inputs, outputs, out, err);
             host.tell("progress", HostChannel.object().put("stage", "program exited").put("exit", exit));
-            PfKey logKey = keys.get(plan.logKey());
+            PfKey logKey = keys.get(rec.secret());
             encrypt(out, stdoutCiphertext, STDOUT_PATH, logKey);
             encrypt(err, stderrCiphertext, STDERR_PATH, logKey);
             List<String> written = new ArrayList<>();
             List<String> missing = new ArrayList<>();
-            for (EnclavePlan.Output o : plan.outputs()) {
+            for (JobSpec.Output o : rec.outputs()) {
                 Path plain = underMount(outputs, o.path(), "/outputs/");
                 if (exit == 0 && Files.isRegularFile(plain)) {
-                    encrypt(plain, Path.of(o.ciphertext()), o.path(), keys.get(o.key()));
+                    encrypt(plain, Path.of(plan.outputDir(), o.name() + ".pf"), o.path(), keys.get(rec.keyOf(o.name())));
                     written.add(o.name());
                 } else {
                     missing.add(o.name());
@@ -131,10 +182,43 @@ public final class EnclaveLauncher {
         }
     }
 
-    private static void decryptInput(EnclavePlan.Input in, Path inputs, PfKey key) throws CloisterException, IOException {
+    /** Names become file names here; the owner's spec already restricts them, the record is checked again. */
+    private static void checkName(JobRecord rec, String what, String name) throws CloisterException {
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + rec.id() + ": " + what + " name '"
+                    + name + "' is not a plain name");
+        }
+    }
+
+    /** Fails closed unless the ciphertext is exactly the repository object the record names. */
+    private static void checkObject(JobRecord.Input in, Path ciphertext) throws CloisterException, IOException {
+        ObjectId want = ObjectId.parse(in.object());
+        java.security.MessageDigest sha;
+        try {
+            sha = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        try (InputStream is = Files.newInputStream(ciphertext)) {
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = is.read(buf)) > 0; ) {
+                sha.update(buf, 0, n);
+            }
+        } catch (NoSuchFileException e) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "input " + in.name() + ": ciphertext is missing");
+        }
+        if (!java.security.MessageDigest.isEqual(sha.digest(), java.util.HexFormat.of().parseHex(want.hex()))) {
+            throw new CloisterException(CloisterException.Kind.DENIED, "input " + in.name() + ": the ciphertext the host "
+                    + "gave is not object " + want + " that the job record names");
+        }
+    }
+
+    private static void decryptInput(JobRecord.Input in, Path ciphertext, Path inputs, PfKey key)
+            throws CloisterException, IOException {
+        checkObject(in, ciphertext);
         Path target = underMount(inputs, in.path(), "/inputs/");
         Files.createDirectories(target.getParent());
-        try (FileChannel ch = FileChannel.open(Path.of(in.ciphertext()), StandardOpenOption.READ)) {
+        try (FileChannel ch = FileChannel.open(ciphertext, StandardOpenOption.READ)) {
             AtomicFiles.<PfException>writeStream(target, false, os ->
                     ProtectedFiles.decrypt(ch, os, key, PathPolicy.expect(in.bound()), in.name(), n -> {}));
         } catch (NoSuchFileException e) {
@@ -162,11 +246,13 @@ public final class EnclaveLauncher {
         return p;
     }
 
-    private static int runProgram(EnclavePlan plan, Path root, Path inputs, Path outputs, Path out, Path err)
-            throws IOException, InterruptedException {
+    private static int runProgram(EnclavePlan plan, Program program, JobRecord rec, Path inputs, Path outputs, Path out,
+            Path err) throws IOException, InterruptedException {
+        Path root = Path.of(program.root());
         List<String> command = new ArrayList<>();
-        command.add(plan.entrypoint());
-        command.addAll(plan.args());
+        command.add(program.entrypoint());
+        command.addAll(program.args());
+        command.addAll(rec.args());
         SandboxSpec.Builder b = SandboxSpec.builder(command);
         // The root's entries are bound one by one rather than the root at "/", which would cover the sandbox's
         // own /proc and /dev.
@@ -185,11 +271,14 @@ public final class EnclaveLauncher {
         }
         b.readOnly(inputs, "/inputs")
                 .writable(outputs, "/outputs")
-                .workDir(plan.workDir());
+                .workDir(program.workDir());
         if (!Files.exists(root.resolve("tmp"))) {
             b.tmpfs("/tmp"); // a private scratch space, in memory; a bundle that ships /tmp files keeps them instead
         }
-        for (Map.Entry<String, String> e : plan.env().entrySet()) {
+        // The bundle's environment, extended by the job's (sorted, so the order never depends on the host).
+        Map<String, String> env = new java.util.TreeMap<>(program.env());
+        env.putAll(rec.env());
+        for (Map.Entry<String, String> e : env.entrySet()) {
             b.env(e.getKey(), e.getValue());
         }
         SandboxSpec inner = b.build();

@@ -2,6 +2,7 @@ package dev.cloister.runtime.enclave;
 
 import dev.cloister.attestation.SgxMeasurements;
 import dev.cloister.bundle.Bundle;
+import dev.cloister.bundle.BundleSpec;
 import dev.cloister.core.CloisterException;
 import java.io.FileOutputStream;
 import java.io.FileDescriptor;
@@ -50,12 +51,18 @@ public final class LauncherMain {
         System.exit(code);
     }
 
-    /** Opens the bundle, re-hashes every file against its manifest, and states its identity. */
-    static SgxMeasurements measure(Path dir) throws CloisterException {
+    /**
+     * Opens the bundle, re-hashes every file against its manifest, and states its identity and the program its
+     * measured manifest starts.
+     */
+    static EnclaveLauncher.Program measure(Path dir) throws CloisterException {
         Bundle b = Bundle.open(dir);
         b.verify();
         byte[] signer = b.sigstruct().map(s -> s.mrSigner()).orElse(new byte[32]);
-        return new SgxMeasurements(HexFormat.of().parseHex(b.measurement()), signer, b.spec().isvProdId(),
+        SgxMeasurements id = new SgxMeasurements(HexFormat.of().parseHex(b.measurement()), signer, b.spec().isvProdId(),
                 b.spec().isvSvn(), new byte[16], false);
+        var argv = b.spec().argv();
+        return new EnclaveLauncher.Program(id, dir.resolve(BundleSpec.ROOT).toString(), b.entrypoint(),
+                argv.isEmpty() ? argv : argv.subList(1, argv.size()), b.spec().env(), "/");
     }
 }

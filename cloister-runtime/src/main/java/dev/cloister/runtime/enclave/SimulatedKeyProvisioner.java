@@ -12,7 +12,8 @@ import java.util.Base64;
 
 /**
  * Obtains the job key with simulated SGX evidence: a quote from Cloister's published simulation PKI stating the
- * measured identity, bound to the broker's nonce and a fresh HPKE key, relayed through the host. As on hardware,
+ * measured identity, bound to the broker's nonce, a fresh HPKE key and the job record's hash, relayed through the
+ * host. As on hardware,
  * the enclave states what to quote and the host's (simulated) quoting enclave signs it
  * ({@link SimulatedQuotingEnclave}). The broker accepts the quote only under a policy that allows simulation, and its
  * audit log records it as simulated.
@@ -21,7 +22,7 @@ public final class SimulatedKeyProvisioner implements KeyProvisioner {
     public SimulatedKeyProvisioner() {}
 
     @Override
-    public PfKey obtain(EnclavePlan.KeyRequest request, SgxMeasurements identity, HostChannel host)
+    public PfKey obtain(EnclavePlan.KeyRequest request, SgxMeasurements identity, byte[] recordHash, HostChannel host)
             throws CloisterException {
         String[] ns = request.secret().split("/", 2);
         if (ns.length != 2) {
@@ -37,7 +38,7 @@ public final class SimulatedKeyProvisioner implements KeyProvisioner {
         HpkeSuite kem = HpkeSuite.X25519;
         var kp = kem.generateKeyPair();
         byte[] pk = kem.publicKey(kp);
-        byte[] reportData = ReleaseBinding.reportData(nonce, pk);
+        byte[] reportData = ReleaseBinding.reportData(nonce, pk, recordHash);
         JsonNode q = host.ask("quote", SimulatedQuotingEnclave.request(identity, reportData));
         byte[][] evidence;
         try {

@@ -78,10 +78,39 @@ public record JobRecord(String id, String name, String bundlePath, String measur
 
     public static JobRecord parse(byte[] json, String id) throws CloisterException {
         try {
-            return JSON.readValue(json, JobRecord.class);
+            JobRecord r = JSON.readValue(json, JobRecord.class);
+            r.canonicalBytes(); // a record without a canonical form cannot be bound, so it is malformed
+            return r;
         } catch (IOException | IllegalArgumentException | NullPointerException e) {
             throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + ": record is malformed");
         }
+    }
+
+    /**
+     * The record in canonical form: its JSON (every component, nulls included, as {@link #toBytes()} writes them)
+     * canonicalised by RFC 8785 ({@link CanonicalJson}). This is what {@link #hash()} hashes.
+     */
+    public byte[] canonicalBytes() {
+        return CanonicalJson.encode(JSON.valueToTree(this));
+    }
+
+    /**
+     * The record's identity: SHA-256 of {@link #canonicalBytes()}. The owner registers it with the broker (the job
+     * key's policy gets {@code JOB:<hex>}) and keeps it; the enclave computes it over the record it is about to run
+     * and binds it into its evidence ({@code ReleaseBinding.reportData(nonce, key, hash)}); so the broker releases
+     * keys only to an enclave running exactly the record the owner submitted (docs/jobs.md).
+     */
+    public byte[] hash() {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(canonicalBytes());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is required by every Java platform", e);
+        }
+    }
+
+    /** {@link #hash()} in lowercase hex, as the policy clause and the audit log write it. */
+    public String hashHex() {
+        return java.util.HexFormat.of().formatHex(hash());
     }
 
     public byte[] toBytes() {

@@ -80,15 +80,19 @@ public final class OwnerJobs {
             } finally {
                 dev.cloister.core.AtomicFiles.deleteTree(tmp);
             }
-            byte[] raw = key.toBytes();
-            try {
-                broker.createJobKey(secret, raw, spec.bundle().policy());
-            } finally {
-                java.util.Arrays.fill(raw, (byte) 0);
-            }
             JobRecord rec = new JobRecord(id, spec.name(), bundlePath.toAbsolutePath().normalize().toString(),
                     measurement, spec.bundle().policy(), broker.qualify(secret), spec.broker(), spec.backend(), spec.args(),
                     spec.env(), inputs, spec.outputs());
+            // The key is released only to an enclave that binds exactly this record's hash into its evidence, and
+            // the owner keeps the hash to check the repository's record at fetch time.
+            String recordHash = rec.hashHex();
+            storeRecordHash(id, recordHash);
+            byte[] raw = key.toBytes();
+            try {
+                broker.createJobKey(secret, raw, boundPolicy(spec.bundle().policy(), recordHash));
+            } finally {
+                java.util.Arrays.fill(raw, (byte) 0);
+            }
             repo.putRef(JobRecord.ref(id), rec.toBytes());
             published = true;
             return rec;
@@ -96,6 +100,7 @@ public final class OwnerJobs {
             if (!published) {
                 // A job that was not published leaves no key behind (its uploaded ciphertext is harmless).
                 Files.deleteIfExists(keyFile(id));
+                Files.deleteIfExists(recordFile(id));
             }
         }
     }
@@ -116,6 +121,7 @@ public final class OwnerJobs {
     public List<Fetched> fetch(String id, Path outDir) throws CloisterException, IOException {
         JobRecord rec = JobRecord.parse(repo.getRef(JobRecord.ref(id)).orElseThrow(() ->
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
+        checkRecord(rec, readRecordHash(id));
         JobResult res = JobResult.parse(repo.getRef(JobResult.ref(id)).orElseThrow(() ->
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + " has no result yet")), id);
         boolean created = !Files.isDirectory(outDir);
@@ -235,6 +241,57 @@ public final class OwnerJobs {
         } finally {
             Files.deleteIfExists(ct);
         }
+    }
+
+    /**
+     * The owner's policy for a job key with the record clause added: the broker then releases the key only to
+     * evidence whose report data carries {@code recordHash} in its second half.
+     */
+    public static String boundPolicy(String policy, String recordHash) {
+        return policy.strip() + " JOB:" + recordHash;
+    }
+
+    /**
+     * Fails closed unless the repository's record is the one the owner submitted: its hash must equal the one kept
+     * at submit time. A record changed after submission (arguments, environment, which object is bound to which
+     * path, outputs, bundle, backend, anything) is refused, and so are its outputs.
+     *
+     * @throws CloisterException DENIED naming both hashes
+     */
+    public static void checkRecord(JobRecord rec, String keptHash) throws CloisterException {
+        String seen = rec.hashHex();
+        if (!MessageDigest.isEqual(seen.getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+                keptHash.getBytes(java.nio.charset.StandardCharsets.US_ASCII))) {
+            throw new CloisterException(CloisterException.Kind.DENIED, "job " + rec.id() + ": the record in the "
+                    + "repository (sha256 " + seen + ") is not the one submitted (sha256 " + keptHash + "); it was "
+                    + "changed after submission, so its outputs are refused");
+        }
+    }
+
+    private void storeRecordHash(String id, String hex) throws IOException {
+        if (!Files.isDirectory(keys)) {
+            Files.createDirectories(keys, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        AtomicFiles.writeBytes(recordFile(id), false, (hex + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    }
+
+    private String readRecordHash(String id) throws CloisterException, IOException {
+        try {
+            String h = Files.readString(recordFile(id), java.nio.charset.StandardCharsets.US_ASCII).strip();
+            if (!h.matches("[0-9a-f]{64}")) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + ": " + recordFile(id)
+                        + " does not hold a record hash");
+            }
+            return h;
+        } catch (NoSuchFileException e) {
+            throw new CloisterException(CloisterException.Kind.DENIED, "job " + id + ": no record hash kept in " + keys
+                    + " (" + recordFile(id).getFileName() + "); the repository's record cannot be checked, so its outputs "
+                    + "are refused (jobs submitted before records were bound must be submitted again)");
+        }
+    }
+
+    private Path recordFile(String id) {
+        return keys.resolve(id + ".record");
     }
 
     private void storeKey(String id, PfKey key) throws IOException {

@@ -16,9 +16,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -134,36 +132,27 @@ public final class Worker {
         return result;
     }
 
-    /** The enclave's plan for job {@code rec}: fetches each input's ciphertext into {@code in} and a nonce per key. */
+    /**
+     * The enclave's plan for job {@code rec}: fetches each input's ciphertext into {@code in} and a nonce per key.
+     * The launcher derives what runs from the record itself and binds the record's hash into its evidence, so
+     * nothing here can change what runs.
+     */
     private EnclavePlan plan(JobRecord rec, BundleView b, Path in) throws CloisterException, IOException {
-        List<EnclavePlan.Input> inputs = new ArrayList<>();
         for (JobRecord.Input i : rec.inputs()) {
             Path ct = in.resolve(i.name() + ".pf");
             Files.deleteIfExists(ct);
             repo.get(ObjectId.parse(i.object()), ct);
-            inputs.add(new EnclavePlan.Input(i.name(), SimEnclave.IN + "/" + i.name() + ".pf", i.path(), i.bound(),
-                    rec.keyOf(i.name())));
         }
-        List<EnclavePlan.Output> outputs = new ArrayList<>();
-        for (JobSpec.Output o : rec.outputs()) {
-            outputs.add(new EnclavePlan.Output(o.name(), o.path(), SimEnclave.OUT + "/" + o.name() + ".pf",
-                    rec.keyOf(o.name())));
-        }
-        List<String> args = new ArrayList<>(b.args());
-        args.addAll(rec.args());
-        Map<String, String> env = new LinkedHashMap<>(b.env());
-        env.putAll(rec.env());
         // One release (with its own single-use nonce) per distinct key the enclave needs.
         java.util.Set<String> secrets = new java.util.LinkedHashSet<>();
         secrets.add(rec.secret());
-        inputs.forEach(i -> secrets.add(i.key()));
-        outputs.forEach(x -> secrets.add(x.key()));
+        rec.inputs().forEach(i -> secrets.add(rec.keyOf(i.name())));
+        rec.outputs().forEach(x -> secrets.add(rec.keyOf(x.name())));
         List<EnclavePlan.KeyRequest> keys = new ArrayList<>();
         for (String s : secrets) {
             keys.add(new EnclavePlan.KeyRequest(s, broker.nonce()));
         }
-        return new EnclavePlan(SimEnclave.ROOT, SimEnclave.ROOT + "/" + b.root(), rec.measurement(),
-                b.entrypoint(), args, env, b.workDir(), keys, rec.secret(), inputs, outputs, enclave.sandboxName());
+        return new EnclavePlan(SimEnclave.ROOT, rec, keys, SimEnclave.IN, SimEnclave.OUT, enclave.sandboxName());
     }
 
     private static CloisterException.Kind kindOf(int exit) {
