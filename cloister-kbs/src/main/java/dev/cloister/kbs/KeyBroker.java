@@ -221,9 +221,7 @@ public final class KeyBroker {
         String name = KbsStore.checkSecretName(r.name());
         String subject = name + (r.version() == null ? "" : "@" + r.version());
         String actor = "workload:" + peer;
-        if (r.nonce() == null || r.nonce().length != NonceStore.LENGTH) {
-            throw KbsException.badRequest("nonce must be " + NonceStore.LENGTH + " bytes");
-        }
+        nonces.check(r.nonce(), now);
         if (r.evidence() == null || r.evidence().length == 0) {
             throw KbsException.badRequest("evidence is missing");
         }
@@ -233,12 +231,13 @@ public final class KeyBroker {
         KbsStore.SecretValue secret;
         VerifiedEvidence ev;
         try {
-            nonces.consume(r.nonce(), now);
             ev = verify(r.evidence(), r.collateral(), now);
             if (!ReleaseBinding.matches(ev.reportData(), r.nonce(), r.publicKey())) {
                 throw KbsException.denied("report data is not SHA-256(nonce || publicKey): the evidence was made "
                         + "for another nonce or key");
             }
+            // Used up only now: entering the replay window takes evidence that verified and is bound to this nonce.
+            nonces.consume(r.nonce(), now, peer);
             KbsStore.Releasable rel = store.readForRelease(ns, name, r.version());
             secret = rel.secret();
             appraise(ns, name, rel.policy(), ev, now);
