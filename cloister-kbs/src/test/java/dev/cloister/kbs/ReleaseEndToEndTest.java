@@ -188,6 +188,32 @@ class ReleaseEndToEndTest {
 
     @ParameterizedTest
     @MethodSource("dbs")
+    void anonymousRefusalsAreCountedNotAudited(String kind) throws Exception {
+        start(kind);
+        int before = admin.audit(0, 1000).size();
+        Random rnd = new Random(3);
+        for (int i = 0; i < 30; i++) {
+            byte[] forged = new byte[NonceStore.LENGTH];
+            rnd.nextBytes(forged);
+            ObjectNode req = request(forged, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
+            assertThat(workload.send("POST", "/v1/release", JSON.writeValueAsBytes(req)).statusCode()).isEqualTo(403);
+            byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
+            ObjectNode junk = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
+            junk.put("evidence", TestSupport.b64(("junk" + i).getBytes(StandardCharsets.US_ASCII)));
+            assertThat(workload.send("POST", "/v1/release", JSON.writeValueAsBytes(junk)).statusCode())
+                    .isEqualTo(400);
+        }
+        // Each of these used to append (and fsync) one permanent audit entry.
+        assertThat(admin.audit(0, 1000)).hasSize(before);
+        assertThat(broker.unauditedRefusals()).containsEntry("nonce", 30L).containsEntry("malformed", 30L);
+        // A decision about attested evidence is still audited.
+        assertDenied(() -> release(TestSupport.sgx(HexFormat.of().parseHex("33".repeat(32)), false, 3),
+                TcbStatus.UP_TO_DATE), "denied");
+        assertThat(admin.audit(0, 1000)).hasSize(before + 1);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
     void expiredNonceIsDenied(String kind) throws Exception {
         start(kind);
         byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
