@@ -42,9 +42,19 @@ public final class BrokerMetrics {
                     String[] f = k.split(" ");
                     cb.call(v, f[0].equals("release") ? "https" : "gramine", f[1].equals("ok") ? "released" : "denied");
                 })).register(registry);
-        GaugeWithCallback.builder().name("cloister_kbs_nonces_outstanding")
-                .help("Release nonces issued and neither used nor expired")
-                .callback(cb -> cb.call(broker.nonces().outstanding())).register(registry);
+        // Nonces are stateless (MAC'd and time-stamped): the broker holds none it has issued, only used ones.
+        CounterWithCallback.builder().name("cloister_kbs_nonces_issued_total")
+                .help("Release nonces issued by this broker process (they cost it no memory)")
+                .callback(cb -> cb.call(broker.nonces().issued())).register(registry);
+        GaugeWithCallback.builder().name("cloister_kbs_nonce_replay_window")
+                .help("Used release nonces held until they expire, to refuse replays")
+                .callback(cb -> cb.call(broker.nonces().replayWindow())).register(registry);
+        CounterWithCallback.builder().name("cloister_kbs_release_refusals_unaudited_total")
+                .help("Release requests refused before any attested workload was involved (malformed, bad or expired "
+                        + "nonce, evidence that does not verify, replay window share full, RA-TLS handshake "
+                        + "refused); counted here instead of the audit log")
+                .labelNames("reason")
+                .callback(cb -> broker.unauditedRefusals().forEach((k, v) -> cb.call(v, k))).register(registry);
         CounterWithCallback.builder().name("cloister_kbs_audit_entries_appended_total")
                 .help("Audit entries this broker process has committed")
                 .callback(cb -> cb.call(broker.store().auditEntriesAppended())).register(registry);

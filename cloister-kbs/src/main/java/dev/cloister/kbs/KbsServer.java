@@ -34,7 +34,20 @@ public final class KbsServer implements AutoCloseable {
     public static final int MAX_BODY = 1 << 20;
 
     private static final Logger LOG = LoggerFactory.getLogger(KbsServer.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Largest nesting of objects and arrays in a request; no request of the API nests deeper than 2. */
+    static final int MAX_DEPTH = 16;
+
+    /**
+     * Strict limits on what the parser accepts, so that no request body costs more than its size to parse: depth
+     * (deep nesting used to end in a 500 and a stack trace), string, number and document length.
+     */
+    private static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                    .maxNestingDepth(MAX_DEPTH).maxStringLength(MAX_BODY).maxDocumentLength(MAX_BODY)
+                    .maxNumberLength(32).maxNameLength(256).build())
+            .build());
+    /** The methods any endpoint takes; others are 405 before anything else is looked at. */
+    private static final List<String> METHODS = List.of("GET", "POST", "PUT", "DELETE");
     private static final Base64.Decoder B64D = Base64.getDecoder();
     private static final Base64.Encoder B64 = Base64.getEncoder();
 
@@ -125,7 +138,7 @@ public final class KbsServer implements AutoCloseable {
             status = e.kind() == CloisterException.Kind.DENIED ? 403
                     : e.kind() == CloisterException.Kind.BAD_INPUT ? 400 : 503;
             body = error(status, e.getMessage());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | StackOverflowError e) {
             LOG.error("internal error on {} {}", x.getRequestMethod(), x.getRequestURI().getPath(), e);
             status = 500;
             body = error(500, "internal error");
@@ -174,12 +187,17 @@ public final class KbsServer implements AutoCloseable {
     private ObjectNode route(HttpExchange x) throws CloisterException, IOException {
         String method = x.getRequestMethod();
         String rawPath = x.getRequestURI().getRawPath();
+        if (!METHODS.contains(method)) {
+            // Before authentication: no endpoint takes another method, whoever asks.
+            x.getResponseHeaders().set("Allow", String.join(", ", METHODS));
+            throw new KbsException(CloisterException.Kind.BAD_INPUT, 405, "method " + method + " is not allowed");
+        }
         if (!rawPath.startsWith("/v1/")) {
             throw KbsException.notFound("no such endpoint " + rawPath);
         }
         String[] p = rawPath.substring(4).split("/", -1);
         for (int i = 0; i < p.length; i++) {
-            p[i] = URLDecoder.decode(p[i], StandardCharsets.UTF_8);
+            p[i] = decode(p[i]);
         }
         String peer = x.getRemoteAddress().getAddress().getHostAddress();
         String root = p[0];
@@ -201,7 +219,8 @@ public final class KbsServer implements AutoCloseable {
         }
         if (root.equals("release") && p.length == 1 && method.equals("POST")) {
             limit("addr:" + peer);
-            return release(readJson(x), peer);
+            return release(readJson(x, "namespace", "secret", "version", "nonce", "evidence", "collateral", "kem",
+                    "publicKey"), peer);
         }
         Principal who = authenticate(x);
         limit("token:" + who.tokenId());
@@ -258,7 +277,7 @@ public final class KbsServer implements AutoCloseable {
             return n;
         }
         if (p.length == 3 && p[2].equals("rules") && method.equals("PUT")) {
-            JsonNode j = readJson(x);
+            JsonNode j = readJson(x, "policyApprovals");
             if (!j.path("policyApprovals").canConvertToInt()) {
                 throw KbsException.badRequest("policyApprovals must be an integer");
             }
@@ -269,7 +288,7 @@ public final class KbsServer implements AutoCloseable {
             return n;
         }
         if (p.length == 1 && method.equals("POST")) {
-            String name = text(readJson(x), "name");
+            String name = text(readJson(x, "name"), "name");
             broker.createNamespace(who, name);
             ObjectNode n = JSON.createObjectNode();
             n.put("_status", 201);
@@ -282,7 +301,7 @@ public final class KbsServer implements AutoCloseable {
     private ObjectNode tokens(String method, String[] p, HttpExchange x, Principal who) throws CloisterException,
             IOException {
         if (p.length == 1 && method.equals("POST")) {
-            JsonNode j = readJson(x);
+            JsonNode j = readJson(x, "role", "namespace");
             KbsStore.IssuedToken t = broker.createToken(who, Role.parse(text(j, "role")),
                     j.hasNonNull("namespace") ? text(j, "namespace") : null);
             ObjectNode n = JSON.createObjectNode();
@@ -318,7 +337,7 @@ public final class KbsServer implements AutoCloseable {
             return n;
         }
         if ((p.length == 3 || p.length == 4 && p[3].equals("rotate")) && method.equals("POST")) {
-            JsonNode j = readJson(x);
+            JsonNode j = readJson(x, "kind", "value");
             SecretKind kind = SecretKind.parse(text(j, "kind"));
             byte[] value = j.hasNonNull("value") ? b64(j, "value") : null;
             SecretInfo s = broker.storeSecret(who, p[1], p[2], kind, value, p.length == 4);
@@ -349,7 +368,7 @@ public final class KbsServer implements AutoCloseable {
         n.put("secret", p[2]);
         switch (method) {
             case "PUT" -> {
-                PolicyProposal pp = broker.setPolicy(who, p[1], p[2], text(readJson(x), "policy"));
+                PolicyProposal pp = broker.setPolicy(who, p[1], p[2], text(readJson(x, "policy"), "policy"));
                 proposalJson(n, pp);
                 if (!pp.applied()) {
                     n.put("_status", 202);
@@ -470,7 +489,11 @@ public final class KbsServer implements AutoCloseable {
         return KbsException.notFound("no such endpoint " + method + " /v1/" + String.join("/", p));
     }
 
-    private static JsonNode readJson(HttpExchange x) throws KbsException, IOException {
+    /**
+     * Reads a JSON object body whose fields are all among {@code allowed}: an unknown field is an error naming it
+     * (a misspelt optional field must not be silently ignored), as is any trailing content.
+     */
+    private static JsonNode readJson(HttpExchange x, String... allowed) throws KbsException, IOException {
         String ct = x.getRequestHeaders().getFirst("Content-Type");
         if (ct != null && !ct.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
             throw KbsException.badRequest("Content-Type must be application/json, got " + ct);
@@ -482,16 +505,29 @@ public final class KbsServer implements AutoCloseable {
         if (body.length > MAX_BODY) {
             throw KbsException.tooLarge("request body exceeds " + MAX_BODY + " bytes");
         }
-        try {
-            JsonNode j = JSON.readTree(body);
-            if (j == null || !j.isObject()) {
-                throw KbsException.badRequest("request body must be a JSON object");
+        JsonNode j;
+        try (com.fasterxml.jackson.core.JsonParser parser = JSON.createParser(body)) {
+            j = JSON.readTree(parser);
+            if (j != null && parser.nextToken() != null) {
+                throw KbsException.badRequest("malformed JSON: content after the request object");
             }
-            return j;
         } catch (JsonProcessingException e) {
-            throw KbsException.badRequest("malformed JSON at line " + e.getLocation().getLineNr() + " column "
-                    + e.getLocation().getColumnNr() + ": " + e.getOriginalMessage());
+            var at = e.getLocation();
+            throw KbsException.badRequest("malformed JSON" + (at == null ? "" : " at line " + at.getLineNr()
+                    + " column " + at.getColumnNr()) + ": " + e.getOriginalMessage());
         }
+        if (j == null || !j.isObject()) {
+            throw KbsException.badRequest("request body must be a JSON object");
+        }
+        java.util.Set<String> ok = java.util.Set.of(allowed);
+        for (java.util.Iterator<String> it = j.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (!ok.contains(f)) {
+                throw KbsException.badRequest("unknown field '" + f + "'" + (ok.isEmpty() ? ""
+                        : " (expected " + String.join(", ", new java.util.TreeSet<>(ok)) + ")"));
+            }
+        }
+        return j;
     }
 
     private static String text(JsonNode j, String field) throws KbsException {
@@ -538,15 +574,22 @@ public final class KbsServer implements AutoCloseable {
         }
     }
 
-    private static Map<String, String> query(HttpExchange x) {
+    private static String decode(String s) throws KbsException {
+        try {
+            return URLDecoder.decode(s, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw KbsException.badRequest("malformed percent-encoding in the request");
+        }
+    }
+
+    private static Map<String, String> query(HttpExchange x) throws KbsException {
         String q = x.getRequestURI().getRawQuery();
         java.util.Map<String, String> m = new java.util.HashMap<>();
         if (q != null) {
             for (String kv : q.split("&")) {
                 int i = kv.indexOf('=');
                 if (i > 0) {
-                    m.put(URLDecoder.decode(kv.substring(0, i), StandardCharsets.UTF_8),
-                            URLDecoder.decode(kv.substring(i + 1), StandardCharsets.UTF_8));
+                    m.put(decode(kv.substring(0, i)), decode(kv.substring(i + 1)));
                 }
             }
         }

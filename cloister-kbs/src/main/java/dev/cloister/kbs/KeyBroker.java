@@ -217,34 +217,53 @@ public final class KeyBroker {
      */
     public ReleaseResponse release(ReleaseRequest r, String peer) throws KbsException {
         Instant now = clock.instant();
-        String ns = KbsStore.checkNamespace(r.namespace());
-        String name = KbsStore.checkSecretName(r.name());
+        VerifiedEvidence ev;
+        String ns;
+        String name;
+        // Until the evidence has verified, the caller is anyone at all: refusals are counted for the metrics, not
+        // written to the audit log (one anonymous client could otherwise append a permanent, fsync'd entry per
+        // request, and the log is about decisions on attested workloads).
+        try {
+            ns = KbsStore.checkNamespace(r.namespace());
+            name = KbsStore.checkSecretName(r.name());
+            if (r.evidence() == null || r.evidence().length == 0) {
+                throw KbsException.badRequest("evidence is missing");
+            }
+            if (r.publicKey() == null) {
+                throw KbsException.badRequest("publicKey is missing");
+            }
+        } catch (KbsException e) {
+            throw refused("malformed", e);
+        }
+        try {
+            nonces.check(r.nonce(), now);
+        } catch (KbsException e) {
+            throw refused(e.httpStatus() == 400 ? "malformed" : "nonce", e);
+        }
+        try {
+            ev = verify(r.evidence(), r.collateral(), now);
+        } catch (KbsException e) {
+            throw refused(e.httpStatus() == 400 ? "malformed" : "evidence", e);
+        }
         String subject = name + (r.version() == null ? "" : "@" + r.version());
         String actor = "workload:" + peer;
-        if (r.nonce() == null || r.nonce().length != NonceStore.LENGTH) {
-            throw KbsException.badRequest("nonce must be " + NonceStore.LENGTH + " bytes");
-        }
-        if (r.evidence() == null || r.evidence().length == 0) {
-            throw KbsException.badRequest("evidence is missing");
-        }
-        if (r.publicKey() == null) {
-            throw KbsException.badRequest("publicKey is missing");
-        }
         KbsStore.SecretValue secret;
-        VerifiedEvidence ev;
         try {
-            nonces.consume(r.nonce(), now);
-            ev = verify(r.evidence(), r.collateral(), now);
             if (!ReleaseBinding.matches(ev.reportData(), r.nonce(), r.publicKey())) {
                 throw KbsException.denied("report data is not SHA-256(nonce || publicKey) followed by a record "
                         + "hash or zeros: the evidence was made for another nonce or key");
             }
+            // Used up only now: entering the replay window takes evidence that verified and is bound to this nonce.
+            nonces.consume(r.nonce(), now, peer);
             KbsStore.Releasable rel = store.readForRelease(ns, name, r.version());
             secret = rel.secret();
             appraise(ns, name, rel.policy(), ev, now);
         } catch (KbsException e) {
             if (e.httpStatus() == 503) {
                 throw e;
+            }
+            if (e.httpStatus() == 429) {
+                throw refused("busy", e);
             }
             decide(actor, "release", ns, subject, "denied", e.getMessage());
             throw e;
@@ -256,6 +275,24 @@ public final class KeyBroker {
                 "kem " + r.kem().name() + "; " + describe(ev));
         return new ReleaseResponse(ns, name, secret.info().version(), secret.info().kind(), r.kem(), sealed[0],
                 sealed[1]);
+    }
+
+    private final Map<String, java.util.concurrent.atomic.LongAdder> refusals = new ConcurrentHashMap<>();
+
+    /** Counts a refusal that is not audited (see {@link #release}) under a fixed reason, and hands it back. */
+    private KbsException refused(String reason, KbsException e) {
+        refusals.computeIfAbsent(reason, k -> new java.util.concurrent.atomic.LongAdder()).increment();
+        return e;
+    }
+
+    /**
+     * Release requests refused before any attested workload was involved, by reason ({@code malformed},
+     * {@code nonce}, {@code evidence}, {@code busy}, {@code ratls}), since start; these are not in the audit log.
+     */
+    public Map<String, Long> unauditedRefusals() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        refusals.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
     }
 
     /**
@@ -278,9 +315,12 @@ public final class KeyBroker {
         }
     }
 
-    /** Records a denial that happened before the broker saw a request (e.g. an RA-TLS certificate rejected). */
+    /**
+     * Counts a denial that happened before the broker saw a request (an RA-TLS certificate rejected, a malformed
+     * provisioning request). Not audited: nothing attested was involved, and anyone can cause one.
+     */
     public void recordDenial(String actor, String action, String ns, String name, String why) throws KbsException {
-        decide(actor, action, ns, name, "denied", why);
+        refused("ratls", null);
     }
 
     private VerifiedEvidence verify(byte[] evidence, byte[] collateral, Instant now) throws KbsException {

@@ -47,7 +47,8 @@ class MetricsTest {
                     .contains("cloister_kbs_releases_total{channel=\"https\",outcome=\"released\"} 1")
                     .contains("cloister_kbs_releases_total{channel=\"https\",outcome=\"denied\"} 1")
                     .contains("cloister_kbs_requests_total{endpoint=\"metrics\",status=\"403\"} 1")
-                    .contains("cloister_kbs_nonces_outstanding 1")
+                    .contains("cloister_kbs_nonces_issued_total 3")
+                    .contains("cloister_kbs_nonce_replay_window 2")
                     .contains("cloister_kbs_request_duration_seconds_bucket{endpoint=\"nonce\",le=\"10.0\"} 3")
                     .doesNotContain("lab");
             assertThat(r.body()).containsPattern("cloister_kbs_audit_entries_appended_total [1-9]");

@@ -38,6 +38,7 @@ class ReleaseEndToEndTest {
 
     private final TestClock clock = new TestClock(Instant.parse("2026-11-27T12:00:00Z"));
     private KbsStore store;
+    private KeyBroker broker;
     private KbsServer server;
     private KbsClient admin;
     private KbsClient owner;
@@ -49,7 +50,7 @@ class ReleaseEndToEndTest {
     private void start(String kind) throws Exception {
         db = TestDatabases.fresh(kind, dir);
         store = KbsStore.open(db, MasterKey.generate(), clock);
-        KeyBroker broker = new KeyBroker(store, TestSupport.verifier(), Policies::parse,
+        broker = new KeyBroker(store, TestSupport.verifier(), Policies::parse,
                 new NonceStore(Duration.ofMinutes(2), 10_000));
         Tls tls = Tls.selfSigned(Instant.now());
         server = KbsServer.start(broker, new InetSocketAddress("127.0.0.1", 0), tls, 0);
@@ -163,6 +164,52 @@ class ReleaseEndToEndTest {
         assertThat(workload.call("POST", "/v1/release", req).get("version").asInt()).isEqualTo(1);
         assertDenied(() -> workload.call("POST", "/v1/release", req), "nonce already used (replay)");
         assertThat(lastAudit()).isEqualTo("release denied nonce already used (replay)");
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void oneClientAskingForNoncesLocksOutNoOne(String kind) throws Exception {
+        start(kind);
+        // The old store held every issued nonce (here at most 10 000, 100 000 in 'kbs serve') for all clients
+        // together: one client asking for more made every other client's release fail until they expired.
+        for (int i = 0; i < 200_000; i++) {
+            broker.nonce();
+        }
+        for (int i = 0; i < 200; i++) {
+            assertThat(workload.send("GET", "/v1/nonce", null).statusCode()).isEqualTo(200);
+        }
+        KbsClient other = new KbsClient(URI.create("https://127.0.0.1:" + server.address().getPort()), null,
+                ownerTls);
+        assertThat(other.release("alice", "pf", null, HpkeSuite.X25519,
+                TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant())).value())
+                .isEqualTo(pfKey);
+        assertThat(broker.nonces().replayWindow()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void anonymousRefusalsAreCountedNotAudited(String kind) throws Exception {
+        start(kind);
+        int before = admin.audit(0, 1000).size();
+        Random rnd = new Random(3);
+        for (int i = 0; i < 30; i++) {
+            byte[] forged = new byte[NonceStore.LENGTH];
+            rnd.nextBytes(forged);
+            ObjectNode req = request(forged, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
+            assertThat(workload.send("POST", "/v1/release", JSON.writeValueAsBytes(req)).statusCode()).isEqualTo(403);
+            byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
+            ObjectNode junk = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
+            junk.put("evidence", TestSupport.b64(("junk" + i).getBytes(StandardCharsets.US_ASCII)));
+            assertThat(workload.send("POST", "/v1/release", JSON.writeValueAsBytes(junk)).statusCode())
+                    .isEqualTo(400);
+        }
+        // Each of these used to append (and fsync) one permanent audit entry.
+        assertThat(admin.audit(0, 1000)).hasSize(before);
+        assertThat(broker.unauditedRefusals()).containsEntry("nonce", 30L).containsEntry("malformed", 30L);
+        // A decision about attested evidence is still audited.
+        assertDenied(() -> release(TestSupport.sgx(HexFormat.of().parseHex("33".repeat(32)), false, 3),
+                TcbStatus.UP_TO_DATE), "denied");
+        assertThat(admin.audit(0, 1000)).hasSize(before + 1);
     }
 
     @ParameterizedTest
