@@ -1,0 +1,31 @@
+package dev.cloister.kbs;
+
+import java.util.Map;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+
+/**
+ * The schema: Flyway SQL migrations in {@code db/migration} (portable between SQLite and PostgreSQL; the
+ * {@code ${blob}} placeholder is BLOB or BYTEA), recorded in {@code kbs_schema_history}.
+ */
+final class Migrations {
+    private Migrations() {}
+
+    /** Brings the database at {@code url} to the newest schema. */
+    static void migrate(String url) throws KbsException {
+        boolean sqlite = url.startsWith("jdbc:sqlite:");
+        try {
+            Flyway.configure()
+                    .dataSource(url, null, null)
+                    .locations("classpath:db/migration")
+                    .placeholders(Map.of("blob", sqlite ? "BLOB" : "BYTEA"))
+                    .table("kbs_schema_history")
+                    .loggers("slf4j")
+                    .load()
+                    .migrate();
+        } catch (FlywayException e) {
+            throw KbsException.unavailable("database " + ConnectionPool.redact(url) + " migration failed: "
+                    + e.getMessage(), e);
+        }
+    }
+}
