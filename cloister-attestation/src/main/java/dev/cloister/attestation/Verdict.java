@@ -28,6 +28,11 @@ public record Verdict(boolean accepted, List<String> reasons) {
         return new Verdict(false, reasons);
     }
 
+    /** {@link ReasonCode#POLICY_DENIED} for a denial, null when accepted: the one code a policy gives. */
+    public ReasonCode reason() {
+        return accepted ? null : ReasonCode.POLICY_DENIED;
+    }
+
     /** The reasons joined for a one-line error message. */
     public String explanation() {
         return accepted ? "accepted" : String.join("; ", reasons);

@@ -3,6 +3,7 @@ package dev.cloister.attestation.dcap;
 import dev.cloister.attestation.EvidenceException;
 import dev.cloister.attestation.EvidenceVerifier;
 import dev.cloister.attestation.Measurements;
+import dev.cloister.attestation.ReasonCode;
 import dev.cloister.attestation.SgxMeasurements;
 import dev.cloister.attestation.TcbStatus;
 import dev.cloister.attestation.TdxMeasurements;
@@ -41,6 +42,9 @@ public final class DcapVerifier implements EvidenceVerifier {
     public static final String SIMULATION_ROOT_NAME = "Cloister simulation root";
 
     private static final int CACHE_LIMIT = 256;
+    /** Intel's QE vendor ID, the only one a quote header may carry (Intel's QVL, {@code Quote::validate}). */
+    private static final byte[] INTEL_QE_VENDOR_ID =
+            java.util.HexFormat.of().parseHex("939A7233F79C4CA9940A0DB3957F0607");
 
     private final List<Anchor> anchors;
     private final boolean caching;
@@ -117,6 +121,7 @@ public final class DcapVerifier implements EvidenceVerifier {
     public VerifiedEvidence verify(byte[] evidence, byte[] collateral, Instant at) throws EvidenceException {
         Objects.requireNonNull(at, "at");
         Quote quote = Quote.parse(evidence);
+        checkQeVendor(quote.header());
         Work work = new Work();
         CertificationData cd = quote.signatureData().qe().certificationData();
         if (executor != null && collateral != null && cd.type() == CertificationData.PCK_CHAIN) {
@@ -145,9 +150,25 @@ public final class DcapVerifier implements EvidenceVerifier {
         return verify(quote, evidence, chain, vc, at, null);
     }
 
+    /**
+     * Intel's QVL accepts only quotes whose header names Intel's QE (the quoting enclave whose identity the QE
+     * Identity collateral describes); a quote from another vendor's QE says nothing Intel's collateral can vouch
+     * for. Checked first, as Intel does when it validates the quote's format, so the code is the same whatever else
+     * is wrong with such a quote.
+     */
+    private static void checkQeVendor(QuoteHeader h) throws EvidenceException {
+        byte[] vendor = h.qeVendorId();
+        if (!java.security.MessageDigest.isEqual(vendor, INTEL_QE_VENDOR_ID)) {
+            throw EvidenceException.rejected(ReasonCode.QE_VENDOR_ID_MISMATCH, "the quote's QE vendor ID "
+                    + Bytes.hex(vendor).toUpperCase(java.util.Locale.ROOT) + " is not Intel's "
+                    + Bytes.hex(INTEL_QE_VENDOR_ID).toUpperCase(java.util.Locale.ROOT));
+        }
+    }
+
     private static void checkSameRoot(PckChain chain, VerifiedCollateral vc) throws EvidenceException {
         if (chain.anchor != vc.anchor) {
-            throw EvidenceException.rejected("the quote's PCK chain ends in " + chain.anchor.anchor.name()
+            throw EvidenceException.rejected(ReasonCode.UNTRUSTED_ROOT,
+                    "the quote's PCK chain ends in " + chain.anchor.anchor.name()
                     + " but the collateral is signed under " + vc.anchor.anchor.name());
         }
     }
@@ -284,15 +305,18 @@ public final class DcapVerifier implements EvidenceVerifier {
         List<Cert> qeChain = Cert.parsePemChain(c.qeIdentityIssuerChain(), "qe_identity_issuer_chain", work.certs);
         List<Cert> crlChain = Cert.parsePemChain(c.pckCrlIssuerChain(), "pck_crl_issuer_chain", work.certs);
         if (tcbChain.size() < 2) {
-            throw EvidenceException.rejected("certificate chain is too short for TCB Info (" + tcbChain.size()
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    "certificate chain is too short for TCB Info (" + tcbChain.size()
                     + " certificates)");
         }
         if (qeChain.size() < 2) {
-            throw EvidenceException.rejected("certificate chain is too short for QE Identity (" + qeChain.size()
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    "certificate chain is too short for QE Identity (" + qeChain.size()
                     + " certificates)");
         }
         if (crlChain.size() < 2) {
-            throw EvidenceException.rejected("certificate chain is too short for the PCK CRL (" + crlChain.size()
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    "certificate chain is too short for the PCK CRL (" + crlChain.size()
                     + " certificates)");
         }
         vc.anchor = anchorOf(tcbChain, "tcb_info_issuer_chain");
@@ -302,27 +326,32 @@ public final class DcapVerifier implements EvidenceVerifier {
         checkChain(qeChain, "qe_identity_issuer_chain", vc.intervals, vc.anchor, work);
         checkChain(crlChain, "pck_crl_issuer_chain", vc.intervals, vc.anchor, work);
         if (tcbChain.get(0).ca) {
-            throw EvidenceException.rejected("CaUsedAsEndEntity: the TCB Info signer " + tcbChain.get(0).cn()
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    "CaUsedAsEndEntity: the TCB Info signer " + tcbChain.get(0).cn()
                     + " is a CA certificate");
         }
         if (qeChain.get(0).ca) {
-            throw EvidenceException.rejected("CaUsedAsEndEntity: the QE Identity signer " + qeChain.get(0).cn()
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    "CaUsedAsEndEntity: the QE Identity signer " + qeChain.get(0).cn()
                     + " is a CA certificate");
         }
         if (!crlChain.get(0).ca) {
-            throw EvidenceException.rejected("the PCK CRL issuer " + crlChain.get(0).cn() + " is not a CA");
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    "the PCK CRL issuer " + crlChain.get(0).cn() + " is not a CA");
         }
         Cert root = vc.anchor.cert;
         vc.rootCrl = Crl.parse(c.rootCaCrl(), "root_ca_crl");
         if (!vc.rootCrl.issuedBy(root) || !vc.rootCrl.signedBy(vc.anchor.cert.signerKey())) {
-            throw EvidenceException.rejected("signature is invalid for the root CA CRL (issuer "
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_SIGNATURE_INVALID,
+                    "signature is invalid for the root CA CRL (issuer "
                     + vc.rootCrl.issuerCn + ")");
         }
         vc.intervals.add(new Interval("root CA CRL", vc.rootCrl.thisUpdate, vc.rootCrl.nextUpdate));
         vc.pckCrlIssuer = crlChain.get(0);
         vc.pckCrl = Crl.parse(c.pckCrl(), "pck_crl");
         if (!vc.pckCrl.issuedBy(vc.pckCrlIssuer) || !vc.pckCrl.signedBy(vc.pckCrlIssuer.signerKey())) {
-            throw EvidenceException.rejected("signature is invalid for the PCK CRL (issuer "
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_SIGNATURE_INVALID,
+                    "signature is invalid for the PCK CRL (issuer "
                     + vc.pckCrl.issuerCn + ")");
         }
         vc.intervals.add(new Interval("PCK CRL", vc.pckCrl.thisUpdate, vc.pckCrl.nextUpdate));
@@ -331,20 +360,23 @@ public final class DcapVerifier implements EvidenceVerifier {
         }
         for (Cert i : vc.intermediates) {
             if (vc.rootCrl.revokes(i)) {
-                throw EvidenceException.rejected("certificate " + i.cn() + " (serial " + i.serial.toString(16)
+                throw EvidenceException.rejected(ReasonCode.CERTIFICATE_REVOKED,
+                        "certificate " + i.cn() + " (serial " + i.serial.toString(16)
                         + ") is revoked by the root CA CRL");
             }
         }
         vc.tcbInfo = TcbInfo.parse(c.tcbInfo());
         if (!Ecdsa.verifyRaw(tcbChain.get(0).signerKey(), c.tcbInfo().getBytes(StandardCharsets.UTF_8),
                 c.tcbInfoSignature())) {
-            throw EvidenceException.rejected("signature is invalid for tcb_info");
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_SIGNATURE_INVALID,
+                    "signature is invalid for tcb_info");
         }
         vc.intervals.add(new Interval("TCB Info", vc.tcbInfo.issueDate(), vc.tcbInfo.nextUpdate()));
         vc.qeIdentity = QeIdentity.parse(c.qeIdentity());
         if (!Ecdsa.verifyRaw(qeChain.get(0).signerKey(), c.qeIdentity().getBytes(StandardCharsets.UTF_8),
                 c.qeIdentitySignature())) {
-            throw EvidenceException.rejected("signature is invalid for qe_identity");
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_SIGNATURE_INVALID,
+                    "signature is invalid for qe_identity");
         }
         vc.intervals.add(new Interval("QE Identity", vc.qeIdentity.issueDate(), vc.qeIdentity.nextUpdate()));
         vc.issued = latest(vc.tcbInfo.issueDate(), vc.qeIdentity.issueDate(), vc.rootCrl.thisUpdate,
@@ -369,13 +401,14 @@ public final class DcapVerifier implements EvidenceVerifier {
                 return a;
             }
         }
-        throw EvidenceException.rejected(what + " ends in an unknown root (" + last.cn()
+        throw EvidenceException.rejected(ReasonCode.UNTRUSTED_ROOT, what + " ends in an unknown root (" + last.cn()
                 + "): it is not a trusted root of this verifier");
     }
 
     private static void checkSameAnchor(Anchor a, Anchor b, String what) throws EvidenceException {
         if (a != b) {
-            throw EvidenceException.rejected(what + " ends in " + b.anchor.name() + ", other collateral in "
+            throw EvidenceException.rejected(ReasonCode.UNTRUSTED_ROOT,
+                    what + " ends in " + b.anchor.name() + ", other collateral in "
                     + a.anchor.name());
         }
     }
@@ -391,10 +424,12 @@ public final class DcapVerifier implements EvidenceVerifier {
             }
             Cert issuer = chain.get(i + 1);
             if (!issuer.ca) {
-                throw EvidenceException.rejected(what + ": issuer " + issuer.cn() + " is not a CA");
+                throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                        what + ": issuer " + issuer.cn() + " is not a CA");
             }
             if (!c.issuedBy(issuer)) {
-                throw EvidenceException.rejected(what + ": " + c.cn() + " names another issuer than " + issuer.cn());
+                throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                        what + ": " + c.cn() + " names another issuer than " + issuer.cn());
             }
             if (work.checkedLinks.contains(List.of(c, issuer))) {
                 continue;
@@ -404,7 +439,8 @@ public final class DcapVerifier implements EvidenceVerifier {
             if (c.signedBy(key)) {
                 work.checkedLinks.add(List.of(c, issuer));
             } else {
-                throw EvidenceException.rejected(what + ": signature of " + c.cn() + " by " + issuer.cn()
+                throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                        what + ": signature of " + c.cn() + " by " + issuer.cn()
                         + " is invalid");
             }
         }
@@ -413,10 +449,12 @@ public final class DcapVerifier implements EvidenceVerifier {
     private static void checkTimes(List<Interval> intervals, Instant at) throws EvidenceException {
         for (Interval i : intervals) {
             if (at.isBefore(i.from)) {
-                throw EvidenceException.rejected(i.what + " is not yet valid at " + at + " (issued " + i.from + ")");
+                throw EvidenceException.rejected(ReasonCode.COLLATERAL_NOT_YET_VALID,
+                        i.what + " is not yet valid at " + at + " (issued " + i.from + ")");
             }
             if (!at.isBefore(i.to)) {
-                throw EvidenceException.rejected(i.what + " expired at " + i.to + " (verification time " + at + ")");
+                throw EvidenceException.rejected(ReasonCode.COLLATERAL_EXPIRED,
+                        i.what + " expired at " + i.to + " (verification time " + at + ")");
             }
         }
     }
@@ -462,10 +500,12 @@ public final class DcapVerifier implements EvidenceVerifier {
         pc.leaf = certs.get(0);
         pc.ca = certs.get(1);
         if (pc.leaf.ca) {
-            throw EvidenceException.rejected("CaUsedAsEndEntity: the PCK certificate " + pc.leaf.cn() + " is a CA");
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    "CaUsedAsEndEntity: the PCK certificate " + pc.leaf.cn() + " is a CA");
         }
         if (!pc.leaf.cn().contains("SGX PCK Certificate")) {
-            throw EvidenceException.rejected("the PCK leaf's subject CN \"" + pc.leaf.cn()
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    "the PCK leaf's subject CN \"" + pc.leaf.cn()
                     + "\" does not name an SGX PCK Certificate");
         }
         pc.ext = PckExtensions.of(pc.leaf);
@@ -487,28 +527,34 @@ public final class DcapVerifier implements EvidenceVerifier {
         // B.2, B.3: the PCK CRL is the one of the PCK's issuing CA, and the PCK and its CA are not revoked
         String crlIssuerCn = vc.pckCrl.issuerCn;
         if (!crlIssuerCn.contains("CA") || !Arrays.equals(vc.pckCrl.issuerDer, chain.leaf.issuerDer)) {
-            throw EvidenceException.rejected("the PCK CRL is issued by " + crlIssuerCn + " but the PCK by "
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_MISMATCH,
+                    "the PCK CRL is issued by " + crlIssuerCn + " but the PCK by "
                     + chain.leaf.issuerCn);
         }
         if (vc.pckCrl.revokes(chain.leaf)) {
-            throw EvidenceException.rejected("the PCK certificate (serial " + chain.leaf.serial.toString(16)
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_REVOKED,
+                    "the PCK certificate (serial " + chain.leaf.serial.toString(16)
                     + ") is revoked by the PCK CRL");
         }
         if (vc.rootCrl.revokes(chain.ca)) {
-            throw EvidenceException.rejected("the PCK CA " + chain.ca.cn() + " is revoked by the root CA CRL");
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_REVOKED,
+                    "the PCK CA " + chain.ca.cn() + " is revoked by the root CA CRL");
         }
         // B.4, B.5
         if (tdx ? !(tcb.id().equals("TDX") && tcb.version() == 3) : !tcb.id().equals("SGX")) {
-            throw EvidenceException.rejected((tdx ? "TDX" : "SGX") + " quote with " + tcb.id() + " TCB Info v"
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_MISMATCH,
+                    (tdx ? "TDX" : "SGX") + " quote with " + tcb.id() + " TCB Info v"
                     + tcb.version() + " in the collateral");
         }
         PckExtensions pck = chain.ext;
         if (!Arrays.equals(pck.fmspc(), tcb.fmspc())) {
-            throw EvidenceException.rejected("FMSPC mismatch: PCK has " + Bytes.hex(pck.fmspc()) + ", TCB Info "
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_MISMATCH,
+                    "FMSPC mismatch: PCK has " + Bytes.hex(pck.fmspc()) + ", TCB Info "
                     + Bytes.hex(tcb.fmspc()));
         }
         if (!Arrays.equals(pck.pceId(), tcb.pceId())) {
-            throw EvidenceException.rejected("PCE-ID mismatch: PCK has " + Bytes.hex(pck.pceId()) + ", TCB Info "
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_MISMATCH,
+                    "PCE-ID mismatch: PCK has " + Bytes.hex(pck.pceId()) + ", TCB Info "
                     + Bytes.hex(tcb.pceId()));
         }
         // B.7: TDX module identity
@@ -520,17 +566,20 @@ public final class DcapVerifier implements EvidenceVerifier {
             if (q.header().version() > 3 && svn[1] != 0) {
                 String id = String.format("TDX_%02X", svn[1] & 0xff);
                 moduleIdentity = tcb.tdxModuleIdentities().stream().filter(m -> m.id().equals(id)).findFirst()
-                        .orElseThrow(() -> EvidenceException.rejected("TDX module mismatch: TCB Info has no module "
+                        .orElseThrow(() -> EvidenceException.rejected(ReasonCode.TDX_MODULE_MISMATCH,
+                                "TDX module mismatch: TCB Info has no module "
                                 + "identity " + id));
                 module = moduleIdentity.module();
             }
             if (!Arrays.equals(td.mrSignerSeam(), module.mrSigner())) {
-                throw EvidenceException.rejected("TDX module mismatch: MRSIGNERSEAM " + Bytes.hex(td.mrSignerSeam())
+                throw EvidenceException.rejected(ReasonCode.TDX_MODULE_MISMATCH,
+                        "TDX module mismatch: MRSIGNERSEAM " + Bytes.hex(td.mrSignerSeam())
                         + " is not the expected " + Bytes.hex(module.mrSigner()));
             }
             byte[] seamAttr = td.seamAttributes();
             if (!Arrays.equals(seamAttr, new byte[8]) || !Arrays.equals(seamAttr, module.attributes())) {
-                throw EvidenceException.rejected("TDX module mismatch: SEAMATTRIBUTES " + Bytes.hex(seamAttr)
+                throw EvidenceException.rejected(ReasonCode.TDX_MODULE_MISMATCH,
+                        "TDX module mismatch: SEAMATTRIBUTES " + Bytes.hex(seamAttr)
                         + " must be zero and equal " + Bytes.hex(module.attributes()));
             }
         }
@@ -540,29 +589,34 @@ public final class DcapVerifier implements EvidenceVerifier {
         byte[] qeBytes = qeReport.toBytes();
         byte[] qeSig = qe.qeReportSignature();
         if (!(pre != null ? pre.qeReport() : qeReportSigned(chain, qeBytes, qeSig))) {
-            throw EvidenceException.rejected("signature is invalid for the QE report in the quote");
+            throw EvidenceException.rejected(ReasonCode.QE_REPORT_SIGNATURE_INVALID,
+                    "signature is invalid for the QE report in the quote");
         }
         byte[] attKey = q.signatureData().attestationKey();
         byte[] expected = Ecdsa.sha256(attKey, qe.qeAuthData());
         if (!java.security.MessageDigest.isEqual(expected, Arrays.copyOf(qeReport.reportData(), 32))) {
-            throw EvidenceException.rejected("QE report hash mismatch: REPORTDATA does not bind the attestation key "
+            throw EvidenceException.rejected(ReasonCode.QE_REPORT_DATA_MISMATCH,
+                    "QE report hash mismatch: REPORTDATA does not bind the attestation key "
                     + "and QE authentication data");
         }
         // B.10: QE identity
         String wantId = tdx ? "TD_QE" : "QE";
         if (!qeId.id().equals(wantId) || qeId.version() != 2) {
-            throw EvidenceException.rejected("unsupported QE Identity id/version for the quote's TEE type: "
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_MISMATCH,
+                    "unsupported QE Identity id/version for the quote's TEE type: "
                     + qeId.id() + " v" + qeId.version() + ", expected " + wantId + " v2");
         }
         QeStatus qeStatus = qeStatus(qeId, qeReport);
         // B.11, B.12: the quote signature by the attestation key
         P256.Key ak = pre != null ? pre.attestationKey() : attestationKey(attKey);
         if (ak == null) {
-            throw EvidenceException.rejected("the attestation key is not a valid P-256 point");
+            throw EvidenceException.rejected(ReasonCode.ATTESTATION_KEY_INVALID,
+                    "the attestation key is not a valid P-256 point");
         }
         if (!(pre != null ? pre.quote()
                 : Ecdsa.verifyRaw(ak, raw, 0, q.signedLength(), q.signatureData().signature()))) {
-            throw EvidenceException.rejected("the quote signature (enclave report signature) is invalid");
+            throw EvidenceException.rejected(ReasonCode.SIGNATURE_INVALID,
+                    "the quote signature (enclave report signature) is invalid");
         }
         // B.13 / C: TCB level
         TcbLevel level;
@@ -570,7 +624,8 @@ public final class DcapVerifier implements EvidenceVerifier {
         if (!tdx) {
             level = matchingLevel(tcb, pck, null, 0);
             if (level == null) {
-                throw EvidenceException.rejected("TCB not supported: no TCB level matches the platform (PCK SGX "
+                throw EvidenceException.rejected(ReasonCode.TCB_NOT_SUPPORTED,
+                        "TCB not supported: no TCB level matches the platform (PCK SGX "
                         + "components " + Arrays.toString(pck.components()) + ", PCESVN " + pck.pceSvn() + ")");
             }
             status = converge(TcbStatus.fromIntelName(level.tcbStatus()), qeStatus);
@@ -579,14 +634,16 @@ public final class DcapVerifier implements EvidenceVerifier {
             byte[] svn = td.teeTcbSvn();
             TcbLevel sgxLevel = matchingLevel(tcb, pck, null, 0);
             if (sgxLevel == null) {
-                throw EvidenceException.rejected("TCB not supported: no TCB level matches the platform's SGX TCB "
+                throw EvidenceException.rejected(ReasonCode.TCB_NOT_SUPPORTED,
+                        "TCB not supported: no TCB level matches the platform's SGX TCB "
                         + "(PCK SGX components " + Arrays.toString(pck.components()) + ", PCESVN " + pck.pceSvn()
                         + ")");
             }
             int from = svn[1] != 0 ? 2 : 0;
             level = matchingLevel(tcb, pck, svn, from);
             if (level == null) {
-                throw EvidenceException.rejected("TCB not supported: no TCB level matches TEE_TCB_SVN "
+                throw EvidenceException.rejected(ReasonCode.TCB_NOT_SUPPORTED,
+                        "TCB not supported: no TCB level matches TEE_TCB_SVN "
                         + Bytes.hex(svn));
             }
             TcbStatus levelStatus = TcbStatus.fromIntelName(level.tcbStatus());
@@ -606,7 +663,8 @@ public final class DcapVerifier implements EvidenceVerifier {
             status = converge(status, qeStatus);
         }
         if (status == TcbStatus.REVOKED) {
-            throw EvidenceException.rejected("TCB status is Revoked" + (qeStatus == QeStatus.REVOKED
+            throw EvidenceException.rejected(ReasonCode.TCB_REVOKED,
+                    "TCB status is Revoked" + (qeStatus == QeStatus.REVOKED
                     ? " (the QE's ISVSVN " + qeReport.isvSvn() + " is revoked)" : ""));
         }
         return new VerifiedEvidence(q.teeType(), q.header().version(), status, level.advisoryIds(),
@@ -647,7 +705,8 @@ public final class DcapVerifier implements EvidenceVerifier {
 
     private static QeStatus qeStatus(QeIdentity id, EnclaveReport r) throws EvidenceException {
         if ((r.miscSelect() & id.miscSelectMask()) != id.miscSelect()) {
-            throw EvidenceException.rejected(String.format("QE MISCSELECT mismatch: %08X masked with %08X is not %08X",
+            throw EvidenceException.rejected(ReasonCode.QE_IDENTITY_MISMATCH,
+                    String.format("QE MISCSELECT mismatch: %08X masked with %08X is not %08X",
                     r.miscSelect(), id.miscSelectMask(), id.miscSelect()));
         }
         byte[] attr = r.attributes();
@@ -655,16 +714,19 @@ public final class DcapVerifier implements EvidenceVerifier {
         byte[] want = id.attributes();
         for (int i = 0; i < 16; i++) {
             if ((attr[i] & mask[i]) != want[i]) {
-                throw EvidenceException.rejected("QE ATTRIBUTES mismatch: " + Bytes.hex(attr) + " masked with "
+                throw EvidenceException.rejected(ReasonCode.QE_IDENTITY_MISMATCH,
+                        "QE ATTRIBUTES mismatch: " + Bytes.hex(attr) + " masked with "
                         + Bytes.hex(mask) + " is not " + Bytes.hex(want));
             }
         }
         if (!Arrays.equals(r.mrSigner(), id.mrSigner())) {
-            throw EvidenceException.rejected("QE MRSIGNER mismatch: " + Bytes.hex(r.mrSigner()) + ", expected "
+            throw EvidenceException.rejected(ReasonCode.QE_IDENTITY_MISMATCH,
+                    "QE MRSIGNER mismatch: " + Bytes.hex(r.mrSigner()) + ", expected "
                     + Bytes.hex(id.mrSigner()));
         }
         if (r.isvProdId() != id.isvProdId()) {
-            throw EvidenceException.rejected("QE ISVPRODID mismatch: " + r.isvProdId() + ", expected "
+            throw EvidenceException.rejected(ReasonCode.QE_IDENTITY_MISMATCH,
+                    "QE ISVPRODID mismatch: " + r.isvProdId() + ", expected "
                     + id.isvProdId());
         }
         for (EnclaveTcbLevel l : id.tcbLevels()) {
@@ -676,7 +738,8 @@ public final class DcapVerifier implements EvidenceVerifier {
                 };
             }
         }
-        throw EvidenceException.rejected("QE TCB not supported: no QE Identity level for ISVSVN " + r.isvSvn());
+        throw EvidenceException.rejected(ReasonCode.TCB_NOT_SUPPORTED,
+                "QE TCB not supported: no QE Identity level for ISVSVN " + r.isvSvn());
     }
 
     /** The first level (in Intel's order) the platform meets; TDX components compared from {@code from}. */
@@ -712,7 +775,8 @@ public final class DcapVerifier implements EvidenceVerifier {
                 return TcbStatus.fromIntelName(l.tcbStatus());
             }
         }
-        throw EvidenceException.rejected("TCB not supported: TDX module " + id.id() + " has no level for SVN "
+        throw EvidenceException.rejected(ReasonCode.TCB_NOT_SUPPORTED,
+                "TCB not supported: TDX module " + id.id() + " has no level for SVN "
                 + (svn[0] & 0xff));
     }
 

@@ -40,6 +40,7 @@ public final class SimulationSpec {
     boolean tcbSignerIsCa;
     String pckCommonName = "Cloister Simulated SGX PCK Certificate";
     byte[] teeTcbSvn2;
+    byte[] qeVendorId;
 
     private SimulationSpec(Instant at) {
         this.at = Objects.requireNonNull(at, "at");
@@ -123,6 +124,15 @@ public final class SimulationSpec {
             throw new IllegalArgumentException("TEE_TCB_SVN_2 is 16 bytes");
         }
         teeTcbSvn2 = svn.clone();
+        return this;
+    }
+
+    /** The QE vendor ID of the quote header (default Intel's; anything else is a QE_VENDOR_ID_MISMATCH). */
+    public SimulationSpec qeVendorId(byte[] id) {
+        if (id.length != 16) {
+            throw new IllegalArgumentException("the QE vendor ID is 16 bytes");
+        }
+        qeVendorId = id.clone();
         return this;
     }
 

@@ -218,7 +218,8 @@ public final class Simulator {
         }
         QuoteHeader header = new QuoteHeader(version, QuoteHeader.KEY_ECDSA_P256,
                 tdx ? QuoteHeader.TEE_TDX : QuoteHeader.TEE_SGX, version == 3 ? spec.qeSvn : 0,
-                version == 3 ? spec.pceSvn : 0, INTEL_QE_VENDOR, new byte[20]);
+                version == 3 ? spec.pceSvn : 0, spec.qeVendorId != null ? spec.qeVendorId : INTEL_QE_VENDOR,
+                new byte[20]);
 
         // QE report binding the attestation key, signed by the PCK
         byte[] attKey = attestationKey.raw();

@@ -2,6 +2,7 @@ package dev.cloister.attestation.snp;
 
 import dev.cloister.attestation.EvidenceException;
 import dev.cloister.attestation.EvidenceVerifier;
+import dev.cloister.attestation.ReasonCode;
 import dev.cloister.attestation.SnpMeasurements;
 import dev.cloister.attestation.TcbStatus;
 import dev.cloister.attestation.TeeType;
@@ -148,7 +149,8 @@ public final class SnpVerifier implements EvidenceVerifier {
         String leafName = vlek ? "VLEK" : "VCEK";
         int wantKey = vlek ? SnpReport.SIGNING_KEY_VLEK : SnpReport.SIGNING_KEY_VCEK;
         if (report.signingKey() != wantKey) {
-            throw EvidenceException.rejected("SEV-SNP report says it is signed by signing key " + report.signingKey()
+            throw EvidenceException.rejected(ReasonCode.SIGNING_KEY_MISMATCH,
+                    "SEV-SNP report says it is signed by signing key " + report.signingKey()
                     + " but the collateral is a " + leafName);
         }
         String chainKey = chainDigest(leaf, ask, ark);
@@ -169,7 +171,8 @@ public final class SnpVerifier implements EvidenceVerifier {
             checkCrl(crl, ark, ask, leaf, at);
         }
         if (amd && leafProductName != null && !leafProductName.startsWith(product)) {
-            throw EvidenceException.rejected(leafName + " is for product " + leafProductName + " but chains to ARK-"
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    leafName + " is for product " + leafProductName + " but chains to ARK-"
                     + product);
         }
         verifyReportSignature(report, leafKey, leafName);
@@ -263,24 +266,29 @@ public final class SnpVerifier implements EvidenceVerifier {
             issuer = ask;
             subject = leaf;
         } else {
-            throw EvidenceException.rejected("CRL issued by " + cn(crl.getIssuerX500Principal())
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_SIGNATURE_INVALID,
+                    "CRL issued by " + cn(crl.getIssuerX500Principal())
                     + " does not belong to this chain (" + cn(ark) + ", " + cn(ask) + ")");
         }
         try {
             crl.verify(issuer.getPublicKey());
         } catch (GeneralSecurityException e) {
-            throw EvidenceException.rejected("CRL of " + cn(issuer) + " has an invalid signature");
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_SIGNATURE_INVALID,
+                    "CRL of " + cn(issuer) + " has an invalid signature");
         }
         if (crl.getThisUpdate().toInstant().isAfter(at)) {
-            throw EvidenceException.rejected("CRL of " + cn(issuer) + " is not valid before "
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_NOT_YET_VALID,
+                    "CRL of " + cn(issuer) + " is not valid before "
                     + crl.getThisUpdate().toInstant() + " (checked at " + at + ")");
         }
         if (crl.getNextUpdate() != null && crl.getNextUpdate().toInstant().isBefore(at)) {
-            throw EvidenceException.rejected("CRL of " + cn(issuer) + " expired " + crl.getNextUpdate().toInstant()
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_EXPIRED,
+                    "CRL of " + cn(issuer) + " expired " + crl.getNextUpdate().toInstant()
                     + " (checked at " + at + ")");
         }
         if (crl.isRevoked(subject)) {
-            throw EvidenceException.rejected(cn(subject) + " certificate (serial " + subject.getSerialNumber().toString(16)
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_REVOKED,
+                    cn(subject) + " certificate (serial " + subject.getSerialNumber().toString(16)
                     + ") is revoked by the " + cn(issuer) + " CRL");
         }
     }
@@ -328,7 +336,8 @@ public final class SnpVerifier implements EvidenceVerifier {
                 return c;
             }
         }
-        throw EvidenceException.rejected("no certificate for the issuer of the " + what + " (" + cn(issuer)
+        throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                "no certificate for the issuer of the " + what + " (" + cn(issuer)
                 + ") in " + (pool == BUILTIN ? "AMD's product chains" : "the collateral's chain"));
     }
 
@@ -340,7 +349,8 @@ public final class SnpVerifier implements EvidenceVerifier {
                 return e.getKey();
             }
         }
-        throw EvidenceException.rejected("unknown root: " + cn(ark) + " (SPKI SHA-256 " + spki + ") is not "
+        throw EvidenceException.rejected(ReasonCode.UNTRUSTED_ROOT,
+                "unknown root: " + cn(ark) + " (SPKI SHA-256 " + spki + ") is not "
                 + (amd ? "a pinned AMD ARK for Milan, Genoa or Turin" : "the explicit root"));
     }
 
@@ -390,7 +400,8 @@ public final class SnpVerifier implements EvidenceVerifier {
         try {
             cert.verify(issuer.getPublicKey());
         } catch (GeneralSecurityException e) {
-            throw EvidenceException.rejected(what + " does not verify (" + cn(cert) + ")");
+            throw EvidenceException.rejected(ReasonCode.CERTIFICATE_CHAIN_INVALID,
+                    what + " does not verify (" + cn(cert) + ")");
         }
     }
 
@@ -398,10 +409,12 @@ public final class SnpVerifier implements EvidenceVerifier {
         try {
             c.checkValidity(Date.from(at));
         } catch (CertificateExpiredException e) {
-            throw EvidenceException.rejected(cn(c) + " certificate expired " + c.getNotAfter().toInstant()
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_EXPIRED,
+                    cn(c) + " certificate expired " + c.getNotAfter().toInstant()
                     + " (checked at " + at + ")");
         } catch (CertificateNotYetValidException e) {
-            throw EvidenceException.rejected(cn(c) + " certificate is not valid before "
+            throw EvidenceException.rejected(ReasonCode.COLLATERAL_NOT_YET_VALID,
+                    cn(c) + " certificate is not valid before "
                     + c.getNotBefore().toInstant() + " (checked at " + at + ")");
         }
     }
@@ -423,7 +436,8 @@ public final class SnpVerifier implements EvidenceVerifier {
             ok = false;
         }
         if (!ok) {
-            throw EvidenceException.rejected("SEV-SNP report signature does not verify with the " + leafName);
+            throw EvidenceException.rejected(ReasonCode.SIGNATURE_INVALID,
+                    "SEV-SNP report signature does not verify with the " + leafName);
         }
     }
 
@@ -442,7 +456,8 @@ public final class SnpVerifier implements EvidenceVerifier {
             compareSpl(leaf, OID_FMC, "fmc", (int) tcb & 0xff, bad);
         }
         if (!bad.isEmpty()) {
-            throw EvidenceException.rejected(String.format("SEV-SNP REPORTED_TCB 0x%016x does not match the %s: %s",
+            throw EvidenceException.rejected(ReasonCode.REPORTED_TCB_MISMATCH,
+                    String.format("SEV-SNP REPORTED_TCB 0x%016x does not match the %s: %s",
                     tcb, leafName, String.join(", ", bad)));
         }
     }
@@ -465,11 +480,13 @@ public final class SnpVerifier implements EvidenceVerifier {
         }
         byte[] hwid = extensionOctets(leaf, OID_HWID);
         if (hwid == null) {
-            throw EvidenceException.rejected("VCEK has no hwID extension to compare with CHIP_ID");
+            throw EvidenceException.rejected(ReasonCode.CHIP_ID_MISMATCH,
+                    "VCEK has no hwID extension to compare with CHIP_ID");
         }
         byte[] want = product.equals("Turin") ? Arrays.copyOf(chip, Math.min(hwid.length, chip.length)) : chip;
         if (!MessageDigest.isEqual(hwid, want)) {
-            throw EvidenceException.rejected("SEV-SNP CHIP_ID " + HEX.formatHex(chip) + " is not the VCEK's hwID "
+            throw EvidenceException.rejected(ReasonCode.CHIP_ID_MISMATCH,
+                    "SEV-SNP CHIP_ID " + HEX.formatHex(chip) + " is not the VCEK's hwID "
                     + HEX.formatHex(hwid));
         }
     }

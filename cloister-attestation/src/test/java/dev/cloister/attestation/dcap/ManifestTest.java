@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cloister.attestation.EvidenceException;
+import dev.cloister.attestation.ReasonCode;
 import dev.cloister.attestation.TcbStatus;
 import dev.cloister.attestation.VerifiedEvidence;
 import dev.cloister.core.CloisterException;
@@ -55,7 +56,10 @@ class ManifestTest {
         if (c.intel().equals("TCB_NOT_SUPPORTED")) {
             assertThatThrownBy(() -> VERIFIER.verify(quote, coll, c.at()))
                     .isInstanceOfSatisfying(EvidenceException.class,
-                            e -> assertThat(e.kind()).isEqualTo(CloisterException.Kind.DENIED))
+                            e -> {
+                                assertThat(e.kind()).isEqualTo(CloisterException.Kind.DENIED);
+                                assertThat(e.reason()).isEqualTo(ReasonCode.TCB_NOT_SUPPORTED);
+                            })
                     .hasMessageContaining("TCB not supported");
             return;
         }
@@ -104,8 +108,33 @@ class ManifestTest {
         byte[] coll = TestData.bytes(c.collateral());
         assertThatThrownBy(() -> VERIFIER.verify(quote, coll, c.windowEnd().plusSeconds(60)))
                 .isInstanceOfSatisfying(EvidenceException.class,
-                        e -> assertThat(e.kind()).isEqualTo(CloisterException.Kind.DENIED))
+                        e -> {
+                            assertThat(e.kind()).isEqualTo(CloisterException.Kind.DENIED);
+                            assertThat(e.reason()).isEqualTo(ReasonCode.COLLATERAL_EXPIRED);
+                        })
                 .hasMessageContaining("expired");
+    }
+
+    /**
+     * A real quote whose header names another QE vendor is refused for that reason (Intel's rule), before the
+     * signature check that the change also breaks: at its fixed time, with its real collateral.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void realQuoteWithAnotherQeVendorIdIsRefused(Case c) throws Exception {
+        byte[] quote = TestData.bytes(c.quote());
+        assertThat(Quote.parse(quote).header().qeVendorId())
+                .isEqualTo(java.util.HexFormat.of().parseHex("939A7233F79C4CA9940A0DB3957F0607"));
+        for (int offset : new int[] {12, 20, 27}) {
+            byte[] bad = quote.clone();
+            bad[offset] ^= 0x40; // header bytes 12..27 are the QE vendor ID
+            assertThatThrownBy(() -> VERIFIER.verify(bad, TestData.bytes(c.collateral()), c.at()))
+                    .isInstanceOfSatisfying(EvidenceException.class, e -> {
+                        assertThat(e.kind()).isEqualTo(CloisterException.Kind.DENIED);
+                        assertThat(e.reason()).isEqualTo(ReasonCode.QE_VENDOR_ID_MISMATCH);
+                    })
+                    .hasMessageContaining("QE vendor ID");
+        }
     }
 
     @ParameterizedTest(name = "{0}")

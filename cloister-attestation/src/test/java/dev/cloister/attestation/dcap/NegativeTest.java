@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.attestation.EvidenceException;
+import dev.cloister.attestation.ReasonCode;
 import dev.cloister.attestation.SgxMeasurements;
 import dev.cloister.attestation.TcbStatus;
 import dev.cloister.attestation.TdxMeasurements;
@@ -19,6 +20,7 @@ import java.time.Instant;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.function.UnaryOperator;
 import org.assertj.core.api.AbstractThrowableAssert;
@@ -49,12 +51,12 @@ class NegativeTest {
         try {
             seq = V.verify(quote, collateral, AT).tcbStatus();
         } catch (EvidenceException e) {
-            seq = e.kind() + ": " + e.getMessage();
+            seq = e.kind() + " " + e.reason() + ": " + e.getMessage();
         }
         try {
             par = PARALLEL.verify(quote, collateral, AT).tcbStatus();
         } catch (EvidenceException e) {
-            par = e.kind() + ": " + e.getMessage();
+            par = e.kind() + " " + e.reason() + ": " + e.getMessage();
         }
         assertThat(par).isEqualTo(seq);
     }
@@ -96,17 +98,75 @@ class NegativeTest {
         return V.verify(e.quote(), e.collateral(), AT);
     }
 
+    /**
+     * The code each denial below must carry, by the message fragment the case checks: every negative case gives
+     * its stable {@link ReasonCode}, not only its prose (a case whose fragment is missing here fails).
+     */
+    static final Map<String, ReasonCode> EXPECTED = Map.ofEntries(
+            Map.entry("TCB Info expired", ReasonCode.COLLATERAL_EXPIRED),
+            Map.entry("QE Identity expired", ReasonCode.COLLATERAL_EXPIRED),
+            Map.entry("TCB Info is not yet valid", ReasonCode.COLLATERAL_NOT_YET_VALID),
+            Map.entry("QE Identity is not yet valid", ReasonCode.COLLATERAL_NOT_YET_VALID),
+            Map.entry("SGX quote with TDX TCB Info", ReasonCode.COLLATERAL_MISMATCH),
+            Map.entry("TDX quote with SGX TCB Info", ReasonCode.COLLATERAL_MISMATCH),
+            Map.entry("FMSPC mismatch", ReasonCode.COLLATERAL_MISMATCH),
+            Map.entry("PCE-ID mismatch", ReasonCode.COLLATERAL_MISMATCH),
+            Map.entry("unsupported QE Identity id/version", ReasonCode.COLLATERAL_MISMATCH),
+            Map.entry("TCB not supported", ReasonCode.TCB_NOT_SUPPORTED),
+            Map.entry("no TCB level matches TEE_TCB_SVN", ReasonCode.TCB_NOT_SUPPORTED),
+            Map.entry("TDX module TDX_01 has no level", ReasonCode.TCB_NOT_SUPPORTED),
+            Map.entry("QE TCB not supported", ReasonCode.TCB_NOT_SUPPORTED),
+            Map.entry("TCB status is Revoked", ReasonCode.TCB_REVOKED),
+            Map.entry("Revoked", ReasonCode.TCB_REVOKED),
+            Map.entry("no module identity TDX_01", ReasonCode.TDX_MODULE_MISMATCH),
+            Map.entry("MRSIGNERSEAM", ReasonCode.TDX_MODULE_MISMATCH),
+            Map.entry("SEAMATTRIBUTES", ReasonCode.TDX_MODULE_MISMATCH),
+            Map.entry("too short for TCB Info", ReasonCode.CERTIFICATE_CHAIN_INVALID),
+            Map.entry("too short for QE Identity", ReasonCode.CERTIFICATE_CHAIN_INVALID),
+            Map.entry("too short for the PCK CRL", ReasonCode.CERTIFICATE_CHAIN_INVALID),
+            Map.entry("CaUsedAsEndEntity", ReasonCode.CERTIFICATE_CHAIN_INVALID),
+            Map.entry("CaUsedAsEndEntity: the QE Identity signer", ReasonCode.CERTIFICATE_CHAIN_INVALID),
+            Map.entry("does not name an SGX PCK Certificate", ReasonCode.CERTIFICATE_CHAIN_INVALID),
+            Map.entry("signature of Cloister Simulated SGX PCK Platform CA", ReasonCode.CERTIFICATE_CHAIN_INVALID),
+            Map.entry("unknown root", ReasonCode.UNTRUSTED_ROOT),
+            Map.entry("revoked by the PCK CRL", ReasonCode.CERTIFICATE_REVOKED),
+            Map.entry("revoked by the root CA CRL", ReasonCode.CERTIFICATE_REVOKED),
+            Map.entry("signature is invalid for the root CA CRL", ReasonCode.COLLATERAL_SIGNATURE_INVALID),
+            Map.entry("signature is invalid for the PCK CRL", ReasonCode.COLLATERAL_SIGNATURE_INVALID),
+            Map.entry("signature is invalid for tcb_info", ReasonCode.COLLATERAL_SIGNATURE_INVALID),
+            Map.entry("signature is invalid for qe_identity", ReasonCode.COLLATERAL_SIGNATURE_INVALID),
+            Map.entry("quote signature", ReasonCode.SIGNATURE_INVALID),
+            Map.entry("QE report hash mismatch", ReasonCode.QE_REPORT_DATA_MISMATCH),
+            Map.entry("signature is invalid for the QE report", ReasonCode.QE_REPORT_SIGNATURE_INVALID),
+            Map.entry("QE MRSIGNER mismatch", ReasonCode.QE_IDENTITY_MISMATCH),
+            Map.entry("QE ISVPRODID mismatch", ReasonCode.QE_IDENTITY_MISMATCH),
+            Map.entry("QE MISCSELECT mismatch", ReasonCode.QE_IDENTITY_MISMATCH),
+            Map.entry("QE ATTRIBUTES mismatch", ReasonCode.QE_IDENTITY_MISMATCH),
+            Map.entry("is not Intel's 939A7233F79C4CA9940A0DB3957F0607", ReasonCode.QE_VENDOR_ID_MISMATCH));
+
+    static ReasonCode expected(String message) {
+        ReasonCode c = EXPECTED.get(message);
+        assertThat(c).as("expected ReasonCode for the case \"%s\"", message).isNotNull();
+        return c;
+    }
+
     static AbstractThrowableAssert<?, ?> denied(byte[] quote, byte[] collateral, String message) {
         sameInParallel(quote, collateral);
         return assertThatThrownBy(() -> V.verify(quote, collateral, AT))
-                .isInstanceOfSatisfying(EvidenceException.class, e -> assertThat(e.kind()).isEqualTo(Kind.DENIED))
+                .isInstanceOfSatisfying(EvidenceException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(Kind.DENIED);
+                    assertThat(e.reason()).as(e.getMessage()).isEqualTo(expected(message));
+                })
                 .hasMessageContaining(message);
     }
 
     static AbstractThrowableAssert<?, ?> malformed(byte[] quote, byte[] collateral, String message) {
         sameInParallel(quote, collateral);
         return assertThatThrownBy(() -> V.verify(quote, collateral, AT))
-                .isInstanceOfSatisfying(EvidenceException.class, e -> assertThat(e.kind()).isEqualTo(Kind.BAD_INPUT))
+                .isInstanceOfSatisfying(EvidenceException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(Kind.BAD_INPUT);
+                    assertThat(e.reason()).isEqualTo(ReasonCode.MALFORMED);
+                })
                 .hasMessageContaining(message);
     }
 
@@ -506,9 +566,11 @@ class NegativeTest {
             Collateral mixed = with(coll(ours), "qeIdentityIssuerChain", coll(std).qeIdentityIssuerChain());
             DcapVerifier both = DcapVerifier.withRoots(List.of(PKI.trustAnchor(), Simulator.standard().trustAnchor()));
             assertThatThrownBy(() -> both.verify(ours.quote(), mixed.toBytes(), AT))
-                    .hasMessageContaining("qe_identity_issuer_chain ends in Cloister simulation root");
+                    .hasMessageContaining("qe_identity_issuer_chain ends in Cloister simulation root")
+                    .satisfies(e -> assertThat(((EvidenceException) e).reason()).isEqualTo(ReasonCode.UNTRUSTED_ROOT));
             assertThatThrownBy(() -> both.verify(ours.quote(), std.collateral(), AT))
-                    .hasMessageContaining("collateral is signed under");
+                    .hasMessageContaining("collateral is signed under")
+                    .satisfies(e -> assertThat(((EvidenceException) e).reason()).isEqualTo(ReasonCode.UNTRUSTED_ROOT));
         }
 
         @Test
@@ -563,7 +625,9 @@ class NegativeTest {
         void crlsExpire() throws Exception {
             SimulatedEvidence e = PKI.issue(sgx().validity(java.time.Duration.ofDays(1)));
             assertThatThrownBy(() -> V.verify(e.quote(), e.collateral(), AT.plusSeconds(86400 + 60)))
-                    .hasMessageContaining("expired");
+                    .hasMessageContaining("expired")
+                    .satisfies(x -> assertThat(((EvidenceException) x).reason())
+                            .isEqualTo(ReasonCode.COLLATERAL_EXPIRED));
         }
     }
 
@@ -686,6 +750,31 @@ class NegativeTest {
                     q.attributes(), q.attributesMask(), q.mrSigner(), q.isvProdId(), List.of(new EnclaveTcbLevel(8,
                             "2024-01-01T00:00:00Z", "UpToDate", List.of())), q.issueDate(), q.nextUpdate())),
                     "QE TCB not supported");
+        }
+    }
+
+    @Nested
+    class QeVendor {
+        static final byte[] OTHER_VENDOR = HexFormat.of().parseHex("00112233445566778899AABBCCDDEEFF");
+
+        @Test
+        void aCorrectlySignedQuoteFromAnotherQeVendorIsDenied() throws Exception {
+            // everything else about this quote is valid and signed: only the vendor ID is wrong
+            SimulatedEvidence e = PKI.issue(sgx().qeVendorId(OTHER_VENDOR));
+            denied(e.quote(), e.collateral(), "is not Intel's 939A7233F79C4CA9940A0DB3957F0607")
+                    .hasMessageContaining("00112233445566778899AABBCCDDEEFF");
+            SimulatedEvidence t = PKI.issue(tdx().quoteVersion(5).qeVendorId(OTHER_VENDOR));
+            denied(t.quote(), t.collateral(), "is not Intel's 939A7233F79C4CA9940A0DB3957F0607");
+        }
+
+        @Test
+        void onlyOneBitOfTheVendorIdChangedIsDenied() {
+            for (int bit = 0; bit < 128; bit += 17) {
+                byte[] vendor = HexFormat.of().parseHex("939A7233F79C4CA9940A0DB3957F0607");
+                vendor[bit / 8] ^= (byte) (1 << (bit % 8));
+                SimulatedEvidence e = PKI.issue(sgx().qeVendorId(vendor));
+                denied(e.quote(), e.collateral(), "is not Intel's 939A7233F79C4CA9940A0DB3957F0607");
+            }
         }
     }
 }

@@ -142,7 +142,10 @@ class PcsCollateralProviderTest {
         online.collateralFor(req, AT);
         Instant later = Instant.parse("2025-08-01T00:00:00Z"); // after every nextUpdate of June's collateral
         assertThatThrownBy(() -> PcsCollateralProvider.offline(cache).collateralFor(req, later))
-                .isInstanceOfSatisfying(EvidenceException.class, e -> assertThat(e.kind()).isEqualTo(Kind.ENVIRONMENT))
+                .isInstanceOfSatisfying(EvidenceException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(Kind.ENVIRONMENT);
+                    assertThat(e.reason()).isEqualTo(dev.cloister.attestation.ReasonCode.COLLATERAL_UNAVAILABLE);
+                })
                 .hasMessageContaining("offline: no cached collateral valid at " + later);
         online.collateralFor(req, later); // the server only has June's: fetched again, still stale, returned anyway
         assertThat(requests.get()).isEqualTo(8);
@@ -152,10 +155,16 @@ class PcsCollateralProviderTest {
     void offlineWithoutCacheAndServerErrorsAreEnvironmentErrors() {
         CollateralRequest req = new CollateralRequest(TeeType.TDX, HexFormat.of().parseHex("00806F050000"), "platform");
         assertThatThrownBy(() -> PcsCollateralProvider.offline(cache).collateralFor(req, AT))
-                .isInstanceOfSatisfying(EvidenceException.class, e -> assertThat(e.kind()).isEqualTo(Kind.ENVIRONMENT));
+                .isInstanceOfSatisfying(EvidenceException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(Kind.ENVIRONMENT);
+                    assertThat(e.reason()).isEqualTo(dev.cloister.attestation.ReasonCode.COLLATERAL_UNAVAILABLE);
+                });
         failures.put("/tdx/certification/v4/qe/identity", 503);
         assertThatThrownBy(() -> PcsCollateralProvider.online(base, cache).collateralFor(req, AT))
-                .isInstanceOfSatisfying(EvidenceException.class, e -> assertThat(e.kind()).isEqualTo(Kind.ENVIRONMENT))
+                .isInstanceOfSatisfying(EvidenceException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(Kind.ENVIRONMENT);
+                    assertThat(e.reason()).isEqualTo(dev.cloister.attestation.ReasonCode.COLLATERAL_UNAVAILABLE);
+                })
                 .hasMessageContaining("HTTP 503");
         CollateralRequest other = new CollateralRequest(TeeType.TDX, new byte[6], "platform");
         assertThatThrownBy(() -> PcsCollateralProvider.online(base, null).collateralFor(other, AT))

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cloister.attestation.EvidenceException;
+import dev.cloister.attestation.ReasonCode;
+import dev.cloister.attestation.Reasons;
 import dev.cloister.attestation.VerifiedEvidence;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
@@ -124,7 +126,8 @@ class SnpTestPkiTest {
     void testRootIsUnknownToTheAmdVerifier() {
         assertThatThrownBy(() -> SnpVerifier.amdRoots().verify(report(TCB, chipId, 0), chain(new long[] {2, 0, 5, 68}), AT))
                 .hasMessageStartingWith("unknown root: ARK-Milan (SPKI SHA-256 ")
-                .hasMessageEndingWith("is not a pinned AMD ARK for Milan, Genoa or Turin");
+                .hasMessageEndingWith("is not a pinned AMD ARK for Milan, Genoa or Turin")
+                .satisfies(Reasons.is(ReasonCode.UNTRUSTED_ROOT));
     }
 
     @Test
@@ -132,7 +135,8 @@ class SnpTestPkiTest {
         assertThatThrownBy(() -> SnpVerifier.withRoot(arkDer).verify(report(TCB, chipId, 0), chain(new long[] {3, 0, 6, 68}), AT))
                 .isInstanceOf(EvidenceException.class)
                 .hasMessage("SEV-SNP REPORTED_TCB 0x4405000000000002 does not match the VCEK: bootloader 2 != certified 3,"
-                        + " snp 5 != certified 6");
+                        + " snp 5 != certified 6")
+                .satisfies(Reasons.is(ReasonCode.REPORTED_TCB_MISMATCH));
     }
 
     @Test
@@ -140,7 +144,8 @@ class SnpTestPkiTest {
         byte[] other = chipId.clone();
         other[63] ^= 1;
         assertThatThrownBy(() -> SnpVerifier.withRoot(arkDer).verify(report(TCB, other, 0), chain(new long[] {2, 0, 5, 68}), AT))
-                .hasMessageContaining("CHIP_ID").hasMessageContaining("is not the VCEK's hwID");
+                .hasMessageContaining("CHIP_ID").hasMessageContaining("is not the VCEK's hwID")
+                .satisfies(Reasons.is(ReasonCode.CHIP_ID_MISMATCH));
         // A masked (all-zero) CHIP_ID is not compared.
         assertThat(catchVerify(report(TCB, new byte[64], 0))).isNull();
     }
@@ -148,7 +153,8 @@ class SnpTestPkiTest {
     @Test
     void signingKeyFieldMustMatchTheCertificateKind() throws Exception {
         assertThatThrownBy(() -> SnpVerifier.withRoot(arkDer).verify(report(TCB, chipId, 1 << 2), chain(new long[] {2, 0, 5, 68}), AT))
-                .hasMessage("SEV-SNP report says it is signed by signing key 1 but the collateral is a VCEK");
+                .hasMessage("SEV-SNP report says it is signed by signing key 1 but the collateral is a VCEK")
+                .satisfies(Reasons.is(ReasonCode.SIGNING_KEY_MISMATCH));
     }
 
     @Test
@@ -191,19 +197,24 @@ class SnpTestPkiTest {
         assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
                 crl("SEV-Milan", ask, VCEK_SERIAL, from, to)), AT))
                 .hasMessage("SEV-VCEK certificate (serial " + VCEK_SERIAL.toString(16) + ") is revoked by the"
-                        + " SEV-Milan CRL");
+                        + " SEV-Milan CRL")
+                .satisfies(Reasons.is(ReasonCode.CERTIFICATE_REVOKED));
         assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
                 crl("ARK-Milan", ark, ASK_SERIAL, from, to)), AT))
-                .hasMessageContaining("SEV-Milan certificate (serial").hasMessageContaining("revoked by the ARK-Milan CRL");
+                .hasMessageContaining("SEV-Milan certificate (serial").hasMessageContaining("revoked by the ARK-Milan CRL")
+                .satisfies(Reasons.is(ReasonCode.CERTIFICATE_REVOKED));
         assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
                 crl("ARK-Milan", ark, null, from.minus(30, ChronoUnit.DAYS), from)), AT))
-                .hasMessageStartingWith("CRL of ARK-Milan expired ");
+                .hasMessageStartingWith("CRL of ARK-Milan expired ")
+                .satisfies(Reasons.is(ReasonCode.COLLATERAL_EXPIRED));
         assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
                 crl("ARK-Milan", ask, null, from, to)), AT))
-                .hasMessage("CRL of ARK-Milan has an invalid signature");
+                .hasMessage("CRL of ARK-Milan has an invalid signature")
+                .satisfies(Reasons.is(ReasonCode.COLLATERAL_SIGNATURE_INVALID));
         assertThatThrownBy(() -> v.verify(report, SnpVerifierTest.concat(chain(spl),
                 crl("ARK-Genoa", ark, null, from, to)), AT))
-                .hasMessageContaining("CRL issued by ARK-Genoa does not belong to this chain");
+                .hasMessageContaining("CRL issued by ARK-Genoa does not belong to this chain")
+                .satisfies(Reasons.is(ReasonCode.COLLATERAL_SIGNATURE_INVALID));
         byte[] broken = SnpVerifierTest.concat(chain(spl), "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"
                 .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         assertThatThrownBy(() -> v.verify(report, broken, AT))

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cloister.attestation.EvidenceException;
+import dev.cloister.attestation.ReasonCode;
+import dev.cloister.attestation.Reasons;
 import dev.cloister.attestation.SnpMeasurements;
 import dev.cloister.attestation.TcbStatus;
 import dev.cloister.attestation.TeeType;
@@ -113,14 +115,16 @@ class SnpVerifierTest {
                 Instant.parse("2026-11-22T00:00:00Z")))
                 .isInstanceOf(EvidenceException.class)
                 .hasMessageContaining("SEV-VLEK certificate expired 2025-12-10T22:14:21Z")
-                .satisfies(e -> assertThat(((EvidenceException) e).kind()).isEqualTo(Kind.DENIED));
+                .satisfies(e -> assertThat(((EvidenceException) e).kind()).isEqualTo(Kind.DENIED))
+                .satisfies(Reasons.is(ReasonCode.COLLATERAL_EXPIRED));
     }
 
     @Test
     void notYetValidVcekIsDenied() {
         assertThatThrownBy(() -> verifier.verify(res("gsg_milan_report.bin"), res("gsg_milan_vcek.der"),
                 Instant.parse("2022-01-01T00:00:00Z")))
-                .hasMessageContaining("SEV-VCEK certificate is not valid before 2022-09-24T00:55:28Z");
+                .hasMessageContaining("SEV-VCEK certificate is not valid before 2022-09-24T00:55:28Z")
+                .satisfies(Reasons.is(ReasonCode.COLLATERAL_NOT_YET_VALID));
     }
 
     @Test
@@ -128,20 +132,23 @@ class SnpVerifierTest {
         byte[] collateral = concat(pem("gsg_milan_vcek.der"), res("virtee_cert_chain_turin.pem"));
         assertThatThrownBy(() -> verifier.verify(res("gsg_milan_report.bin"), collateral, AT))
                 .isInstanceOf(EvidenceException.class)
-                .hasMessageContaining("no certificate for the issuer of the VCEK/VLEK (SEV-Milan) in the collateral's chain");
+                .hasMessageContaining("no certificate for the issuer of the VCEK/VLEK (SEV-Milan) in the collateral's chain")
+                .satisfies(Reasons.is(ReasonCode.CERTIFICATE_CHAIN_INVALID));
     }
 
     @Test
     void reportWithAnotherChipsVcekFails() {
         assertThatThrownBy(() -> verifier.verify(res("gsg_milan_report.bin"), res("trustee_milan_vcek.der"), AT))
-                .hasMessage("SEV-SNP report signature does not verify with the VCEK");
+                .hasMessage("SEV-SNP report signature does not verify with the VCEK")
+                .satisfies(Reasons.is(ReasonCode.SIGNATURE_INVALID));
     }
 
     @Test
     void vlekReportWithVcekCollateralIsDenied() {
         assertThatThrownBy(() -> verifier.verify(res("trustee_vlek_report.bin"), res("trustee_milan_vcek.der"),
                 Instant.parse("2025-06-01T00:00:00Z")))
-                .hasMessage("SEV-SNP report says it is signed by signing key 1 but the collateral is a VCEK");
+                .hasMessage("SEV-SNP report says it is signed by signing key 1 but the collateral is a VCEK")
+                .satisfies(Reasons.is(ReasonCode.SIGNING_KEY_MISMATCH));
     }
 
     @Test
@@ -187,7 +194,8 @@ class SnpVerifierTest {
         assertThatThrownBy(() -> verifier.verify(report, collateral, AT))
                 .isInstanceOf(EvidenceException.class)
                 .hasMessageContaining(message)
-                .satisfies(e -> assertThat(((EvidenceException) e).kind()).isEqualTo(Kind.BAD_INPUT));
+                .satisfies(e -> assertThat(((EvidenceException) e).kind()).isEqualTo(Kind.BAD_INPUT))
+                .satisfies(Reasons.is(ReasonCode.MALFORMED));
     }
 
     @Test
@@ -197,7 +205,8 @@ class SnpVerifierTest {
             // Not signed by AMD's SEV-Milan key: a clean denial, not a crash on the odd extensions.
             assertThatThrownBy(() -> verifier.verify(res("gsg_milan_report.bin"), res(name), AT))
                     .isInstanceOf(EvidenceException.class)
-                    .hasMessage("VCEK signature by SEV-Milan does not verify (SEV-VCEK)");
+                    .hasMessage("VCEK signature by SEV-Milan does not verify (SEV-VCEK)")
+                .satisfies(Reasons.is(ReasonCode.CERTIFICATE_CHAIN_INVALID));
         }
     }
 

@@ -33,8 +33,10 @@ import picocli.CommandLine.Option;
                     + "mrsigner, isvProdId, isvSvn, attributes, debug; TDX: mrtd, rtmr0-3, mrConfigId, mrOwner, "
                     + "mrServiceTd, tdAttributes, teeTcbSvn, debug; SNP: measurement, hostData, policy, reportedTcb, "
                     + "vmpl, debug; all: reportData), collateral {issued, nextUpdate}, rootUsed, simulated, at, "
-                    + "policy {text, accepted, reasons}. When verification itself fails: ok=false, status "
-                    + "(Rejected or Malformed) and error."
+                    + "policy {text, accepted, reasons}, reason (POLICY_DENIED when the policy said no, else null). "
+                    + "When verification itself fails: ok=false, status (Rejected, Malformed or Unavailable), reason "
+                    + "(a stable code such as TCB_NOT_SUPPORTED, QE_VENDOR_ID_MISMATCH, COLLATERAL_EXPIRED, "
+                    + "SIGNATURE_INVALID; the table is in docs/attestation.md) and error."
         },
         footerHeading = "%nExamples:%n",
         footer = {

@@ -31,6 +31,8 @@ final class EvidenceReport {
         if (json) {
             ObjectNode o = Json.object();
             o.put("ok", verdict.accepted());
+            // a stable code for scripts; null when accepted (the field is always present)
+            o.put("reason", verdict.accepted() ? null : verdict.reason().name());
             evidence(o, ev);
             o.put("at", at.toString());
             ObjectNode p = o.putObject("policy");
@@ -53,7 +55,12 @@ final class EvidenceReport {
         if (json) {
             ObjectNode o = Json.object();
             o.put("ok", false);
-            o.put("status", e.kind() == CloisterException.Kind.DENIED ? "Rejected" : "Malformed");
+            o.put("status", switch (e.kind()) {
+                case DENIED -> "Rejected";
+                case BAD_INPUT -> "Malformed";
+                case ENVIRONMENT -> "Unavailable";
+            });
+            o.put("reason", e.reason().name());
             o.put("error", e.getMessage());
             o.put("at", at.toString());
             Json.print(out, o);
