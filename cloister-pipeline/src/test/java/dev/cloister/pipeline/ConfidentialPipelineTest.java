@@ -98,13 +98,19 @@ class ConfidentialPipelineTest {
         Files.writeString(tmp.resolve("seed.txt"), "seed\n");
         PipelineSpec spec = PipelineSpec.parse(yaml.getBytes(StandardCharsets.UTF_8), "diamond.yaml");
         return ConfidentialRun.create(spec, tmp, tmp.resolve("runs"), "local", new ConfidentialRun.Setup(repo,
-                repo.location(), broker.ownerBroker(), broker.url.toString(), broker.ca, d -> Bundle.open(d).measurement()));
+                repo.location(), broker.ownerBroker(), broker.url.toString(), broker.ca, d -> Bundle.open(d).measurement(),
+                tmp.resolve("keys")));
     }
 
     RunState run(String runId) throws Exception {
+        return run(runId, c -> c);
+    }
+
+    /** Runs with the owner's step commands, as {@code wrap} changes them (a hostile host in between). */
+    RunState run(String runId, java.util.function.UnaryOperator<Orchestrator.StepCommands> wrap) throws Exception {
         Path runDir = tmp.resolve("runs").resolve(runId);
-        Orchestrator o = new Orchestrator(new LocalExecutor(), new ConfidentialSteps(runDir, repo, StepMain::command), 4,
-                Duration.ofMillis(50), Clock.systemUTC());
+        Orchestrator o = new Orchestrator(new LocalExecutor(), wrap.apply(new ConfidentialSteps(runDir, repo,
+                StepMain::command, broker.ownerBroker(), tmp.resolve("keys"))), 4, Duration.ofMillis(50), Clock.systemUTC());
         return o.run(runDir, s -> {});
     }
 
@@ -126,7 +132,7 @@ class ConfidentialPipelineTest {
         assertThat(end.steps()).allSatisfy((n, st) -> assertThat(st.phase()).as(n + ": " + st.reason())
                 .isEqualTo(RunState.Phase.DONE));
 
-        List<ConfidentialRun.Fetched> got = ConfidentialRun.fetch(runDir, repo, tmp.resolve("out"));
+        List<ConfidentialRun.Fetched> got = ConfidentialRun.fetch(runDir, repo, tmp.resolve("out"), tmp.resolve("keys"));
         assertThat(Files.readString(tmp.resolve("out/join/result")))
                 .isEqualTo("seed\nsplit\na\n" + "seed\nsplit\nb\n" + "join\n");
         assertThat(Files.readString(tmp.resolve("out/a/stdout.txt"))).isEqualTo("a wrote 1 output(s)\n");
@@ -157,6 +163,14 @@ class ConfidentialPipelineTest {
                 assertThat(lines.get(0)).as(k).contains("ok").contains(bundles.get(e.getKey()).measurement());
             }
         }
+        // Each release names the record of the step that ran, the one the owner registered.
+        for (String step : List.of("split", "a", "b", "join")) {
+            String job = ConfidentialRun.acceptedJob(runDir, step).orElseThrow();
+            String hash = dev.cloister.runtime.job.JobRecord.parse(repo.getRef(
+                    dev.cloister.runtime.job.JobRecord.ref(job)).orElseThrow(), job).hashHex();
+            assertThat(history.history(plan.steps().get(step).logKey()))
+                    .anySatisfy(l -> assertThat(l).contains("release ok").contains(" record " + hash + " "));
+        }
         // The edge split.left is stored twice with the same bytes: for split (to write) and for a (to read).
         assertThat(plan.steps().get("split").outputs().get("left")).isNotEqualTo(plan.steps().get("a").inputs().get("l").key());
     }
@@ -179,8 +193,97 @@ class ConfidentialPipelineTest {
         // The program never ran, so it never read an input or wrote an output.
         Path runDir = tmp.resolve("runs").resolve(runId);
         assertThat(Files.readString(runDir.resolve("steps/join/attempt-1/log"))).doesNotContain("inputs decrypted");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfidentialRun.fetch(runDir, repo, tmp.resolve("out")))
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfidentialRun.fetch(runDir, repo, tmp.resolve("out"), tmp.resolve("keys")))
                 .hasMessageContaining("not finished").hasMessageContaining("join (failed)");
         assertThat(tmp.resolve("out")).doesNotExist();
+    }
+
+    /** Publishes the owner's record, then rewrites it as a hostile host would before the step starts. */
+    StepCommandsTampering tamper(String step, java.util.function.UnaryOperator<dev.cloister.runtime.job.JobRecord> edit) {
+        return new StepCommandsTampering(step, edit);
+    }
+
+    final class StepCommandsTampering implements java.util.function.UnaryOperator<Orchestrator.StepCommands> {
+        final String step;
+        final java.util.function.UnaryOperator<dev.cloister.runtime.job.JobRecord> edit;
+
+        StepCommandsTampering(String step, java.util.function.UnaryOperator<dev.cloister.runtime.job.JobRecord> edit) {
+            this.step = step;
+            this.edit = edit;
+        }
+
+        @Override
+        public Orchestrator.StepCommands apply(Orchestrator.StepCommands real) {
+            return new Orchestrator.StepCommands() {
+                @Override
+                public List<String> command(PipelineSpec spec, PipelineSpec.Step s, String runId, Path stepDir)
+                        throws java.io.IOException, dev.cloister.core.CloisterException {
+                    List<String> cmd = real.command(spec, s, runId, stepDir);
+                    if (s.name().equals(step)) {
+                        String id = ConfidentialSteps.jobId(runId, s.name(), stepDir);
+                        var rec = dev.cloister.runtime.job.JobRecord.parse(repo.getRef(
+                                dev.cloister.runtime.job.JobRecord.ref(id)).orElseThrow(), id);
+                        repo.putRef(dev.cloister.runtime.job.JobRecord.ref(id), edit.apply(rec).toBytes());
+                    }
+                    return cmd;
+                }
+
+                @Override
+                public boolean outputsComplete(PipelineSpec spec, PipelineSpec.Step s, String runId, Path stepDir)
+                        throws java.io.IOException, dev.cloister.core.CloisterException {
+                    return real.outputsComplete(spec, s, runId, stepDir);
+                }
+            };
+        }
+    }
+
+    @Test
+    void aStepRecordEditedBeforeTheStepStartsGetsNoKeyAndItsProgramNeverRuns() throws Exception {
+        Bundle s = tagBundle("split");
+        Bundle a = tagBundle("a");
+        Bundle b = tagBundle("b");
+        Bundle j = tagBundle("join");
+        String runId = create(diamond(s, a, b, j, policy(j)));
+        Path runDir = tmp.resolve("runs").resolve(runId);
+        // The host swaps join's two inputs (each ciphertext keeps its bound path and key, so each still decrypts):
+        // the program would read a's output as b's and the other way round.
+        RunState end = run(runId, tamper("join", r -> {
+            var x = r.inputs().get(0);
+            var y = r.inputs().get(1);
+            return new dev.cloister.runtime.job.JobRecord(r.id(), r.name(), r.bundlePath(), r.measurement(), r.policy(),
+                    r.secret(), r.broker(), r.backend(), r.args(), r.env(),
+                    List.of(new dev.cloister.runtime.job.JobRecord.Input(x.name(), y.path(), x.object(), x.size(), x.bound()),
+                            new dev.cloister.runtime.job.JobRecord.Input(y.name(), x.path(), y.object(), y.size(), y.bound())),
+                    r.outputs(), r.keys());
+        }));
+        assertThat(end.steps().get("a").phase()).isEqualTo(RunState.Phase.DONE);
+        RunState.Step join = end.steps().get("join");
+        assertThat(join.phase()).isEqualTo(RunState.Phase.FAILED);
+        assertThat(join.exitCode()).isEqualTo(1);
+        String log = Files.readString(runDir.resolve("steps/join/attempt-1/log"));
+        assertThat(log).contains("not the registered").doesNotContain("key released").doesNotContain("program exited");
+        assertThat(repo.getRef(dev.cloister.runtime.job.JobResult.ref(
+                ConfidentialSteps.jobId(runId, "join", runDir.resolve("steps/join/attempt-1"))))).isEmpty();
+    }
+
+    @Test
+    void fetchRefusesAStepRecordChangedAfterTheRun() throws Exception {
+        Bundle s = tagBundle("split");
+        Bundle a = tagBundle("a");
+        Bundle b = tagBundle("b");
+        Bundle j = tagBundle("join");
+        String runId = create(diamond(s, a, b, j, policy(j)));
+        Path runDir = tmp.resolve("runs").resolve(runId);
+        assertThat(run(runId).steps()).allSatisfy((n, st) -> assertThat(st.phase()).isEqualTo(RunState.Phase.DONE));
+        String job = ConfidentialRun.acceptedJob(runDir, "b").orElseThrow();
+        var rec = dev.cloister.runtime.job.JobRecord.parse(repo.getRef(dev.cloister.runtime.job.JobRecord.ref(job)).orElseThrow(), job);
+        var forged = new dev.cloister.runtime.job.JobRecord(rec.id(), rec.name(), rec.bundlePath(), rec.measurement(),
+                rec.policy(), rec.secret(), rec.broker(), rec.backend(), List.of("b", "0", "/outputs/y"), rec.env(),
+                rec.inputs(), rec.outputs(), rec.keys());
+        repo.putRef(dev.cloister.runtime.job.JobRecord.ref(job), forged.toBytes());
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfidentialRun.fetch(runDir, repo, tmp.resolve("out"),
+                tmp.resolve("keys")))
+                .hasMessageContaining("is not the one submitted (sha256 " + rec.hashHex() + ")");
+        assertThat(tmp.resolve("out")).isEmptyDirectory();
     }
 }
