@@ -286,4 +286,177 @@ class ConfidentialPipelineTest {
                 .hasMessageContaining("is not the one submitted (sha256 " + rec.hashHex() + ")");
         assertThat(tmp.resolve("out")).isEmptyDirectory();
     }
+
+    /** Remembers every key the owner's side stores in the broker, so the test can look for it anywhere. */
+    static final class RecordingBroker implements dev.cloister.runtime.job.Broker {
+        final dev.cloister.runtime.job.Broker inner;
+        final List<byte[]> keys = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        RecordingBroker(dev.cloister.runtime.job.Broker inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public void createJobKey(String secret, byte[] key, String policy)
+                throws dev.cloister.core.CloisterException, java.io.IOException {
+            keys.add(key.clone());
+            inner.createJobKey(secret, key, policy);
+        }
+
+        @Override
+        public void setPolicy(String qualifiedSecret, String policy)
+                throws dev.cloister.core.CloisterException, java.io.IOException {
+            inner.setPolicy(qualifiedSecret, policy);
+        }
+
+        @Override
+        public String qualify(String secret) {
+            return inner.qualify(secret);
+        }
+
+        @Override
+        public String nonce() throws dev.cloister.core.CloisterException, java.io.IOException {
+            return inner.nonce();
+        }
+
+        @Override
+        public com.fasterxml.jackson.databind.JsonNode release(com.fasterxml.jackson.databind.JsonNode request)
+                throws dev.cloister.core.CloisterException, java.io.IOException {
+            return inner.release(request);
+        }
+
+        @Override
+        public List<String> history(String qualifiedSecret) throws dev.cloister.core.CloisterException, java.io.IOException {
+            return inner.history(qualifiedSecret);
+        }
+    }
+
+    /**
+     * Every file under {@code dir} that holds any of {@code keys} in any form a program would write it in (raw
+     * bytes, hex in either case, base64), plus any file or folder named like a key store.
+     */
+    static List<String> keyMaterialUnder(Path dir, List<byte[]> keys) {
+        List<String> found = new java.util.ArrayList<>();
+        List<byte[]> needles = new java.util.ArrayList<>();
+        for (byte[] k : keys) {
+            needles.add(k);
+            String hex = java.util.HexFormat.of().formatHex(k);
+            needles.add(hex.getBytes(StandardCharsets.US_ASCII));
+            needles.add(hex.toUpperCase(java.util.Locale.ROOT).getBytes(StandardCharsets.US_ASCII));
+            needles.add(java.util.Base64.getEncoder().encodeToString(k).getBytes(StandardCharsets.US_ASCII));
+            needles.add(java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(k).getBytes(StandardCharsets.US_ASCII));
+        }
+        List<Path> files;
+        try (var walk = Files.walk(dir)) {
+            files = walk.toList();
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return found; // a folder vanished mid-walk (a step's work folder being removed): the next scan sees the rest
+        }
+        for (Path f : files) {
+            String name = f.getFileName().toString();
+            if (name.equals("keys") || name.endsWith(".key")) {
+                found.add(dir.relativize(f) + " (named like a key store)");
+            }
+            byte[] bytes;
+            try {
+                if (!Files.isRegularFile(f)) {
+                    continue;
+                }
+                bytes = Files.readAllBytes(f);
+            } catch (java.io.IOException e) {
+                continue; // removed between the walk and the read
+            }
+            for (byte[] n : needles) {
+                if (indexOf(bytes, n) >= 0) {
+                    found.add(dir.relativize(f) + " holds a key");
+                    break;
+                }
+            }
+        }
+        return found;
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    @Test
+    void onSlurmTheSharedRunFolderNeverHoldsKeyMaterialAndTheRunStillWorks() throws Exception {
+        Path root = Path.of(System.getProperty("cloister.repo.root", "..")).toAbsolutePath().normalize();
+        Process p = new ProcessBuilder(root.resolve("scripts/slurm-local").toString(), "start").start();
+        String conf = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        p.waitFor(60, TimeUnit.SECONDS);
+        org.junit.jupiter.api.Assumptions.assumeTrue(p.exitValue() != 4 || !err.contains("not found"),
+                "SLURM is not installed: " + err);
+        assertThat(p.exitValue()).as(err).isZero();
+
+        Bundle s = tagBundle("split");
+        Bundle a = tagBundle("a");
+        Bundle b = tagBundle("b");
+        Bundle j = tagBundle("join");
+        Files.writeString(tmp.resolve("seed.txt"), "seed\n");
+        RecordingBroker owner = new RecordingBroker(broker.ownerBroker());
+        // The runs root is what the cluster's nodes share; the owner's key folder is elsewhere.
+        Path runs = tmp.resolve("shared/runs");
+        Path keys = tmp.resolve("owner/keys");
+        PipelineSpec spec = PipelineSpec.parse(diamond(s, a, b, j, policy(j)).getBytes(StandardCharsets.UTF_8), "diamond.yaml");
+        String runId = ConfidentialRun.create(spec, tmp, runs, "slurm", new ConfidentialRun.Setup(repo, repo.location(),
+                owner, broker.url.toString(), broker.ca, d -> Bundle.open(d).measurement(), keys));
+        Path runDir = runs.resolve(runId);
+        // Every key of the run: each output and log key, each owner input's key (the broker's copy only).
+        assertThat(owner.keys).hasSizeGreaterThanOrEqualTo(4 + 5 + 1);
+        assertThat(keyMaterialUnder(runDir, owner.keys)).as("right after creation").isEmpty();
+
+        // Watch the run folder while SLURM runs the steps on the node.
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicInteger scans = new java.util.concurrent.atomic.AtomicInteger();
+        Thread watcher = Thread.ofPlatform().daemon().start(() -> {
+            while (!done.get()) {
+                seen.addAll(keyMaterialUnder(runDir, owner.keys));
+                scans.incrementAndGet();
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        RunState end;
+        try {
+            end = new Orchestrator(new SlurmExecutor(null, Path.of(conf)), new ConfidentialSteps(runDir, repo,
+                    StepMain::command, owner, keys), 4, Duration.ofMillis(200), Clock.systemUTC()).run(runDir, x -> {});
+        } finally {
+            done.set(true);
+            watcher.join(60_000);
+        }
+        assertThat(end.steps()).allSatisfy((n, st) -> assertThat(st.phase()).as(n + ": " + st.reason())
+                .isEqualTo(RunState.Phase.DONE));
+        assertThat(scans.get()).as("the watcher looked during the run").isGreaterThan(5);
+        assertThat(seen).as("during the run").isEmpty();
+        assertThat(keyMaterialUnder(runDir, owner.keys)).as("after the run").isEmpty();
+        // The steps really ran on SLURM (their logs are sbatch's output files) and the outputs are right.
+        assertThat(Files.readString(runDir.resolve("steps/join/attempt-1/log"))).contains("inputs decrypted");
+        ConfidentialRun.fetch(runDir, repo, tmp.resolve("out"), keys);
+        assertThat(Files.readString(tmp.resolve("out/join/result")))
+                .isEqualTo("seed\nsplit\na\n" + "seed\nsplit\nb\n" + "join\n");
+        // The detector itself finds a key where there is one (as the old RUN/keys/ folder held them).
+        Path probe = Files.createDirectories(runDir.resolve("probe"));
+        Files.write(probe.resolve("x.bin"), owner.keys.get(0));
+        assertThat(keyMaterialUnder(runDir, owner.keys)).containsExactly("probe/x.bin holds a key");
+        dev.cloister.core.AtomicFiles.deleteTree(probe);
+        // The owner's key folder is private to the owner.
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(
+                ConfidentialRun.ownerDir(keys, runId)))).isEqualTo("rwx------");
+    }
 }
