@@ -39,7 +39,7 @@ echo seed > seed.txt
   done
 } > chain.yaml
 start=$(date +%s.%N)
-"$cloister" pipeline run chain.yaml --runs runs "${kbs[@]}" --token-file owner.token --namespace lab --max-parallel 1 >/dev/null 2>run.log
+"$cloister" pipeline run chain.yaml --runs runs --keys keys "${kbs[@]}" --token-file owner.token --namespace lab --max-parallel 1 >/dev/null 2>run.log
 end=$(date +%s.%N)
 run=$(ls runs)
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $steps steps in $(python3 -c "print(round($end - $start, 1))") s"

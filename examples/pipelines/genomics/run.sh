@@ -58,12 +58,12 @@ kbs=(--url "$url" --ca "$dir/broker.pem")
 echo "== owner: run the pipeline"
 sed -e "s|@BROKER@|$url|" -e "s|@FILTER@|$(m filter)|" -e "s|@REPORT@|$(m report)|" \
     -e "s|@MINIMAP2@|$(m minimap2)|" -e "s|@SAMTOOLS@|$(m samtools)|" "$here/pipeline.yaml.in" > pipeline.yaml
-"$cloister" pipeline run pipeline.yaml --runs runs "${kbs[@]}" --token-file "$dir/owner.token" --namespace lab "$@" \
+"$cloister" pipeline run pipeline.yaml --runs runs --keys keys "${kbs[@]}" --token-file "$dir/owner.token" --namespace lab "$@" \
   | tee run.txt
 run=$(sed -n 's/^run \([^ ]*\) .*/\1/p' run.txt | head -1)
 
 echo "== owner: fetch and decrypt"
-"$cloister" pipeline fetch "$run" results --runs runs
+"$cloister" pipeline fetch "$run" results --runs runs --keys keys
 
 echo "== check: the same tools run directly on the plaintext (no enclave, same paths)"
 system=(--ro-bind /usr /usr --ro-bind /etc /etc --ro-bind "$here" "$here")

@@ -30,17 +30,37 @@ import java.util.Optional;
 /**
  * The data owner's side of a confidential pipeline run: creating it (every key in the broker under the policy of
  * the step that receives it, owner inputs encrypted and uploaded) and fetching its verified outputs. Runs live in
- * folders under a runs root; see {@link RunPlan} for what a run fixes and {@link ConfidentialSteps} for how its
- * steps run.
+ * folders under a runs root, which a cluster's nodes share; see {@link RunPlan} for what a run fixes and
+ * {@link ConfidentialSteps} for how its steps run.
+ *
+ * <p>No key is ever written to the run folder: the owner's copies of the output and log keys, and the hashes of
+ * the step records the owner registered, are in the owner's private key folder ({@link #ownerDir}), and every key
+ * a step needs is in the broker, released only to that step's attested enclave running the registered record.
  */
 public final class ConfidentialRun {
     private static final java.util.regex.Pattern SECRET_NAME = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
 
     private ConfidentialRun() {}
 
-    /** Where the run's broker, repository and bundles are, and how to measure a bundle. */
+    /**
+     * Where the run's broker, repository and bundles are, how to measure a bundle, and the owner's private key
+     * folder (never on storage the cluster shares: the run's keys are kept in {@code keys/runs/RUN_ID}).
+     */
     public record Setup(Repository repository, String repositoryLocation, Broker broker, String brokerUrl,
-            Path brokerCa, BundleMeasurer measurer) {}
+            Path brokerCa, BundleMeasurer measurer, Path keys) {}
+
+    /** The owner's private folder of one run's keys and record hashes, under the owner's key folder. */
+    public static Path ownerDir(Path keys, String runId) {
+        return keys.resolve("runs").resolve(runId);
+    }
+
+    /**
+     * A step's policy before any of its records is registered: nothing satisfies it ({@link OwnerJobs#NO_RECORD_YET}),
+     * so a step's keys cannot be obtained until the owner's orchestrator binds them to the record it publishes.
+     */
+    static String unboundPolicy(String policy) {
+        return OwnerJobs.boundPolicy(policy, OwnerJobs.NO_RECORD_YET);
+    }
 
     /** Measures a bundle folder (its Cloister measurement, hex). */
     @FunctionalInterface
@@ -88,9 +108,9 @@ public final class ConfidentialRun {
         boolean ok = false;
         Map<String, byte[]> edgeKeys = new HashMap<>();
         Path scratch = Files.createTempDirectory("cloister-pipeline-");
+        Path keys = ownerDir(setup.keys(), runId);
         try {
-            Path keys = Files.createDirectories(runDir.resolve("keys"));
-            Files.setPosixFilePermissions(keys, PosixFilePermissions.fromString("rwx------"));
+            OwnerJobs.privateDir(keys);
             Map<String, RunPlan.StepPlan> plans = new LinkedHashMap<>();
             // Outputs first, so that every edge's key exists before its consumers' copies are stored.
             Map<String, Map<String, String>> outputKeys = new HashMap<>();
@@ -151,6 +171,7 @@ public final class ConfidentialRun {
             AtomicFiles.deleteTree(scratch);
             if (!ok) {
                 AtomicFiles.deleteTree(runDir);
+                AtomicFiles.deleteTree(keys);
             }
         }
     }
@@ -172,10 +193,13 @@ public final class ConfidentialRun {
         }
     }
 
-    /** Stores a key in the broker under {@code policy}; keeps the owner's copy when {@code keep}. */
+    /**
+     * Stores a key in the broker under {@code policy}, unsatisfiable until the step's record is bound; keeps the
+     * owner's copy in the owner's private folder when {@code keep}.
+     */
     private static String store(Broker broker, Path keys, String name, byte[] raw, String policy, boolean keep)
             throws CloisterException, IOException {
-        broker.createJobKey(name, raw, policy);
+        broker.createJobKey(name, raw, unboundPolicy(policy));
         String qualified = broker.qualify(name);
         if (keep) {
             Path f = keyFile(keys, qualified);
@@ -219,8 +243,10 @@ public final class ConfidentialRun {
      *
      * @throws CloisterException BAD_INPUT when the run is not finished, DENIED when any output fails authentication
      */
-    public static List<Fetched> fetch(Path runDir, Repository repo, Path outDir) throws CloisterException, IOException {
+    public static List<Fetched> fetch(Path runDir, Repository repo, Path outDir, Path ownerKeys)
+            throws CloisterException, IOException {
         RunPlan plan = RunPlan.load(runDir);
+        Path keys = ownerDir(ownerKeys, plan.runId());
         PipelineSpec spec = Orchestrator.spec(runDir);
         RunState state = RunState.load(runDir);
         List<String> unfinished = new ArrayList<>();
@@ -237,10 +263,10 @@ public final class ConfidentialRun {
         Path staging = Files.createTempDirectory(outDir, ".cloister-fetch-");
         List<Fetched> got = new ArrayList<>();
         try {
-            Path keys = runDir.resolve("keys");
             for (PipelineSpec.Step s : spec.steps()) {
                 String job = acceptedJob(runDir, s.name()).orElseThrow(() -> new CloisterException(
                         CloisterException.Kind.BAD_INPUT, "step " + s.name() + " has no accepted result"));
+                checkRecord(repo, keys, job);
                 JobResult res = JobResult.parse(repo.getRef(JobResult.ref(job)).orElseThrow(() -> new CloisterException(
                         CloisterException.Kind.BAD_INPUT, "step " + s.name() + ": job " + job + " has no result in "
                         + repo.location())), job);
@@ -277,7 +303,8 @@ public final class ConfidentialRun {
      *
      * @throws CloisterException BAD_INPUT when the step has no attempt with a result
      */
-    public static List<String> logs(Path runDir, Repository repo, String step) throws CloisterException, IOException {
+    public static List<String> logs(Path runDir, Repository repo, String step, Path ownerKeys)
+            throws CloisterException, IOException {
         RunPlan plan = RunPlan.load(runDir);
         RunPlan.StepPlan sp = plan.steps().get(step);
         if (sp == null) {
@@ -289,12 +316,14 @@ public final class ConfidentialRun {
                 CloisterException.Kind.BAD_INPUT, "step " + step + " attempt " + attempt + " published no result (it "
                 + "failed before its program ran, or is still running): see its log in "
                 + Orchestrator.attemptDir(runDir, step, attempt).resolve("log"))), job);
+        Path keys = ownerDir(ownerKeys, plan.runId());
+        checkRecord(repo, keys, job);
         Path tmp = Files.createTempDirectory("cloister-logs-");
         try {
             List<String> out = new ArrayList<>();
             for (String[] l : new String[][] {{res.stdout(), dev.cloister.runtime.enclave.EnclaveLauncher.STDOUT_PATH, "stdout"},
                     {res.stderr(), dev.cloister.runtime.enclave.EnclaveLauncher.STDERR_PATH, "stderr"}}) {
-                Fetched f = fetchOne(repo, runDir.resolve("keys"), sp.logKey(), l[0], l[1], tmp.resolve(l[2]), step, l[2]);
+                Fetched f = fetchOne(repo, keys, sp.logKey(), l[0], l[1], tmp.resolve(l[2]), step, l[2]);
                 out.add(Files.readString(f.file(), StandardCharsets.UTF_8));
             }
             return out;
@@ -303,9 +332,22 @@ public final class ConfidentialRun {
         }
     }
 
+    /** Fails closed unless the repository's record of a step's job is the one the owner registered for it. */
+    private static void checkRecord(Repository repo, Path keys, String job) throws CloisterException, IOException {
+        dev.cloister.runtime.job.JobRecord rec = dev.cloister.runtime.job.JobRecord.parse(repo.getRef(
+                dev.cloister.runtime.job.JobRecord.ref(job)).orElseThrow(() -> new CloisterException(
+                CloisterException.Kind.BAD_INPUT, "job " + job + " has no record in " + repo.location())), job);
+        OwnerJobs.checkRecord(rec, OwnerJobs.keptRecordHash(keys, job));
+    }
+
     private static Fetched fetchOne(Repository repo, Path keys, String secret, String object, String path, Path target,
             String step, String name) throws CloisterException, IOException {
-        try (PfKey key = PfKey.read(keyFile(keys, secret))) {
+        Path file = keyFile(keys, secret);
+        if (!Files.isRegularFile(file)) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "step " + step + ": the owner's key " + secret
+                    + " is not in " + keys + " (give the key folder the run was created with: --keys)");
+        }
+        try (PfKey key = PfKey.read(file)) {
             OwnerJobs.Fetched f = OwnerJobs.decryptTo(repo, object, path, target, key, step + "/" + name);
             return new Fetched(step, name, f.file(), f.size(), f.sha256());
         }

@@ -1,9 +1,11 @@
 package dev.cloister.pipeline;
 
 import dev.cloister.core.CloisterException;
+import dev.cloister.runtime.job.Broker;
 import dev.cloister.runtime.job.JobRecord;
 import dev.cloister.runtime.job.JobResult;
 import dev.cloister.runtime.job.JobSpec;
+import dev.cloister.runtime.job.OwnerJobs;
 import dev.cloister.runtime.repo.Repository;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -25,17 +27,25 @@ public final class ConfidentialSteps implements Orchestrator.StepCommands {
     private final RunPlan plan;
     private final Repository repo;
     private final Supplier<List<String>> launcher;
+    private final Broker owner;
+    private final Path ownerKeys;
 
     /**
      * @param runDir the run's folder
      * @param repo the run's repository, opened
      * @param launcher makes the command that starts {@link StepMain}, once per step ({@code StepMain::command})
+     * @param owner the broker with the owner's token, which binds each step's keys to the record it publishes
+     *     (null only where no step is started, e.g. to cancel)
+     * @param ownerKeys the owner's private key folder (the run's record hashes are kept under it)
      */
-    public ConfidentialSteps(Path runDir, Repository repo, Supplier<List<String>> launcher) throws IOException, CloisterException {
+    public ConfidentialSteps(Path runDir, Repository repo, Supplier<List<String>> launcher, Broker owner, Path ownerKeys)
+            throws IOException, CloisterException {
         this.runDir = runDir;
         this.plan = RunPlan.load(runDir);
         this.repo = repo;
         this.launcher = launcher;
+        this.owner = owner;
+        this.ownerKeys = ownerKeys;
     }
 
     /** The job id of one attempt of a step. */
@@ -73,6 +83,7 @@ public final class ConfidentialSteps implements Orchestrator.StepCommands {
         }
         JobRecord rec = new JobRecord(id, step.name(), sp.bundle(), sp.measurement(), sp.policy(), sp.logKey(),
                 plan.broker(), plan.backend(), step.args(), step.env(), inputs, step.outputs(), keys);
+        bind(rec, sp);
         repo.putRef(JobRecord.ref(id), rec.toBytes());
         List<String> cmd = new ArrayList<>(launcher.get());
         cmd.addAll(List.of(id, "--repository", plan.repository(), "--broker", plan.broker(), "--work",
@@ -81,6 +92,27 @@ public final class ConfidentialSteps implements Orchestrator.StepCommands {
             cmd.addAll(List.of("--ca", plan.brokerCa()));
         }
         return cmd;
+    }
+
+    /**
+     * Binds every key of the step to this attempt's record before it is published: the owner keeps the record's
+     * hash, and each key's policy becomes the step's policy with {@code JOB:<hash>}, so the broker releases the
+     * step's keys only to an enclave running exactly this record (an earlier attempt's record no longer qualifies).
+     */
+    private void bind(JobRecord rec, RunPlan.StepPlan sp) throws CloisterException, IOException {
+        if (owner == null || ownerKeys == null) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "starting step " + rec.name() + " needs the "
+                    + "owner's broker token and key folder, to bind the step's keys to its record");
+        }
+        String hash = rec.hashHex();
+        OwnerJobs.keepRecordHash(ConfidentialRun.ownerDir(ownerKeys, plan.runId()), rec.id(), hash);
+        java.util.Set<String> secrets = new java.util.LinkedHashSet<>();
+        secrets.add(rec.secret());
+        rec.inputs().forEach(i -> secrets.add(rec.keyOf(i.name())));
+        rec.outputs().forEach(o -> secrets.add(rec.keyOf(o.name())));
+        for (String s : secrets) {
+            owner.setPolicy(s, OwnerJobs.boundPolicy(sp.policy(), hash));
+        }
     }
 
     @Override

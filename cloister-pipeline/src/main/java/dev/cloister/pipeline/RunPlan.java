@@ -16,7 +16,8 @@ import java.util.Map;
 /**
  * The confidential half of a pipeline run, fixed when the run is created ({@code plan.json} in the run folder):
  * where each step's bundle is and what it measures, and the broker's name of every key each step receives. No
- * key material is in it; the owner's copies of output and log keys are in the run's {@code keys/} folder.
+ * key material is in it, nor anywhere in the run folder, which a cluster's nodes share: the owner's copies of
+ * output and log keys are in the owner's private key folder ({@link ConfidentialRun#ownerDir}).
  *
  * <p>Every key a step needs is stored in the broker under a name of its own, under that step's policy. The key
  * of an edge (an output of step A read by step B) is therefore stored twice with the same bytes: once for A (to

@@ -210,6 +210,11 @@ public final class StepMain {
         }
 
         @Override
+        public void setPolicy(String qualifiedSecret, String policy) throws CloisterException, IOException {
+            get().setPolicy(qualifiedSecret, policy);
+        }
+
+        @Override
         public String qualify(String secret) {
             return "/" + secret; // as the KbsBroker it wraps, which has no namespace (job records hold full names)
         }

@@ -155,13 +155,15 @@ class GenomicsPipelineTest {
     void runAndCompare(String executorName, StepExecutor executor) throws Exception {
         PipelineSpec spec = prepare();
         String runId = ConfidentialRun.create(spec, tmp, tmp.resolve("runs"), executorName, new ConfidentialRun.Setup(repo,
-                repo.location(), broker.ownerBroker(), broker.url.toString(), broker.ca, d -> Bundle.open(d).measurement()));
+                repo.location(), broker.ownerBroker(), broker.url.toString(), broker.ca, d -> Bundle.open(d).measurement(),
+                tmp.resolve("keys")));
         Path runDir = tmp.resolve("runs").resolve(runId);
-        RunState end = new Orchestrator(executor, new ConfidentialSteps(runDir, repo, StepMain::command), 4,
+        RunState end = new Orchestrator(executor, new ConfidentialSteps(runDir, repo, StepMain::command, broker.ownerBroker(),
+                tmp.resolve("keys")), 4,
                 Duration.ofMillis(100), Clock.systemUTC()).run(runDir, s -> {});
         assertThat(end.steps()).allSatisfy((n, st) -> assertThat(st.phase()).as(n + ": " + st.reason())
                 .isEqualTo(RunState.Phase.DONE));
-        ConfidentialRun.fetch(runDir, repo, tmp.resolve("results"));
+        ConfidentialRun.fetch(runDir, repo, tmp.resolve("results"), tmp.resolve("keys"));
         Path direct = direct();
         for (List<String> o : OUTPUTS) {
             Path enclave = tmp.resolve("results").resolve(o.get(0)).resolve(o.get(1));

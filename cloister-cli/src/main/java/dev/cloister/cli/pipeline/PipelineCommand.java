@@ -84,6 +84,20 @@ public final class PipelineCommand implements Runnable {
         }
     }
 
+    /** Where the owner keeps a run's keys: never in the run folder, which the cluster's nodes share. */
+    static final class KeysOption {
+        @Option(names = "--keys", paramLabel = "DIR",
+                description = "The owner's private key folder (default: ~/.cloister/keys); a run's output and log keys "
+                        + "and the hashes of its step records are kept in DIR/runs/RUN_ID, mode 0700. Keep it off "
+                        + "storage the cluster shares.")
+        Path keys;
+
+        Path dir() {
+            return (keys != null ? keys : Path.of(System.getProperty("user.home"), ".cloister", "keys"))
+                    .toAbsolutePath().normalize();
+        }
+    }
+
     /** How steps are executed. */
     static final class ExecutorOptions {
         @Option(names = "--executor", paramLabel = "local|slurm", defaultValue = "local",
@@ -112,14 +126,20 @@ public final class PipelineCommand implements Runnable {
         }
     }
 
-    /** Drives a run to its end, printing each step's changes, and returns the exit code. */
-    static int drive(Path runDir, String executorName, ExecutorOptions ex, CommandSpec spec, boolean json) throws Exception {
+    /**
+     * Drives a run to its end, printing each step's changes, and returns the exit code.
+     *
+     * @param owner the broker with the owner's token: each step's keys are bound to the record it is started with
+     * @param keys the owner's private key folder
+     */
+    static int drive(Path runDir, String executorName, ExecutorOptions ex, CommandSpec spec, boolean json,
+            dev.cloister.runtime.job.Broker owner, Path keys) throws Exception {
         RunPlan plan = RunPlan.load(runDir);
         PrintWriter err = spec.commandLine().getErr();
         try (Repository repo = Repositories.open(plan.repository())) {
             Orchestrator o = new Orchestrator(ex.executor(executorName),
-                    new ConfidentialSteps(runDir, repo, StepMain::command), ex.maxParallel, Duration.ofMillis(100),
-                    Clock.systemUTC());
+                    new ConfidentialSteps(runDir, repo, StepMain::command, owner, keys), ex.maxParallel,
+                    Duration.ofMillis(100), Clock.systemUTC());
             Map<String, RunState.Phase> seen = new java.util.HashMap<>();
             Instant t0 = Instant.now();
             RunState end = o.run(runDir, s -> {
@@ -234,6 +254,9 @@ public final class PipelineCommand implements Runnable {
         @Mixin
         ClientOptions client;
 
+        @Mixin
+        KeysOption keys;
+
         @Option(names = "--namespace", paramLabel = "NS", defaultValue = "${env:CLOISTER_NAMESPACE:-default}",
                 description = "The owner's namespace in the broker (default: CLOISTER_NAMESPACE or 'default').")
         String namespace;
@@ -256,15 +279,15 @@ public final class PipelineCommand implements Runnable {
             }
             String url = client.url(p.broker());
             String runId;
+            KbsBroker owner = new KbsBroker(client.client(true, p.broker()), namespace);
             try (Repository r = Repositories.open(repo)) {
                 runId = ConfidentialRun.create(p, base, runs.root(), ex.executor, new ConfidentialRun.Setup(r, repo,
-                        new KbsBroker(client.client(true, p.broker()), namespace), url, client.caFile(),
-                        d -> Bundle.open(d).measurement()));
+                        owner, url, client.caFile(), d -> Bundle.open(d).measurement(), keys.dir()));
             }
             PrintWriter err = spec.commandLine().getErr();
             err.println("run " + runId + " created in " + runs.root());
             err.flush();
-            return drive(runs.root().resolve(runId), ex.executor, ex, spec, json);
+            return drive(runs.root().resolve(runId), ex.executor, ex, spec, json, owner, keys.dir());
         }
     }
 
@@ -272,7 +295,8 @@ public final class PipelineCommand implements Runnable {
     @Command(name = "resume", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
             header = "Continue a run: wait for running steps, retry failed ones, start the rest.",
             description = {"Done steps are never run again; a failed step gets a new attempt (its earlier attempts' "
-                    + "folders stay for inspection). The run keeps the executor it was created with."},
+                    + "folders stay for inspection). The run keeps the executor it was created with. Needs the "
+                    + "owner's broker token: each step's keys are bound to the record of the attempt it starts."},
             footerHeading = "%nExit status:%n",
             footer = {"  as for 'run'"})
     static final class Resume implements Callable<Integer> {
@@ -288,13 +312,27 @@ public final class PipelineCommand implements Runnable {
         @Mixin
         ExecutorOptions ex;
 
+        @Mixin
+        ClientOptions client;
+
+        @Mixin
+        KeysOption keys;
+
+        @Option(names = "--namespace", paramLabel = "NS",
+                description = "The owner's namespace in the broker (default: the one the run's keys are in).")
+        String namespace;
+
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
             Path dir = runs.runDir(runId);
-            return drive(dir, RunState.load(dir).executor(), ex, spec, json);
+            RunPlan plan = RunPlan.load(dir);
+            // The run's keys live in the owner's namespace, which their broker names say.
+            String ns = namespace != null ? namespace : plan.steps().values().iterator().next().logKey().split("/", 2)[0];
+            KbsBroker owner = new KbsBroker(client.client(true, plan.broker()), ns);
+            return drive(dir, RunState.load(dir).executor(), ex, spec, json, owner, keys.dir());
         }
     }
 
@@ -347,13 +385,16 @@ public final class PipelineCommand implements Runnable {
         @Mixin
         RunsOption runs;
 
+        @Mixin
+        KeysOption keys;
+
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
             Path dir = runs.runDir(runId);
-            List<ConfidentialRun.Fetched> got = withRepository(dir, r -> ConfidentialRun.fetch(dir, r, outDir));
+            List<ConfidentialRun.Fetched> got = withRepository(dir, r -> ConfidentialRun.fetch(dir, r, outDir, keys.dir()));
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
                 ObjectNode n = Json.object();
@@ -389,13 +430,16 @@ public final class PipelineCommand implements Runnable {
         @Mixin
         RunsOption runs;
 
+        @Mixin
+        KeysOption keys;
+
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
             Path dir = runs.runDir(runId);
-            List<String> logs = withRepository(dir, r -> ConfidentialRun.logs(dir, r, step));
+            List<String> logs = withRepository(dir, r -> ConfidentialRun.logs(dir, r, step, keys.dir()));
             spec.commandLine().getOut().print(logs.get(0));
             spec.commandLine().getOut().flush();
             spec.commandLine().getErr().print(logs.get(1));
@@ -427,8 +471,8 @@ public final class PipelineCommand implements Runnable {
             Path dir = runs.runDir(runId);
             RunState s = RunState.load(dir);
             RunState end = withRepository(dir, r -> new Orchestrator(ex.executor(s.executor()),
-                    new ConfidentialSteps(dir, r, StepMain::command), 1, Duration.ofMillis(100), Clock.systemUTC())
-                    .cancel(dir));
+                    new ConfidentialSteps(dir, r, StepMain::command, null, null), 1, Duration.ofMillis(100),
+                    Clock.systemUTC()).cancel(dir));
             print(end, spec.commandLine().getOut(), false);
             return 0;
         }

@@ -92,7 +92,15 @@ class PipelineCommandTest {
     }
 
     List<String> brokerArgs() {
-        return List.of("--url", base.toString(), "--ca", ca.toString(), "--token-file", token.toString(), "--namespace", "lab");
+        return List.of("--url", base.toString(), "--ca", ca.toString(), "--token-file", token.toString(), "--namespace", "lab",
+                "--keys", tmp.resolve("keys").toString());
+    }
+
+    /** The command line {@code args} followed by the broker options (resume binds each step to its record). */
+    CliRun withBroker(String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(brokerArgs());
+        return run(all.toArray(String[]::new));
     }
 
     /** Waits until the only run's state satisfies {@code until}; returns the run folder. */
@@ -162,14 +170,15 @@ class PipelineCommandTest {
         assertThat(orchestrator.waitFor(30, TimeUnit.SECONDS)).isTrue();
         String runId = runDir.getFileName().toString();
 
-        CliRun resumed = run("pipeline", "resume", runId, "--runs", tmp.resolve("runs").toString(), "--json");
+        CliRun resumed = withBroker("pipeline", "resume", runId, "--runs", tmp.resolve("runs").toString(), "--json");
         assertThat(resumed.code()).as(resumed.err()).isZero();
         JsonNode end = JsonMapper.builder().build().readTree(resumed.out());
         for (String s : List.of("a", "b", "c")) {
             assertThat(end.path("steps").path(s).path("phase").asText()).isEqualTo("done");
             assertThat(end.path("steps").path(s).path("attempt").asInt()).as(s + " ran once").isEqualTo(1);
         }
-        CliRun fetched = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString());
+        CliRun fetched = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString(),
+                "--keys", tmp.resolve("keys").toString());
         assertThat(fetched.code()).as(fetched.err()).isZero();
         assertThat(Files.readString(tmp.resolve("out/c/out"))).isEqualTo("seed\na\nb\nc\n");
         CliRun status = run("pipeline", "status", runId, "--runs", tmp.resolve("runs").toString());
@@ -204,7 +213,7 @@ class PipelineCommandTest {
         assertThat(JsonMapper.builder().build().readTree(status.out()).path("steps").path("c").path("phase").asText())
                 .isEqualTo("pending");
 
-        CliRun resumed = run("pipeline", "resume", runDir.getFileName().toString(), "--runs", tmp.resolve("runs").toString(), "--json");
+        CliRun resumed = withBroker("pipeline", "resume", runDir.getFileName().toString(), "--runs", tmp.resolve("runs").toString(), "--json");
         assertThat(resumed.code()).as(resumed.err()).isZero();
         JsonNode end = JsonMapper.builder().build().readTree(resumed.out()).path("steps");
         assertThat(end.path("a").path("attempt").asInt()).isEqualTo(1);

@@ -17,6 +17,15 @@ public interface Broker {
      */
     void createJobKey(String secret, byte[] key, String policy) throws CloisterException, IOException;
 
+    /**
+     * Replaces the policy of a secret created here (by its {@link #qualify qualified} name), for example to bind a
+     * pipeline step's keys to the record of the attempt about to run ({@code JOB:<hash>}).
+     *
+     * @throws CloisterException BAD_INPUT for a bad policy, DENIED when not allowed (or when the namespace needs
+     *     approvals, naming the waiting proposal), ENVIRONMENT when unreachable
+     */
+    void setPolicy(String qualifiedSecret, String policy) throws CloisterException, IOException;
+
     /** The full name an enclave asks for, e.g. {@code NAMESPACE/NAME}, of a secret created here. */
     String qualify(String secret);
 

@@ -34,6 +34,20 @@ public final class KbsBroker implements Broker {
     public void createJobKey(String secret, byte[] key, String policy) throws CloisterException {
         // The broker releases nothing that has no policy, so the moment between the two calls exposes nothing.
         client.storeSecret(namespace, secret, SecretKind.PF_KEY, key, false);
+        applyPolicy(namespace, secret, policy);
+    }
+
+    @Override
+    public void setPolicy(String qualifiedSecret, String policy) throws CloisterException {
+        int slash = qualifiedSecret.indexOf('/');
+        if (slash <= 0) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "secret '" + qualifiedSecret
+                    + "' is not NAMESPACE/NAME");
+        }
+        applyPolicy(qualifiedSecret.substring(0, slash), qualifiedSecret.substring(slash + 1), policy);
+    }
+
+    private void applyPolicy(String namespace, String secret, String policy) throws CloisterException {
         JsonNode set = client.proposePolicy(namespace, secret, policy);
         if (!"applied".equals(set.path("state").asText())) {
             throw new CloisterException(CloisterException.Kind.DENIED, "namespace " + namespace + " requires "

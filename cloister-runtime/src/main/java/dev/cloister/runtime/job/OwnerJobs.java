@@ -244,6 +244,15 @@ public final class OwnerJobs {
     }
 
     /**
+     * The record hash a key's policy names before any record is registered for it (a pipeline step's keys between
+     * the run's creation and the start of the step): SHA-256 of the ASCII text
+     * {@code cloister: no job record registered yet}. No record's canonical form (a JSON object) is that text, so
+     * no enclave running a record can satisfy it.
+     */
+    public static final String NO_RECORD_YET = java.util.HexFormat.of().formatHex(
+            sha256().digest("cloister: no job record registered yet".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+
+    /**
      * The owner's policy for a job key with the record clause added: the broker then releases the key only to
      * evidence whose report data carries {@code recordHash} in its second half.
      */
@@ -269,25 +278,50 @@ public final class OwnerJobs {
     }
 
     private void storeRecordHash(String id, String hex) throws IOException {
-        if (!Files.isDirectory(keys)) {
-            Files.createDirectories(keys, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        }
-        AtomicFiles.writeBytes(recordFile(id), false, (hex + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        keepRecordHash(keys, id, hex);
     }
 
     private String readRecordHash(String id) throws CloisterException, IOException {
+        return keptRecordHash(keys, id);
+    }
+
+    /**
+     * Keeps a record hash in the owner's private folder {@code dir} (created 0700) as {@code dir/ID.record}: the
+     * owner's proof of what was submitted, checked at fetch time.
+     */
+    public static void keepRecordHash(Path dir, String id, String hex) throws IOException {
+        privateDir(dir);
+        AtomicFiles.writeBytes(dir.resolve(id + ".record"), true,
+                (hex + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    }
+
+    /**
+     * The record hash kept for job {@code id} in {@code dir}.
+     *
+     * @throws CloisterException DENIED when none is kept (nothing can be checked, so nothing is accepted)
+     */
+    public static String keptRecordHash(Path dir, String id) throws CloisterException, IOException {
+        Path f = dir.resolve(id + ".record");
         try {
-            String h = Files.readString(recordFile(id), java.nio.charset.StandardCharsets.US_ASCII).strip();
+            String h = Files.readString(f, java.nio.charset.StandardCharsets.US_ASCII).strip();
             if (!h.matches("[0-9a-f]{64}")) {
-                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + ": " + recordFile(id)
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + ": " + f
                         + " does not hold a record hash");
             }
             return h;
         } catch (NoSuchFileException e) {
-            throw new CloisterException(CloisterException.Kind.DENIED, "job " + id + ": no record hash kept in " + keys
-                    + " (" + recordFile(id).getFileName() + "); the repository's record cannot be checked, so its outputs "
+            throw new CloisterException(CloisterException.Kind.DENIED, "job " + id + ": no record hash kept in " + dir
+                    + " (" + f.getFileName() + "); the repository's record cannot be checked, so its outputs "
                     + "are refused (jobs submitted before records were bound must be submitted again)");
         }
+    }
+
+    /** Creates {@code dir} (and missing parents) readable by the owner only. */
+    public static Path privateDir(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        return dir;
     }
 
     private Path recordFile(String id) {
@@ -295,9 +329,7 @@ public final class OwnerJobs {
     }
 
     private void storeKey(String id, PfKey key) throws IOException {
-        if (!Files.isDirectory(keys)) {
-            Files.createDirectories(keys, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        }
+        privateDir(keys);
         Path f = keyFile(id);
         byte[] raw = key.toBytes();
         try {
