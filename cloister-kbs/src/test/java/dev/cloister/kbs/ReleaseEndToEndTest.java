@@ -214,6 +214,27 @@ class ReleaseEndToEndTest {
 
     @ParameterizedTest
     @MethodSource("dbs")
+    void auditLimitsAreCheckedAndDatabaseErrorsRevealNothing(String kind) throws Exception {
+        start(kind);
+        for (String bad : List.of("limit=-1", "limit=0", "after=-5")) {
+            HttpResponse<byte[]> r = admin.send("GET", "/v1/audit?" + bad, null);
+            // limit=-1 used to bypass the 1000-entry cap on SQLite and to return the database's error on PostgreSQL.
+            assertThat(r.statusCode()).as(bad).isEqualTo(400);
+            assertThat(new String(r.body(), StandardCharsets.UTF_8)).contains("must be");
+        }
+        assertThat(admin.audit(0, 1)).hasSize(1);
+        // A database failure answers one generic 503, naming no host, user, file or driver.
+        store.close();
+        for (HttpResponse<byte[]> r : List.of(workload.send("GET", "/v1/health", null),
+                admin.send("GET", "/v1/audit?limit=5", null), owner.send("GET", "/v1/secrets/alice", null))) {
+            assertThat(r.statusCode()).isEqualTo(503);
+            String body = new String(r.body(), StandardCharsets.UTF_8);
+            assertThat(body).isEqualTo("{\"status\":503,\"error\":\"" + KbsServer.UNAVAILABLE + "\"}");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
     void expiredNonceIsDenied(String kind) throws Exception {
         start(kind);
         byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
