@@ -161,6 +161,16 @@ class KbsCliTest {
     }
 
     @Test
+    void theSelfSignedCertificateIsStoredForTheNextStart() throws Exception {
+        Path key = ca.resolveSibling("kbs-tls-key.pem");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
+                .isEqualTo("rw-------");
+        // What the next start would serve is what this one serves.
+        assertThat(dev.cloister.kbs.Tls.selfSignedStored(ca, key, java.time.Instant.now()).certificatePem())
+                .isEqualTo(Files.readString(ca));
+    }
+
+    @Test
     void workloadReleaseWithSimulatedEvidence() throws Exception {
         String e = "ab".repeat(32);
         String sgn = "cd".repeat(32);
