@@ -34,6 +34,9 @@ public final class KbsServer implements AutoCloseable {
     public static final int MAX_BODY = 1 << 20;
 
     private static final Logger LOG = LoggerFactory.getLogger(KbsServer.class);
+    /** Most audit entries one {@code GET /v1/audit} returns. */
+    static final int MAX_AUDIT_PAGE = 1000;
+
     /** Largest nesting of objects and arrays in a request; no request of the API nests deeper than 2. */
     static final int MAX_DEPTH = 16;
 
@@ -133,11 +136,11 @@ public final class KbsServer implements AutoCloseable {
             }
         } catch (KbsException e) {
             status = e.httpStatus();
-            body = error(status, e.getMessage());
+            body = error(status, status == 503 ? unavailable(x, e) : e.getMessage());
         } catch (CloisterException e) {
             status = e.kind() == CloisterException.Kind.DENIED ? 403
                     : e.kind() == CloisterException.Kind.BAD_INPUT ? 400 : 503;
-            body = error(status, e.getMessage());
+            body = error(status, status == 503 ? unavailable(x, e) : e.getMessage());
         } catch (RuntimeException | StackOverflowError e) {
             LOG.error("internal error on {} {}", x.getRequestMethod(), x.getRequestURI().getPath(), e);
             status = 500;
@@ -175,6 +178,14 @@ public final class KbsServer implements AutoCloseable {
             throw KbsException.denied("metrics need an admin or global auditor token");
         }
         return metrics.scrape();
+    }
+
+    /** The one 503 answer: the cause (database host, user, path, driver message) goes to the log, never to clients. */
+    static final String UNAVAILABLE = "the broker's database is unavailable; nothing was applied, retry later";
+
+    private static String unavailable(HttpExchange x, CloisterException e) {
+        LOG.warn("503 on {} {}: {}", x.getRequestMethod(), x.getRequestURI().getRawPath(), e.getMessage());
+        return UNAVAILABLE;
     }
 
     private static ObjectNode error(int status, String message) {
@@ -421,7 +432,15 @@ public final class KbsServer implements AutoCloseable {
         if (p.length == 1 && method.equals("GET")) {
             Map<String, String> q = query(x);
             long after = q.containsKey("after") ? parseLong(q.get("after"), "after") : 0;
-            int limit = q.containsKey("limit") ? (int) Math.min(1000, parseLong(q.get("limit"), "limit")) : 100;
+            if (after < 0) {
+                throw KbsException.badRequest("after must be 0 or more, got " + after);
+            }
+            long asked = q.containsKey("limit") ? parseLong(q.get("limit"), "limit") : 100;
+            if (asked < 1) {
+                // SQLite reads a negative LIMIT as "no limit", PostgreSQL refuses it: neither may reach the database.
+                throw KbsException.badRequest("limit must be 1 or more, got " + asked);
+            }
+            int limit = (int) Math.min(MAX_AUDIT_PAGE, asked);
             ObjectNode n = JSON.createObjectNode();
             ArrayNode a = n.putArray("entries");
             for (AuditEntry e : broker.audit(who, after, limit)) {

@@ -213,9 +213,12 @@ public final class KeyBroker {
      * Runs the release protocol: nonce, evidence, key binding, policy; then seals the secret to the ephemeral key.
      *
      * @param peer who asked (an address), for the audit log
-     * @throws KbsException 400 malformed, 403 denied (with the explanation), 404 unknown, 503 database
+     * @throws KbsException 400 malformed, 403 denied (nonce or evidence with the explanation; anything about the
+     *     secret as {@link #RELEASE_DENIED}), 429 replay window share full, 503 database
      */
     public ReleaseResponse release(ReleaseRequest r, String peer) throws KbsException {
+        // Order matters: what depends only on the request (its form, the nonce, the evidence's signatures) may be
+        // explained to the caller; what depends on the secret (existence, version, policy) gets RELEASE_DENIED.
         Instant now = clock.instant();
         VerifiedEvidence ev;
         String ns;
@@ -266,7 +269,8 @@ public final class KeyBroker {
                 throw refused("busy", e);
             }
             decide(actor, "release", ns, subject, "denied", e.getMessage());
-            throw e;
+            // The workload learns nothing about the secret: not whether it exists, nor what its policy accepts.
+            throw KbsException.denied(RELEASE_DENIED);
         }
         byte[][] sealed = r.kem().seal(r.publicKey(),
                 HpkeSuite.aad(ns, name, secret.info().version()), secret.value());
@@ -276,6 +280,14 @@ public final class KeyBroker {
         return new ReleaseResponse(ns, name, secret.info().version(), secret.info().kind(), r.kem(), sealed[0],
                 sealed[1]);
     }
+
+    /**
+     * The one answer a workload gets when its verified evidence does not earn the secret, whatever the reason (no
+     * such namespace, secret or version, no policy, policy denied, evidence bound to another nonce or key, nonce
+     * replayed): the reason is in the owner's audit log, never in the answer.
+     */
+    public static final String RELEASE_DENIED = "release denied: no such secret, or the evidence is not bound to "
+            + "this request or not accepted by the secret's policy (the owner's audit log has the reason)";
 
     private final Map<String, java.util.concurrent.atomic.LongAdder> refusals = new ConcurrentHashMap<>();
 

@@ -65,6 +65,80 @@ public record Tls(X509Certificate[] chain, PrivateKey key) {
         }
     }
 
+    /** A stored self-signed certificate is replaced when it has less than this left. */
+    static final Duration RENEW_BEFORE = Duration.ofDays(30);
+
+    /**
+     * The self-signed certificate stored in {@code certFile} with its key in {@code keyFile}, or, when there is none
+     * yet (or it expires within {@link #RENEW_BEFORE}, or the two do not belong together), a fresh one written to
+     * both (the key owner-only, 0600, atomically). Reusing it keeps clients' pinned {@code --ca} valid across
+     * restarts; a fresh certificate on every start made every client re-pin.
+     *
+     * @throws KbsException 400 when the key file is readable by group or others, or cannot be read
+     */
+    public static Tls selfSignedStored(Path certFile, Path keyFile, Instant now) throws KbsException {
+        if (Files.exists(keyFile)) {
+            checkOwnerOnly(keyFile);
+            if (Files.exists(certFile)) {
+                Tls t = fromPem(certFile, keyFile);
+                X509Certificate c = t.chain()[0];
+                if (c.getNotAfter().toInstant().isAfter(now.plus(RENEW_BEFORE)) && !c.getNotBefore().toInstant()
+                        .isAfter(now) && belongTogether(c, t.key())) {
+                    return t;
+                }
+            }
+        }
+        Tls t = selfSigned(now);
+        try {
+            Files.createDirectories(keyFile.toAbsolutePath().getParent());
+            String pem = "-----BEGIN PRIVATE KEY-----\n" + java.util.Base64.getMimeEncoder(64,
+                    "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(t.key().getEncoded())
+                    + "\n-----END PRIVATE KEY-----\n";
+            // AtomicFiles creates its temporary file 0600, so the key is never readable by others, not even briefly.
+            dev.cloister.core.AtomicFiles.writeBytes(keyFile, true, pem.getBytes(StandardCharsets.US_ASCII));
+            Files.createDirectories(certFile.toAbsolutePath().getParent());
+            dev.cloister.core.AtomicFiles.writeBytes(certFile, true,
+                    t.certificatePem().getBytes(StandardCharsets.US_ASCII));
+        } catch (IOException e) {
+            throw KbsException.badRequest("cannot store the self-signed certificate in " + certFile + " / " + keyFile
+                    + ": " + e.getMessage());
+        }
+        return t;
+    }
+
+    private static void checkOwnerOnly(Path keyFile) throws KbsException {
+        try {
+            var perms = Files.getPosixFilePermissions(keyFile);
+            for (var p : perms) {
+                if (p.name().startsWith("GROUP_") || p.name().startsWith("OTHERS_")) {
+                    throw KbsException.badRequest("TLS key " + keyFile + " is accessible to others (mode "
+                            + java.nio.file.attribute.PosixFilePermissions.toString(perms) + "); chmod 600 it");
+                }
+            }
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system: nothing to check
+        } catch (IOException e) {
+            throw KbsException.badRequest("cannot read " + keyFile + ": " + e.getMessage());
+        }
+    }
+
+    /** Whether {@code key} signs what the certificate's public key verifies. */
+    private static boolean belongTogether(X509Certificate c, PrivateKey key) {
+        try {
+            String alg = key.getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256with" + key.getAlgorithm();
+            java.security.Signature s = java.security.Signature.getInstance(alg);
+            s.initSign(key);
+            byte[] probe = "cloister-kbs tls key check".getBytes(StandardCharsets.US_ASCII);
+            s.update(probe);
+            byte[] sig = s.sign();
+            s.initVerify(c.getPublicKey());
+            s.update(probe);
+            return s.verify(sig);
+        } catch (GeneralSecurityException e) {
+            return false;
+        }
+    }
+
     /** Loads a PEM certificate chain and a PEM private key (PKCS#8, or EC/RSA traditional). */
     public static Tls fromPem(Path certFile, Path keyFile) throws KbsException {
         try {

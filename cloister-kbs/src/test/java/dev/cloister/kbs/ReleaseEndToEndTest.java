@@ -86,6 +86,13 @@ class ReleaseEndToEndTest {
                 .hasMessageContaining(explanation);
     }
 
+    /** The workload's answer names no reason: the same status and body whatever the secret or its policy. */
+    private static void assertUniformlyDenied(ThrowingRunnable r) {
+        assertThatThrownBy(r::run).isInstanceOf(KbsException.class)
+                .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(403))
+                .hasMessage(KeyBroker.RELEASE_DENIED);
+    }
+
     interface ThrowingRunnable {
         void run() throws Exception;
     }
@@ -112,9 +119,8 @@ class ReleaseEndToEndTest {
         owner.storeSecret("alice", "pf", SecretKind.PF_KEY, null, true);
         assertThat(release(TestSupport.good(), TcbStatus.UP_TO_DATE).version()).isEqualTo(2);
         owner.retire("alice", "pf", 1);
-        assertThatThrownBy(() -> workload.release("alice", "pf", 1, HpkeSuite.X25519,
-                TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant())))
-                .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(404));
+        assertUniformlyDenied(() -> workload.release("alice", "pf", 1, HpkeSuite.X25519,
+                TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant())));
         assertThat(admin.verifyAudit().get("intact").asBoolean()).isTrue();
     }
 
@@ -123,27 +129,27 @@ class ReleaseEndToEndTest {
     void wrongMeasurementIsDenied(String kind) throws Exception {
         start(kind);
         byte[] other = HexFormat.of().parseHex("33".repeat(32));
-        assertDenied(() -> release(TestSupport.sgx(other, false, 3), TcbStatus.UP_TO_DATE),
-                "policy denied: mrenclave " + "33".repeat(32) + " is not in the accepted list");
-        assertThat(lastAudit()).startsWith("release denied policy denied: mrenclave 3333");
+        assertUniformlyDenied(() -> release(TestSupport.sgx(other, false, 3), TcbStatus.UP_TO_DATE));
+        assertThat(lastAudit()).startsWith("release denied policy denied: mrenclave " + "33".repeat(32)
+                + " is not in the accepted list");
     }
 
     @ParameterizedTest
     @MethodSource("dbs")
     void debugEnclaveIsDenied(String kind) throws Exception {
         start(kind);
-        assertDenied(() -> release(TestSupport.sgx(TestSupport.MRENCLAVE, true, 3), TcbStatus.UP_TO_DATE),
-                "runs in debug mode, which is not allowed");
+        assertUniformlyDenied(() -> release(TestSupport.sgx(TestSupport.MRENCLAVE, true, 3), TcbStatus.UP_TO_DATE));
+        assertThat(lastAudit()).contains("runs in debug mode, which is not allowed");
     }
 
     @ParameterizedTest
     @MethodSource("dbs")
     void staleTcbIsDenied(String kind) throws Exception {
         start(kind);
-        assertDenied(() -> release(TestSupport.good(), TcbStatus.OUT_OF_DATE),
-                "TCB status OutOfDate is not accepted");
-        assertDenied(() -> release(TestSupport.sgx(TestSupport.MRENCLAVE, false, 2), TcbStatus.UP_TO_DATE),
-                "isvSvn 2 is below the minimum 3");
+        assertUniformlyDenied(() -> release(TestSupport.good(), TcbStatus.OUT_OF_DATE));
+        assertThat(lastAudit()).contains("TCB status OutOfDate is not accepted");
+        assertUniformlyDenied(() -> release(TestSupport.sgx(TestSupport.MRENCLAVE, false, 2), TcbStatus.UP_TO_DATE));
+        assertThat(lastAudit()).contains("isvSvn 2 is below the minimum 3");
     }
 
     @ParameterizedTest
@@ -151,7 +157,7 @@ class ReleaseEndToEndTest {
     void simulatedEvidenceUnderHardwareOnlyPolicyIsDenied(String kind) throws Exception {
         start(kind);
         owner.setPolicy("alice", "pf", TestSupport.allowPolicy().replace(" SIM:ALLOW", ""));
-        assertDenied(() -> release(TestSupport.good(), TcbStatus.UP_TO_DATE), "simulated evidence is not allowed");
+        assertUniformlyDenied(() -> release(TestSupport.good(), TcbStatus.UP_TO_DATE));
         assertThat(lastAudit()).contains("release denied policy denied: simulated evidence is not allowed");
     }
 
@@ -162,7 +168,7 @@ class ReleaseEndToEndTest {
         byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
         ObjectNode req = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
         assertThat(workload.call("POST", "/v1/release", req).get("version").asInt()).isEqualTo(1);
-        assertDenied(() -> workload.call("POST", "/v1/release", req), "nonce already used (replay)");
+        assertUniformlyDenied(() -> workload.call("POST", "/v1/release", req));
         assertThat(lastAudit()).isEqualTo("release denied nonce already used (replay)");
     }
 
@@ -214,6 +220,63 @@ class ReleaseEndToEndTest {
 
     @ParameterizedTest
     @MethodSource("dbs")
+    void auditLimitsAreCheckedAndDatabaseErrorsRevealNothing(String kind) throws Exception {
+        start(kind);
+        for (String bad : List.of("limit=-1", "limit=0", "after=-5")) {
+            HttpResponse<byte[]> r = admin.send("GET", "/v1/audit?" + bad, null);
+            // limit=-1 used to bypass the 1000-entry cap on SQLite and to return the database's error on PostgreSQL.
+            assertThat(r.statusCode()).as(bad).isEqualTo(400);
+            assertThat(new String(r.body(), StandardCharsets.UTF_8)).contains("must be");
+        }
+        assertThat(admin.audit(0, 1)).hasSize(1);
+        // A database failure answers one generic 503, naming no host, user, file or driver.
+        store.close();
+        for (HttpResponse<byte[]> r : List.of(workload.send("GET", "/v1/health", null),
+                admin.send("GET", "/v1/audit?limit=5", null), owner.send("GET", "/v1/secrets/alice", null))) {
+            assertThat(r.statusCode()).isEqualTo(503);
+            String body = new String(r.body(), StandardCharsets.UTF_8);
+            assertThat(body).isEqualTo("{\"status\":503,\"error\":\"" + KbsServer.UNAVAILABLE + "\"}");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void releaseDenialsAreTheSameWhateverTheSecret(String kind) throws Exception {
+        start(kind);
+        admin.createNamespace("bob");
+        java.util.Map<String, java.util.function.Consumer<ObjectNode>> cases = new java.util.LinkedHashMap<>();
+        cases.put("unknown secret", r -> r.put("secret", "nope"));
+        cases.put("unknown namespace", r -> r.put("namespace", "ghost"));
+        cases.put("namespace without the secret", r -> r.put("namespace", "bob"));
+        cases.put("unknown version", r -> r.put("version", 7));
+        cases.put("wrong binding", r -> r.put("publicKey",
+                TestSupport.b64(HpkeSuite.X25519.publicKey(HpkeSuite.X25519.generateKeyPair()))));
+        cases.put("policy denied", r -> { });
+        java.util.Set<String> bodies = new java.util.HashSet<>();
+        for (var c : cases.entrySet()) {
+            if (c.getKey().equals("policy denied")) {
+                owner.setPolicy("alice", "pf", TestSupport.allowPolicy().replace("E:11", "E:12"));
+            }
+            byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
+            ObjectNode req = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
+            c.getValue().accept(req);
+            HttpResponse<byte[]> r = workload.send("POST", "/v1/release", JSON.writeValueAsBytes(req));
+            // Before: 404 "no active secret ...", 403 "policy denied: mrenclave ..." or "report data is not ...".
+            assertThat(r.statusCode()).as(c.getKey()).isEqualTo(403);
+            bodies.add(new String(r.body(), StandardCharsets.UTF_8));
+        }
+        assertThat(bodies).hasSize(1);
+        // The owner reads the reasons (and the global admin those about namespaces no one owns).
+        List<String> details = admin.audit(0, 1000).stream().filter(e -> e.get("action").asText().equals("release"))
+                .map(e -> e.get("detail").asText()).toList();
+        assertThat(details).anyMatch(d -> d.startsWith("no active secret alice/nope"))
+                .anyMatch(d -> d.startsWith("no active version 7 of secret alice/pf"))
+                .anyMatch(d -> d.startsWith("report data is not SHA-256"))
+                .anyMatch(d -> d.startsWith("policy denied: mrenclave"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
     void expiredNonceIsDenied(String kind) throws Exception {
         start(kind);
         byte[] nonce = Base64.getDecoder().decode(workload.nonce().get("nonce").asText());
@@ -230,7 +293,8 @@ class ReleaseEndToEndTest {
         ObjectNode req = request(nonce, HpkeSuite.X25519.generateKeyPair(), HpkeSuite.X25519);
         // A man in the middle swaps in its own key: the evidence no longer matches.
         req.put("publicKey", TestSupport.b64(HpkeSuite.X25519.publicKey(HpkeSuite.X25519.generateKeyPair())));
-        assertDenied(() -> workload.call("POST", "/v1/release", req), "report data is not SHA-256(nonce || publicKey)");
+        assertUniformlyDenied(() -> workload.call("POST", "/v1/release", req));
+        assertThat(lastAudit()).contains("report data is not SHA-256(nonce || publicKey)");
     }
 
     @ParameterizedTest
@@ -283,10 +347,9 @@ class ReleaseEndToEndTest {
         bad.put("evidence", TestSupport.b64("garbage".getBytes(StandardCharsets.US_ASCII)));
         assertThatThrownBy(() -> workload.call("POST", "/v1/release", bad)).hasMessageContaining("malformed evidence")
                 .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(400));
-        assertThatThrownBy(() -> workload.release("alice", "nope", null, HpkeSuite.X25519,
-                TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant())))
-                .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(404))
-                .hasMessageContaining("no active secret alice/nope");
+        assertUniformlyDenied(() -> workload.release("alice", "nope", null, HpkeSuite.X25519,
+                TestSupport.source(TestSupport.good(), TcbStatus.UP_TO_DATE, clock.instant())));
+        assertThat(lastAudit()).isEqualTo("release denied no active secret alice/nope");
         assertThat(workload.send("GET", "/v1/secrets/alice", null).statusCode()).isEqualTo(401);
         // Another tenant sees neither alice's secrets nor whether the namespace exists.
         admin.createNamespace("mallory");

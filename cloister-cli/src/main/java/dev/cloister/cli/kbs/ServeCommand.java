@@ -53,7 +53,9 @@ public final class ServeCommand implements Callable<Integer> {
         Files2 files;
 
         @Option(names = "--tls-self-signed", required = true,
-                description = "Make a fresh self-signed certificate for localhost/127.0.0.1 and write it to --cert-out.")
+                description = "Serve a self-signed certificate for localhost/127.0.0.1, written to --cert-out with its key "
+                        + "next to it (kbs-tls-key.pem, 0600); made on first start, reused after (renewed 30 days "
+                        + "before it expires).")
         boolean selfSigned;
     }
 
@@ -116,9 +118,13 @@ public final class ServeCommand implements Callable<Integer> {
                     "--gramine-listen and --gramine-secret go together");
         }
         InetSocketAddress addr = parseAddress(listen);
-        Tls t = tls.selfSigned ? Tls.selfSigned(Instant.now()) : Tls.fromPem(tls.files.cert, tls.files.key);
-        KbsStore store = local.open(true);
         Path home = LocalOptions.home();
+        Path cert = certOut != null ? certOut : home.resolve("kbs-cert.pem");
+        // The self-signed certificate and its key are kept (key 0600 next to the certificate) and reused on the next
+        // start, so that clients' pinned --ca stays valid.
+        Tls t = tls.selfSigned ? Tls.selfSignedStored(cert, cert.toAbsolutePath().resolveSibling("kbs-tls-key.pem"),
+                Instant.now()) : Tls.fromPem(tls.files.cert, tls.files.key);
+        KbsStore store = local.open(true);
         Path tokenFile = adminTokenFile != null ? adminTokenFile : home.resolve("kbs-admin.token");
         boolean newToken = false;
         if (!store.hasAdminToken()) {
@@ -128,7 +134,6 @@ public final class ServeCommand implements Callable<Integer> {
             AtomicFiles.writeBytes(tokenFile, true, (admin.token() + "\n").getBytes(StandardCharsets.US_ASCII));
             newToken = true;
         }
-        Path cert = certOut != null ? certOut : home.resolve("kbs-cert.pem");
         Files.createDirectories(cert.toAbsolutePath().getParent());
         AtomicFiles.writeBytes(cert, true, t.certificatePem().getBytes(StandardCharsets.US_ASCII));
         // Next to the certificate, for 'kbs audit checkpoint|prove' on this machine; others pin it out of band.

@@ -6,6 +6,8 @@ import dev.cloister.attestation.TcbStatus;
 import dev.cloister.attestation.dcap.DcapVerifier;
 import dev.cloister.attestation.sim.SimulatedEvidence;
 import dev.cloister.attestation.sim.Simulator;
+import dev.cloister.attestation.snp.SnpVerifier;
+import dev.cloister.kbs.TeeVerifier;
 import java.time.Instant;
 
 /** The evidence verifier the broker and {@code policy test} use, and the simulator for {@code release --simulate}. */
@@ -13,11 +15,12 @@ final class Verifiers {
     private Verifiers() {}
 
     /**
-     * Intel's pinned root only, or with {@code allowSimulation} also Cloister's simulation root (simulated results
-     * still need SIM:ALLOW in a policy).
+     * SGX and TDX quotes under Intel's pinned root only, or with {@code allowSimulation} also Cloister's simulation
+     * root (simulated results still need SIM:ALLOW in a policy); SEV-SNP reports under AMD's pinned ARKs.
      */
     static EvidenceVerifier select(boolean allowSimulation) {
-        return allowSimulation ? DcapVerifier.withSimulation() : DcapVerifier.intelRoot();
+        return new TeeVerifier(allowSimulation ? DcapVerifier.withSimulation() : DcapVerifier.intelRoot(),
+                SnpVerifier.amdRoots());
     }
 
     /** Simulated SGX evidence {quote, collateral} binding {@code reportData}. */

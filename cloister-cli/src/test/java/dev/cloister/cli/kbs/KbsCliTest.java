@@ -161,6 +161,16 @@ class KbsCliTest {
     }
 
     @Test
+    void theSelfSignedCertificateIsStoredForTheNextStart() throws Exception {
+        Path key = ca.resolveSibling("kbs-tls-key.pem");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
+                .isEqualTo("rw-------");
+        // What the next start would serve is what this one serves.
+        assertThat(dev.cloister.kbs.Tls.selfSignedStored(ca, key, java.time.Instant.now()).certificatePem())
+                .isEqualTo(Files.readString(ca));
+    }
+
+    @Test
     void workloadReleaseWithSimulatedEvidence() throws Exception {
         String e = "ab".repeat(32);
         String sgn = "cd".repeat(32);
@@ -184,13 +194,15 @@ class KbsCliTest {
         Run denied = run(concat(new String[] {"kbs", "release", "wl/pf", "--simulate", "--mrenclave", "ef".repeat(32),
             "--mrsigner", sgn, "--isv-svn", "1", "--out", out2.toString()}, wl));
         assertThat(denied.exit()).isEqualTo(ExitCodes.DENIED);
-        assertThat(denied.err()).contains("policy denied: mrenclave " + "ef".repeat(32))
-                .contains("isvSvn 1 is below the minimum 2");
+        // The workload learns nothing about the policy; the owner's audit log has the reason.
+        assertThat(denied.err()).contains(dev.cloister.kbs.KeyBroker.RELEASE_DENIED).doesNotContain("ef".repeat(32));
         assertThat(out2).doesNotExist();
         Run debug = run(concat(new String[] {"kbs", "release", "wl/pf", "--simulate", "--mrenclave", e,
             "--mrsigner", sgn, "--isv-svn", "2", "--debug-enclave", "--out", out2.toString()}, wl));
         assertThat(debug.exit()).isEqualTo(ExitCodes.DENIED);
-        assertThat(debug.err()).contains("debug mode");
+        assertThat(debug.err()).contains(dev.cloister.kbs.KeyBroker.RELEASE_DENIED).doesNotContain("debug mode");
+        Run audit = run(client("kbs", "audit", "list"));
+        assertThat(audit.out()).contains("policy denied: mrenclave " + "ef".repeat(32)).contains("debug mode");
 
         // policy test: appraise an evidence file locally and explain.
         var m = new dev.cloister.attestation.SgxMeasurements(java.util.HexFormat.of().parseHex(e),
