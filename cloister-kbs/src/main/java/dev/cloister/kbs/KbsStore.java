@@ -28,9 +28,23 @@ public final class KbsStore implements AutoCloseable {
     private final SecretRows secrets;
     private final PolicyRows policies;
 
-    private KbsStore(String url, KeyEncryptionKey kek, Clock clock) throws KbsException {
+    /**
+     * How a broker keeps its log anchored (see {@link LogAnchor}).
+     *
+     * @param file where the last signed checkpoint is kept, outside the database
+     * @param allowRollback warn instead of refusing to start when the log does not extend it
+     */
+    public record Anchor(Path file, boolean allowRollback) {}
+
+    private final LogAnchor anchor;
+    private Thread anchorer;
+
+    private KbsStore(String url, KeyEncryptionKey kek, Clock clock, Anchor anchorOptions) throws KbsException {
         this.kek = kek;
         this.clock = clock;
+        if (url.startsWith("jdbc:sqlite:")) {
+            Integrity.checkSqlite(url);
+        }
         boolean rowMacsNew = Migrations.migrate(url).contains(Migrations.ROW_MACS);
         this.db = new ConnectionPool(url);
         StoreKeys keys;
@@ -47,15 +61,37 @@ public final class KbsStore implements AutoCloseable {
         this.tokens = new TokenRows(db, clock, audit, mac);
         this.secrets = new SecretRows(db, clock, audit, kek, mac);
         this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens);
-        if (rowMacsNew) {
-            try {
+        this.anchor = anchorOptions == null ? null : new LogAnchor(anchorOptions.file(), anchorOptions.allowRollback());
+        try {
+            if (rowMacsNew) {
                 authenticateExistingRows();
+            }
+            if (anchor != null) {
+                anchor.checkAtStart(log);
+                log.anchor(anchor);
+                anchorer = Thread.ofVirtual().name("kbs-log-anchor").start(this::anchorLoop);
+            }
+        } catch (KbsException | RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Moves the anchor to the log as it is every few seconds, so that a rollback loses at most that much. */
+    private void anchorLoop() {
+        while (!db.closed()) {
+            try {
+                Thread.sleep(ANCHOR_INTERVAL_MS);
+                log.checkpoint();
+            } catch (InterruptedException e) {
+                return;
             } catch (KbsException | RuntimeException e) {
-                close();
-                throw e;
+                // The log's damage is kept for health(); the next round tries again.
             }
         }
     }
+
+    private static final long ANCHOR_INTERVAL_MS = 5_000;
 
     /** The audit action recording that the rows present at the upgrade to row MACs were MAC'd. */
     static final String ROWS_AUTHENTICATED = "store.rows-authenticated";
@@ -104,22 +140,28 @@ public final class KbsStore implements AutoCloseable {
      * {@code jdbc:postgresql://} or {@code jdbc:sqlite:} URL.
      */
     public static KbsStore open(String db, KeyEncryptionKey kek, Clock clock) throws KbsException {
+        return open(db, kek, clock, null);
+    }
+
+    /**
+     * Like {@link #open(String, KeyEncryptionKey, Clock)}, with the audit log anchored in a file outside the
+     * database ({@code anchor} null: none): refuses to open a log that does not extend the anchored checkpoint.
+     */
+    public static KbsStore open(String db, KeyEncryptionKey kek, Clock clock, Anchor anchor) throws KbsException {
         String url;
-        if (db.startsWith("jdbc:postgresql:") || db.startsWith("jdbc:sqlite:")) {
+        if (db.startsWith("jdbc:postgresql:")) {
             url = db;
+        } else if (db.startsWith("jdbc:sqlite:")) {
+            String path = db.substring("jdbc:sqlite:".length());
+            url = path.contains("?") || path.contains(":memory:") || path.startsWith("file:") ? db
+                    : "jdbc:sqlite:" + Integrity.prepareSqliteFile(Path.of(path));
         } else if (db.startsWith("jdbc:")) {
             throw KbsException.badRequest("unsupported database URL " + ConnectionPool.redact(db)
                     + " (use a file path, jdbc:sqlite: or jdbc:postgresql:)");
         } else {
-            Path p = Path.of(db).toAbsolutePath();
-            try {
-                Files.createDirectories(p.getParent());
-            } catch (java.io.IOException e) {
-                throw KbsException.unavailable("cannot create directory for " + p + ": " + e.getMessage(), e);
-            }
-            url = "jdbc:sqlite:" + p;
+            url = "jdbc:sqlite:" + Integrity.prepareSqliteFile(Path.of(db));
         }
-        return new KbsStore(url, kek, clock);
+        return new KbsStore(url, kek, clock, anchor);
     }
 
     /** The JDBC URL without credentials, for messages. */
@@ -418,8 +460,37 @@ public final class KbsStore implements AutoCloseable {
         });
     }
 
+    /**
+     * Whether the broker can serve: the database answers, and neither it nor the audit log showed damage (a
+     * corrupt page, missing log entries).
+     *
+     * @throws KbsException 503 naming the problem
+     */
+    public void health() throws KbsException {
+        String d = db.damage() != null ? db.damage() : log.damage();
+        if (d != null) {
+            throw KbsException.unavailable("the broker's database is damaged: " + d, null);
+        }
+        db.tx(false, c -> {
+            try (Statement s = c.createStatement(); var rs = s.executeQuery("SELECT 1")) {
+                return rs.next();
+            }
+        });
+    }
+
     @Override
     public void close() {
+        if (anchor != null && !db.closed()) {
+            try {
+                log.checkpoint();
+            } catch (KbsException | RuntimeException e) {
+                // Closing anyway: the anchor stays at the last checkpoint that could be kept.
+            }
+        }
+        Thread a = anchorer;
+        if (a != null) {
+            a.interrupt();
+        }
         db.markClosed();
         audit.stop();
         db.close();
