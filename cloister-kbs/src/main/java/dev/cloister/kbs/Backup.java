@@ -136,6 +136,8 @@ public final class Backup {
                         }
                     }
                 }
+                // A backup made before row MACs: its rows are authentic (the backup key sealed them), so MAC them.
+                store.authenticateLegacy(c);
                 return n;
             });
         } catch (KbsException e) {

@@ -53,6 +53,8 @@ final class ConnectionPool implements AutoCloseable {
     private final ReentrantLock writeLock = new ReentrantLock(true);
     private volatile WriteListener listener;
     private volatile boolean closed;
+    /** The first sign of a damaged database (SQLite CORRUPT/NOTADB, PostgreSQL XX001/XX002), or null. */
+    private volatile String damage;
 
     ConnectionPool(String url) throws KbsException {
         this.url = url;
@@ -172,6 +174,7 @@ final class ConnectionPool implements AutoCloseable {
                 c.setAutoCommit(true);
                 return r;
             } catch (SQLException e) {
+                noteDamage(e);
                 failureEpoch.incrementAndGet();
                 rollback(c);
                 close(c);
@@ -200,6 +203,21 @@ final class ConnectionPool implements AutoCloseable {
                 writeLock.unlock();
             }
         }
+    }
+
+    /** SQLite's SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), PostgreSQL's data_corrupted and index_corrupted. */
+    private void noteDamage(SQLException e) {
+        int code = e.getErrorCode() & 0xff;
+        String state = e.getSQLState();
+        if (sqlite && (code == 11 || code == 26) || "XX001".equals(state) || "XX002".equals(state)) {
+            if (damage == null) {
+                damage = e.getMessage();
+            }
+        }
+    }
+
+    String damage() {
+        return damage;
     }
 
     boolean closed() {

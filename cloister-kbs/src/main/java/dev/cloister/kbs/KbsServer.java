@@ -214,8 +214,8 @@ public final class KbsServer implements AutoCloseable {
         String root = p[0];
         // Unauthenticated: health, nonce and release (the evidence is the credential there).
         if (root.equals("health") && p.length == 1 && method.equals("GET")) {
-            // Touches the database (503 when it is down) but reveals nothing about its contents.
-            broker.store().namespaces();
+            // Touches the database (503 when it is down or damaged) but reveals nothing about its contents.
+            broker.store().health();
             ObjectNode n = JSON.createObjectNode();
             n.put("status", "ok");
             return n;

@@ -28,10 +28,24 @@ public final class KbsStore implements AutoCloseable {
     private final SecretRows secrets;
     private final PolicyRows policies;
 
-    private KbsStore(String url, KeyEncryptionKey kek, Clock clock) throws KbsException {
+    /**
+     * How a broker keeps its log anchored (see {@link LogAnchor}).
+     *
+     * @param file where the last signed checkpoint is kept, outside the database
+     * @param allowRollback warn instead of refusing to start when the log does not extend it
+     */
+    public record Anchor(Path file, boolean allowRollback) {}
+
+    private final LogAnchor anchor;
+    private Thread anchorer;
+
+    private KbsStore(String url, KeyEncryptionKey kek, Clock clock, Anchor anchorOptions) throws KbsException {
         this.kek = kek;
         this.clock = clock;
-        Migrations.migrate(url);
+        if (url.startsWith("jdbc:sqlite:")) {
+            Integrity.checkSqlite(url);
+        }
+        boolean rowMacsNew = Migrations.migrate(url).contains(Migrations.ROW_MACS);
         this.db = new ConnectionPool(url);
         StoreKeys keys;
         try {
@@ -42,10 +56,83 @@ public final class KbsStore implements AutoCloseable {
         }
         this.audit = new AuditRows(db, clock, keys.auditKey);
         this.log = new TransparencyLog(audit, keys.logSigner);
-        this.namespaces = new NamespaceRows(db, clock, audit);
-        this.tokens = new TokenRows(db, clock, audit);
-        this.secrets = new SecretRows(db, clock, audit, kek);
-        this.policies = new PolicyRows(db, clock, audit);
+        RowMac mac = RowMac.of(kek);
+        this.namespaces = new NamespaceRows(db, clock, audit, mac);
+        this.tokens = new TokenRows(db, clock, audit, mac);
+        this.secrets = new SecretRows(db, clock, audit, kek, mac);
+        this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens);
+        this.anchor = anchorOptions == null ? null : new LogAnchor(anchorOptions.file(), anchorOptions.allowRollback());
+        try {
+            if (rowMacsNew) {
+                authenticateExistingRows();
+            }
+            if (anchor != null) {
+                anchor.checkAtStart(log);
+                log.anchor(anchor);
+                anchorer = Thread.ofVirtual().name("kbs-log-anchor").start(this::anchorLoop);
+            }
+        } catch (KbsException | RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Moves the anchor to the log as it is every few seconds, so that a rollback loses at most that much. */
+    private void anchorLoop() {
+        while (!db.closed()) {
+            try {
+                Thread.sleep(ANCHOR_INTERVAL_MS);
+                log.checkpoint();
+            } catch (InterruptedException e) {
+                return;
+            } catch (KbsException | RuntimeException e) {
+                // The log's damage is kept for health(); the next round tries again.
+            }
+        }
+    }
+
+    private static final long ANCHOR_INTERVAL_MS = 5_000;
+
+    /** The audit action recording that the rows present at the upgrade to row MACs were MAC'd. */
+    static final String ROWS_AUTHENTICATED = "store.rows-authenticated";
+
+    /**
+     * The upgrade to row MACs, once, in the start that applied the migration adding them: MACs every row that has
+     * none and records it in the audit log. A database whose log already records it was made to look older (MAC
+     * columns dropped, migration history edited) so that forged rows would be MAC'd: refused.
+     */
+    private void authenticateExistingRows() throws KbsException {
+        db.tx(true, c -> {
+            try (var ps = c.prepareStatement("SELECT seq FROM audit WHERE action = ?")) {
+                ps.setString(1, ROWS_AUTHENTICATED);
+                try (var rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        throw KbsException.denied("database " + describe() + " had its rows authenticated already "
+                                + "(audit entry " + rs.getLong(1) + ") but its schema says otherwise: it was "
+                                + "rolled back outside the broker; refusing to MAC its rows again");
+                    }
+                }
+            }
+            int n = authenticateLegacy(c);
+            if (n > 0) {
+                audit.append(c, "local:broker", ROWS_AUTHENTICATED, null, null, "ok", n + " rows authenticated "
+                        + "(schema upgrade to row MACs)");
+            }
+            return null;
+        });
+    }
+
+    /**
+     * MACs every row without one and gives every namespace a rules row: for the upgrade and for restoring a backup
+     * made before row MACs (whose rows the backup key authenticates). Never on a running database.
+     */
+    int authenticateLegacy(java.sql.Connection c) throws java.sql.SQLException {
+        try (Statement s = c.createStatement()) {
+            s.executeUpdate("INSERT INTO namespace_rules (namespace, policy_approvals) SELECT name, 1 FROM "
+                    + "namespaces WHERE name NOT IN (SELECT namespace FROM namespace_rules)");
+        }
+        return tokens.authenticateLegacy(c) + secrets.authenticateLegacy(c) + namespaces.authenticateLegacy(c)
+                + policies.authenticateLegacy(c);
     }
 
     /**
@@ -53,22 +140,28 @@ public final class KbsStore implements AutoCloseable {
      * {@code jdbc:postgresql://} or {@code jdbc:sqlite:} URL.
      */
     public static KbsStore open(String db, KeyEncryptionKey kek, Clock clock) throws KbsException {
+        return open(db, kek, clock, null);
+    }
+
+    /**
+     * Like {@link #open(String, KeyEncryptionKey, Clock)}, with the audit log anchored in a file outside the
+     * database ({@code anchor} null: none): refuses to open a log that does not extend the anchored checkpoint.
+     */
+    public static KbsStore open(String db, KeyEncryptionKey kek, Clock clock, Anchor anchor) throws KbsException {
         String url;
-        if (db.startsWith("jdbc:postgresql:") || db.startsWith("jdbc:sqlite:")) {
+        if (db.startsWith("jdbc:postgresql:")) {
             url = db;
+        } else if (db.startsWith("jdbc:sqlite:")) {
+            String path = db.substring("jdbc:sqlite:".length());
+            url = path.contains("?") || path.contains(":memory:") || path.startsWith("file:") ? db
+                    : "jdbc:sqlite:" + Integrity.prepareSqliteFile(Path.of(path));
         } else if (db.startsWith("jdbc:")) {
             throw KbsException.badRequest("unsupported database URL " + ConnectionPool.redact(db)
                     + " (use a file path, jdbc:sqlite: or jdbc:postgresql:)");
         } else {
-            Path p = Path.of(db).toAbsolutePath();
-            try {
-                Files.createDirectories(p.getParent());
-            } catch (java.io.IOException e) {
-                throw KbsException.unavailable("cannot create directory for " + p + ": " + e.getMessage(), e);
-            }
-            url = "jdbc:sqlite:" + p;
+            url = "jdbc:sqlite:" + Integrity.prepareSqliteFile(Path.of(db));
         }
-        return new KbsStore(url, kek, clock);
+        return new KbsStore(url, kek, clock, anchor);
     }
 
     /** The JDBC URL without credentials, for messages. */
@@ -119,7 +212,7 @@ public final class KbsStore implements AutoCloseable {
 
     /** Issues a token; owners need a namespace, which must exist. */
     public IssuedToken createToken(String actor, Role role, String ns) throws KbsException {
-        return tokens.create(actor, role, ns);
+        return tokens.create(actor, role, ns, null);
     }
 
     /** Revokes a token by id. */
@@ -272,10 +365,46 @@ public final class KbsStore implements AutoCloseable {
 
     /**
      * Checks the whole chain: sequence numbers 1..n without gaps, each entry's prevHash equal to the previous
-     * hash, and each MAC recomputed under the audit key (see {@link AuditRows#verify}).
+     * hash, and each MAC recomputed under the audit key (see {@link AuditRows#verify}); then every token, secret,
+     * policy, namespace rules, proposal and approval row against its {@link RowMac}, naming each that fails.
      */
     public AuditReport verifyAudit() throws KbsException {
-        return audit.verify();
+        AuditReport chain = audit.verify();
+        List<String> problems = new java.util.ArrayList<>(chain.problems());
+        db.tx(false, c -> {
+            tokens.verify(c, problems);
+            secrets.verify(c, problems);
+            namespaces.verify(c, problems);
+            policies.verify(c, problems);
+            oneWayChanges(c, problems);
+            return null;
+        });
+        return new AuditReport(chain.entries(), problems);
+    }
+
+    /**
+     * A row MAC cannot tell a row from an earlier authentic state of the same row (a revoked token's row put back
+     * as it was before, MAC and all). Revocation and retirement only go one way and each is in the audit log, so the
+     * log is checked against the rows: a token the log revoked must be revoked, a version it retired retired.
+     */
+    private static void oneWayChanges(java.sql.Connection c, List<String> problems) throws java.sql.SQLException {
+        try (var ps = c.prepareStatement("SELECT a.seq, a.subject FROM audit a JOIN tokens t ON a.subject = "
+                + "'token:' || t.id WHERE a.action = 'token.revoke' AND a.outcome = 'ok' AND t.revoked = 0 "
+                + "ORDER BY a.seq"); var rs = ps.executeQuery()) {
+            while (rs.next()) {
+                problems.add("token " + rs.getString(2).substring("token:".length()) + ": revoked by audit entry "
+                        + rs.getLong(1) + " but active in the database (row put back outside the broker)");
+            }
+        }
+        try (var ps = c.prepareStatement("SELECT a.seq, a.namespace, a.subject FROM audit a JOIN secrets s ON "
+                + "s.namespace = a.namespace AND a.subject = s.name || '@' || CAST(s.version AS VARCHAR(16)) "
+                + "WHERE a.action = 'secret.retire' AND a.outcome = 'ok' AND s.state = 'active' ORDER BY a.seq");
+                var rs = ps.executeQuery()) {
+            while (rs.next()) {
+                problems.add("secret " + rs.getString(2) + "/" + rs.getString(3) + ": retired by audit entry "
+                        + rs.getLong(1) + " but active in the database (row put back outside the broker)");
+            }
+        }
     }
 
     /** One audit entry by sequence number, or null. */
@@ -331,8 +460,37 @@ public final class KbsStore implements AutoCloseable {
         });
     }
 
+    /**
+     * Whether the broker can serve: the database answers, and neither it nor the audit log showed damage (a
+     * corrupt page, missing log entries).
+     *
+     * @throws KbsException 503 naming the problem
+     */
+    public void health() throws KbsException {
+        String d = db.damage() != null ? db.damage() : log.damage();
+        if (d != null) {
+            throw KbsException.unavailable("the broker's database is damaged: " + d, null);
+        }
+        db.tx(false, c -> {
+            try (Statement s = c.createStatement(); var rs = s.executeQuery("SELECT 1")) {
+                return rs.next();
+            }
+        });
+    }
+
     @Override
     public void close() {
+        if (anchor != null && !db.closed()) {
+            try {
+                log.checkpoint();
+            } catch (KbsException | RuntimeException e) {
+                // Closing anyway: the anchor stays at the last checkpoint that could be kept.
+            }
+        }
+        Thread a = anchorer;
+        if (a != null) {
+            a.interrupt();
+        }
         db.markClosed();
         audit.stop();
         db.close();

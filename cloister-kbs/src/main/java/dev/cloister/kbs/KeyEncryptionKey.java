@@ -15,6 +15,12 @@ public interface KeyEncryptionKey {
      */
     byte[] unwrap(byte[] wrapped, byte[] aad) throws KbsException;
 
+    /**
+     * A 32-byte key for one purpose ({@code label}), derived from this key and the same on every call: the broker's
+     * row MACs use it, so a database administrator can neither read nor replace it.
+     */
+    byte[] deriveKey(String label) throws KbsException;
+
     /** A non-secret identifier of the key (a fingerprint), stored so that a wrong master key is detected early. */
     String id();
 }

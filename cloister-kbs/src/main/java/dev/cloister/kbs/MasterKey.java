@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
 import javax.crypto.Cipher;
+import javax.crypto.Mac;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -131,6 +132,25 @@ public final class MasterKey implements KeyEncryptionKey {
                     + " (wrong master key or altered record)");
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES-GCM unavailable", e);
+        }
+    }
+
+    /**
+     * HKDF-SHA256 (RFC 5869) of the master key with an empty salt and {@code label} as info: a 32-byte key for one
+     * purpose, the same for every database under this master key and never stored anywhere.
+     */
+    @Override
+    public byte[] deriveKey(String label) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(new byte[32], "HmacSHA256"));
+            byte[] prk = mac.doFinal(key.getEncoded());
+            mac.init(new SecretKeySpec(prk, "HmacSHA256"));
+            mac.update(label.getBytes(StandardCharsets.UTF_8));
+            mac.update((byte) 1);
+            return mac.doFinal();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HMAC-SHA256 unavailable", e);
         }
     }
 

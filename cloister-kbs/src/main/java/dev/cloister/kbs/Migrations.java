@@ -11,11 +11,14 @@ import org.flywaydb.core.api.FlywayException;
 final class Migrations {
     private Migrations() {}
 
-    /** Brings the database at {@code url} to the newest schema. */
-    static void migrate(String url) throws KbsException {
+    /** The migration that added row MACs: when it runs, the rows already there are MAC'd at once. */
+    static final String ROW_MACS = "3";
+
+    /** Brings the database at {@code url} to the newest schema; returns the versions applied now. */
+    static java.util.Set<String> migrate(String url) throws KbsException {
         boolean sqlite = url.startsWith("jdbc:sqlite:");
         try {
-            Flyway.configure()
+            var result = Flyway.configure()
                     .dataSource(url, null, null)
                     .locations("classpath:db/migration")
                     .placeholders(Map.of("blob", sqlite ? "BLOB" : "BYTEA"))
@@ -23,6 +26,9 @@ final class Migrations {
                     .loggers("slf4j")
                     .load()
                     .migrate();
+            java.util.Set<String> applied = new java.util.HashSet<>();
+            result.migrations.forEach(m -> applied.add(m.version));
+            return applied;
         } catch (FlywayException e) {
             throw KbsException.unavailable("database " + ConnectionPool.redact(url) + " migration failed: "
                     + e.getMessage(), e);

@@ -16,11 +16,13 @@ final class NamespaceRows {
     private final ConnectionPool db;
     private final Clock clock;
     private final AuditRows audit;
+    private final RowMac mac;
 
-    NamespaceRows(ConnectionPool db, Clock clock, AuditRows audit) {
+    NamespaceRows(ConnectionPool db, Clock clock, AuditRows audit, RowMac mac) {
         this.db = db;
         this.clock = clock;
         this.audit = audit;
+        this.mac = mac;
     }
 
     void create(String actor, String ns) throws KbsException {
@@ -34,6 +36,7 @@ final class NamespaceRows {
                 ps.setLong(2, clock.millis());
                 ps.executeUpdate();
             }
+            putRules(c, ns, 1);
             audit.append(c, actor, "namespace.create", ns, null, "ok", "");
             return null;
         });
@@ -75,32 +78,92 @@ final class NamespaceRows {
         }
         db.tx(true, c -> {
             require(c, ns);
-            try (PreparedStatement del = c.prepareStatement("DELETE FROM namespace_rules WHERE namespace = ?");
-                    PreparedStatement ins = c.prepareStatement(
-                            "INSERT INTO namespace_rules (namespace, policy_approvals) VALUES (?, ?)")) {
-                del.setString(1, ns);
-                del.executeUpdate();
-                ins.setString(1, ns);
-                ins.setInt(2, approvals);
-                ins.executeUpdate();
-            }
+            putRules(c, ns, approvals);
             audit.append(c, actor, "namespace.rules", ns, null, "ok", "policy approvals " + approvals);
             return null;
         });
+    }
+
+    /** Writes the rules row of {@code ns} (replacing any), with its MAC. */
+    private void putRules(Connection c, String ns, int approvals) throws SQLException {
+        try (PreparedStatement del = c.prepareStatement("DELETE FROM namespace_rules WHERE namespace = ?");
+                PreparedStatement ins = c.prepareStatement(
+                        "INSERT INTO namespace_rules (namespace, policy_approvals, mac) VALUES (?, ?, ?)")) {
+            del.setString(1, ns);
+            del.executeUpdate();
+            ins.setString(1, ns);
+            ins.setInt(2, approvals);
+            ins.setBytes(3, mac.rules(ns, approvals));
+            ins.executeUpdate();
+        }
     }
 
     int policyApprovals(String ns) throws KbsException {
         return db.tx(false, c -> policyApprovals(c, ns));
     }
 
-    /** How many approvals a policy change in {@code ns} needs (1 unless set). */
-    static int policyApprovals(Connection c, String ns) throws SQLException {
+    /**
+     * How many approvals a policy change in {@code ns} needs. Every namespace has an authenticated rules row; one
+     * that is missing or fails its MAC refuses every policy change in the namespace (fail closed: reading it as
+     * "1" would let whoever deleted it skip the other approvers).
+     */
+    int policyApprovals(Connection c, String ns) throws SQLException, KbsException {
         try (PreparedStatement ps = c.prepareStatement(
-                "SELECT policy_approvals FROM namespace_rules WHERE namespace = ?")) {
+                "SELECT policy_approvals, mac FROM namespace_rules WHERE namespace = ?")) {
             ps.setString(1, ns);
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getInt(1) : 1;
+                if (rs.next()) {
+                    int n = rs.getInt(1);
+                    if (RowMac.check(rs.getBytes(2), mac.rules(ns, n), "namespace rules of " + ns)) {
+                        return n;
+                    }
+                } else {
+                    RowMac.check(null, mac.rules(ns, 1), "namespace rules of " + ns + " (missing)");
+                }
             }
         }
+        throw KbsException.denied("the rules of namespace " + ns + " do not authenticate (changed outside the "
+                + "broker); no policy change until an admin sets them again");
+    }
+
+    /** Names every namespace whose rules row is missing or does not match its MAC (for {@code audit verify}). */
+    void verify(Connection c, List<String> problems) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT n.name, r.policy_approvals, r.mac FROM namespaces n "
+                + "LEFT JOIN namespace_rules r ON r.namespace = n.name ORDER BY n.name");
+                ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                String ns = rs.getString(1);
+                int n = rs.getInt(2);
+                boolean missing = rs.wasNull();
+                if (missing) {
+                    problems.add("namespace rules of " + ns + ": row missing (deleted outside the broker)");
+                } else if (!RowMac.matches(rs.getBytes(3), mac.rules(ns, n))) {
+                    problems.add("namespace rules of " + ns + ": row does not match its MAC (changed outside the "
+                            + "broker)");
+                }
+            }
+        }
+    }
+
+    /** MACs the rules rows that have none (the schema upgrade at first start); returns how many. */
+    int authenticateLegacy(Connection c) throws SQLException {
+        List<String> names = new ArrayList<>();
+        List<Integer> counts = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT namespace, policy_approvals FROM namespace_rules WHERE mac IS NULL");
+                ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                names.add(rs.getString(1));
+                counts.add(rs.getInt(2));
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement("UPDATE namespace_rules SET mac = ? WHERE namespace = ?")) {
+            for (int i = 0; i < names.size(); i++) {
+                ps.setBytes(1, mac.rules(names.get(i), counts.get(i)));
+                ps.setString(2, names.get(i));
+                ps.executeUpdate();
+            }
+        }
+        return names.size();
     }
 }

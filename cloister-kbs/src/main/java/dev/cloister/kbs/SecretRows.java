@@ -27,12 +27,45 @@ final class SecretRows {
     private final Clock clock;
     private final AuditRows audit;
     private final KeyEncryptionKey kek;
+    private final RowMac mac;
 
-    SecretRows(ConnectionPool db, Clock clock, AuditRows audit, KeyEncryptionKey kek) {
+    SecretRows(ConnectionPool db, Clock clock, AuditRows audit, KeyEncryptionKey kek, RowMac mac) {
         this.db = db;
         this.clock = clock;
         this.audit = audit;
         this.kek = kek;
+        this.mac = mac;
+    }
+
+    /** One row of {@code secrets} as stored. */
+    private record Row(String ns, String name, int version, String kind, String state, long created, Long retired,
+            byte[] wrapped, byte[] ciphertext, byte[] mac) {
+        static final String COLUMNS = "namespace, name, version, kind, state, created_at, retired_at, wrapped_dek, "
+                + "ciphertext, mac";
+
+        static Row read(ResultSet rs) throws SQLException {
+            long r = rs.getLong(7);
+            Long retired = rs.wasNull() ? null : r;
+            return new Row(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getString(4), rs.getString(5),
+                    rs.getLong(6), retired, rs.getBytes(8), rs.getBytes(9), rs.getBytes(10));
+        }
+
+        byte[] expected(RowMac m) {
+            return m.secret(ns, name, version, kind, state, created, retired, wrapped, ciphertext);
+        }
+
+        String label() {
+            return "secret " + ns + "/" + name + "@" + version;
+        }
+
+        boolean authentic(RowMac m) {
+            return RowMac.check(mac, expected(m), label());
+        }
+
+        SecretInfo info() {
+            return new SecretInfo(ns, name, version, SecretKind.valueOf(kind), state.equals("active"),
+                    Instant.ofEpochMilli(created), retired == null ? null : Instant.ofEpochMilli(retired));
+        }
     }
 
     SecretInfo store(String actor, String ns, String name, SecretKind kind, byte[] value, boolean rotate)
@@ -74,8 +107,9 @@ final class SecretRows {
             RANDOM.nextBytes(dek);
             byte[] ct = seal(dek, v, aad);
             byte[] wrapped = kek.wrap(dek, aad);
+            Row row = new Row(ns, name, version, kind.name(), "active", now.toEpochMilli(), null, wrapped, ct, null);
             try (PreparedStatement ps = c.prepareStatement("INSERT INTO secrets (namespace, name, version, kind, "
-                    + "state, wrapped_dek, ciphertext, created_at) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)")) {
+                    + "state, wrapped_dek, ciphertext, created_at, mac) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)")) {
                 ps.setString(1, ns);
                 ps.setString(2, name);
                 ps.setInt(3, version);
@@ -83,6 +117,7 @@ final class SecretRows {
                 ps.setBytes(5, wrapped);
                 ps.setBytes(6, ct);
                 ps.setLong(7, now.toEpochMilli());
+                ps.setBytes(8, row.expected(mac));
                 ps.executeUpdate();
             }
             audit.append(c, actor, rotate ? "secret.rotate" : value == null ? "secret.generate" : "secret.put", ns,
@@ -93,30 +128,71 @@ final class SecretRows {
 
     void retire(String actor, String ns, String name, int version) throws KbsException {
         db.tx(true, c -> {
-            try (PreparedStatement ps = c.prepareStatement("UPDATE secrets SET state = 'retired', retired_at = ? "
-                    + "WHERE namespace = ? AND name = ? AND version = ? AND state = 'active'")) {
-                ps.setLong(1, clock.millis());
-                ps.setString(2, ns);
-                ps.setString(3, name);
-                ps.setInt(4, version);
-                if (ps.executeUpdate() != 1) {
-                    throw KbsException.notFound("no active version " + version + " of secret " + ns + "/" + name);
+            Row r = null;
+            for (Row x : versions(c, ns, name)) {
+                if (x.version() == version) {
+                    r = x;
                 }
+            }
+            if (r == null || !r.state().equals("active") || !r.authentic(mac)) {
+                throw KbsException.notFound("no active version " + version + " of secret " + ns + "/" + name);
+            }
+            long now = clock.millis();
+            Row retired = new Row(ns, name, version, r.kind(), "retired", r.created(), now, r.wrapped(),
+                    r.ciphertext(), null);
+            try (PreparedStatement ps = c.prepareStatement("UPDATE secrets SET state = 'retired', retired_at = ?, "
+                    + "mac = ? WHERE namespace = ? AND name = ? AND version = ?")) {
+                ps.setLong(1, now);
+                ps.setBytes(2, retired.expected(mac));
+                ps.setString(3, ns);
+                ps.setString(4, name);
+                ps.setInt(5, version);
+                ps.executeUpdate();
             }
             audit.append(c, actor, "secret.retire", ns, name + "@" + version, "ok", "");
             return null;
         });
     }
 
+    /** Every version of a secret as stored, newest first, authentic or not. */
+    private static List<Row> versions(Connection c, String ns, String name) throws SQLException {
+        List<Row> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + Row.COLUMNS
+                + " FROM secrets WHERE namespace = ? AND name = ? ORDER BY version DESC")) {
+            ps.setString(1, ns);
+            ps.setString(2, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(Row.read(rs));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Whether any authentic version of the secret exists (a policy may only be set on an existing secret). */
+    boolean exists(Connection c, String ns, String name) throws SQLException {
+        for (Row r : versions(c, ns, name)) {
+            if (r.authentic(mac)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Every authentic version of every secret in a namespace, by name then version; altered rows are left out. */
     List<SecretInfo> list(String ns) throws KbsException {
         return db.tx(false, c -> {
             List<SecretInfo> out = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT namespace, name, version, kind, state, created_at, "
-                    + "retired_at FROM secrets WHERE namespace = ? ORDER BY name, version")) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT " + Row.COLUMNS
+                    + " FROM secrets WHERE namespace = ? ORDER BY name, version")) {
                 ps.setString(1, ns);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        out.add(info(rs));
+                        Row r = Row.read(rs);
+                        if (r.authentic(mac)) {
+                            out.add(r.info());
+                        }
                     }
                 }
             }
@@ -124,37 +200,73 @@ final class SecretRows {
         });
     }
 
-    private static SecretInfo info(ResultSet rs) throws SQLException {
-        long retired = rs.getLong(7);
-        boolean hasRetired = !rs.wasNull();
-        return new SecretInfo(rs.getString(1), rs.getString(2), rs.getInt(3), SecretKind.valueOf(rs.getString(4)),
-                rs.getString(5).equals("active"), Instant.ofEpochMilli(rs.getLong(6)),
-                hasRetired ? Instant.ofEpochMilli(retired) : null);
-    }
-
-    /** Reads and decrypts the given version, or the newest active one when {@code version} is null. */
+    /**
+     * Reads and decrypts the given version, or the newest active one when {@code version} is null. A version whose
+     * row fails its MAC is absent; when the newest active one is asked for, any altered row newer than the one
+     * found refuses the read (a version retired by an edit must not hand out the one before it).
+     */
     KbsStore.SecretValue read(Connection c, String ns, String name, Integer version) throws SQLException,
             KbsException {
-        String sql = "SELECT namespace, name, version, kind, state, created_at, retired_at, wrapped_dek, ciphertext "
-                + "FROM secrets WHERE namespace = ? AND name = ? AND state = 'active'"
-                + (version == null ? " ORDER BY version DESC" : " AND version = ?");
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, ns);
-            ps.setString(2, name);
-            if (version != null) {
-                ps.setInt(3, version);
+        Row found = null;
+        for (Row r : versions(c, ns, name)) {
+            if (version != null && r.version() != version) {
+                continue;
             }
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    throw KbsException.notFound("no " + (version == null ? "active secret" : "active version "
-                            + version + " of secret") + " " + ns + "/" + name);
-                }
-                SecretInfo info = info(rs);
-                byte[] aad = aad(ns, name, info.version(), info.kind());
-                byte[] dek = kek.unwrap(rs.getBytes(8), aad);
-                return new KbsStore.SecretValue(info, open(dek, rs.getBytes(9), aad));
+            if (!r.authentic(mac)) {
+                break;
+            }
+            if (r.state().equals("active")) {
+                found = r;
+                break;
+            }
+            if (version != null) {
+                break;
             }
         }
+        if (found == null) {
+            throw KbsException.notFound("no " + (version == null ? "active secret" : "active version "
+                    + version + " of secret") + " " + ns + "/" + name);
+        }
+        SecretInfo info = found.info();
+        byte[] aad = aad(ns, name, info.version(), info.kind());
+        byte[] dek = kek.unwrap(found.wrapped(), aad);
+        return new KbsStore.SecretValue(info, open(dek, found.ciphertext(), aad));
+    }
+
+    /** Names every secret row whose MAC does not match (for {@code audit verify}). */
+    void verify(Connection c, List<String> problems) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + Row.COLUMNS
+                + " FROM secrets ORDER BY namespace, name, version");
+                ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                Row r = Row.read(rs);
+                if (!RowMac.matches(r.mac(), r.expected(mac))) {
+                    problems.add(r.label() + ": row does not match its MAC (added or changed outside the broker)");
+                }
+            }
+        }
+    }
+
+    /** MACs the rows that have none (the schema upgrade at first start); returns how many. */
+    int authenticateLegacy(Connection c) throws SQLException {
+        List<Row> rows = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + Row.COLUMNS + " FROM secrets WHERE mac IS NULL");
+                ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                rows.add(Row.read(rs));
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement(
+                "UPDATE secrets SET mac = ? WHERE namespace = ? AND name = ? AND version = ?")) {
+            for (Row r : rows) {
+                ps.setBytes(1, r.expected(mac));
+                ps.setString(2, r.ns());
+                ps.setString(3, r.name());
+                ps.setInt(4, r.version());
+                ps.executeUpdate();
+            }
+        }
+        return rows.size();
     }
 
     private static byte[] aad(String ns, String name, int version, SecretKind kind) {

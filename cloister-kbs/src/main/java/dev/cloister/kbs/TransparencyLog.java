@@ -14,10 +14,34 @@ final class TransparencyLog {
     private final NoteSigner signer;
     /** Leaf hashes of the audit entries read so far, filled on the first checkpoint or proof asked for. */
     private final MerkleTree tree = new MerkleTree();
+    /** Where each signed checkpoint is kept outside the database, or null. */
+    private volatile LogAnchor anchor;
+    /** Why the log could not be read (entries missing), or null: the broker's health reports it. */
+    private volatile String damage;
 
     TransparencyLog(AuditRows audit, NoteSigner signer) {
         this.audit = audit;
         this.signer = signer;
+    }
+
+    void anchor(LogAnchor a) {
+        this.anchor = a;
+    }
+
+    String damage() {
+        return damage;
+    }
+
+    long size() {
+        synchronized (tree) {
+            return tree.size();
+        }
+    }
+
+    byte[] root(long n) {
+        synchronized (tree) {
+            return tree.root(n);
+        }
     }
 
     String verifierKey() {
@@ -28,7 +52,12 @@ final class TransparencyLog {
         synchronized (tree) {
             sync();
             long n = tree.size();
-            return signer.sign(new Checkpoint(signer.name(), n, tree.root(n)).toText());
+            String signed = signer.sign(new Checkpoint(signer.name(), n, tree.root(n)).toText());
+            LogAnchor a = anchor;
+            if (a != null) {
+                a.update(signed, n);
+            }
+            return signed;
         }
     }
 
@@ -69,6 +98,7 @@ final class TransparencyLog {
             }
             for (AuditEntry e : page) {
                 if (e.seq() != tree.size() + 1) {
+                    damage = "audit entry " + (tree.size() + 1) + " is missing";
                     throw KbsException.unavailable("the audit log is damaged: entry " + (tree.size() + 1)
                             + " is missing; no checkpoint is signed over it", null);
                 }

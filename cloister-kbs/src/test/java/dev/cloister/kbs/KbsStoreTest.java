@@ -107,11 +107,12 @@ class KbsStoreTest {
                 .isInstanceOf(KbsException.class).hasMessageContaining("was created under master key");
         try (KbsStore s = open(db)) {
             assertThat(s.read("bob", "k", null).value()).isEqualTo(value);
-            // Moving a ciphertext to another row is caught by the associated data.
+            // Moving a ciphertext to another row is caught by the row's MAC (and the associated data behind it).
             s.storeSecret("a", "bob", "k2", SecretKind.AES256, null, false);
             s.executeRaw("UPDATE secrets SET wrapped_dek = (SELECT wrapped_dek FROM secrets WHERE name = 'k') "
                     + "WHERE name = 'k2'");
-            assertThatThrownBy(() -> s.read("bob", "k2", null)).hasMessageContaining("does not authenticate");
+            assertThatThrownBy(() -> s.read("bob", "k2", null)).hasMessageContaining("no active secret bob/k2");
+            assertThat(s.verifyAudit().problems()).anyMatch(p -> p.startsWith("secret bob/k2@1:"));
         }
     }
 

@@ -20,6 +20,17 @@ public final class LocalOptions {
                     + "~/.cloister/kbs-master.key).")
     Path masterKey;
 
+    @Option(names = "--log-anchor", paramLabel = "FILE",
+            description = "Where the broker keeps its last signed audit-log checkpoint, outside the database "
+                    + "(default: next to an SQLite database as DB.anchor; for PostgreSQL "
+                    + "~/.cloister/kbs-log-<hash of the URL>.anchor).")
+    Path logAnchor;
+
+    @Option(names = "--allow-log-rollback",
+            description = "Start even when the audit log does not extend the anchored checkpoint (cut off, or an "
+                    + "older database restored): warn instead of refusing.")
+    boolean allowLogRollback;
+
     static Path home() {
         return Path.of(System.getProperty("user.home"), ".cloister");
     }
@@ -49,5 +60,30 @@ public final class LocalOptions {
             }
         }
         return KbsStore.open(d, masterKey(create), Clock.systemUTC());
+    }
+
+    /** The file the broker's log anchor is kept in (see {@code --log-anchor}). */
+    Path anchorFile() {
+        if (logAnchor != null) {
+            return logAnchor;
+        }
+        String d = db();
+        if (d.startsWith("jdbc:postgresql:")) {
+            try {
+                byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+                        .digest(d.replaceAll("(?i)(password=)[^&]*", "$1").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                return home().resolve("kbs-log-" + java.util.HexFormat.of().formatHex(h, 0, 4) + ".anchor");
+            } catch (java.security.GeneralSecurityException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        String file = d.startsWith("jdbc:sqlite:") ? d.substring("jdbc:sqlite:".length()) : d;
+        return Path.of(file + ".anchor");
+    }
+
+    /** Opens the database for a broker: created if new, its audit log checked against and kept in the anchor. */
+    KbsStore openAnchored() throws CloisterException {
+        return KbsStore.open(db(), masterKey(true), Clock.systemUTC(),
+                new KbsStore.Anchor(anchorFile(), allowLogRollback));
     }
 }

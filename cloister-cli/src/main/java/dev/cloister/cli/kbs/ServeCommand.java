@@ -30,7 +30,10 @@ import picocli.CommandLine.Option;
 @Command(name = "serve", mixinStandardHelpOptions = true, usageHelpAutoWidth = true, sortOptions = false,
         header = "Run the key broker (HTTPS JSON API, and optionally Gramine secret provisioning over RA-TLS).",
         description = {
-            "Opens (creating and migrating) the database, then serves until killed. On first start it creates the "
+            "Opens (creating and migrating) the database, checks it (SQLite quick_check; a zero-length file is "
+                    + "refused) and that its audit log extends the checkpoint kept in --log-anchor (refused "
+                    + "otherwise: entries cut off or an older database restored; --allow-log-rollback warns "
+                    + "instead), then serves until killed. On first start it creates the "
                     + "master key file (unless one is given or CLOISTER_KBS_MASTER_KEY is set) and an admin token, "
                     + "written to --admin-token-file and never printed.",
             "",
@@ -124,14 +127,22 @@ public final class ServeCommand implements Callable<Integer> {
         // start, so that clients' pinned --ca stays valid.
         Tls t = tls.selfSigned ? Tls.selfSignedStored(cert, cert.toAbsolutePath().resolveSibling("kbs-tls-key.pem"),
                 Instant.now()) : Tls.fromPem(tls.files.cert, tls.files.key);
-        KbsStore store = local.open(true);
+        KbsStore store = local.openAnchored();
         Path tokenFile = adminTokenFile != null ? adminTokenFile : home.resolve("kbs-admin.token");
         boolean newToken = false;
         if (!store.hasAdminToken()) {
+            if (Files.exists(tokenFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                store.close();
+                // Never overwritten: it may be the only copy of another broker's admin token, and a database
+                // that lost its admin tokens is worth a look before a new one is made.
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the database " + store.describe()
+                        + " has no active admin token, and " + tokenFile + " exists: it is not overwritten; move it "
+                        + "away (or pass another --admin-token-file) to have a new admin token written");
+            }
             KbsStore.IssuedToken admin = store.createToken("local:" + System.getProperty("user.name"), Role.ADMIN,
                     null);
             Files.createDirectories(tokenFile.toAbsolutePath().getParent());
-            AtomicFiles.writeBytes(tokenFile, true, (admin.token() + "\n").getBytes(StandardCharsets.US_ASCII));
+            AtomicFiles.writeBytes(tokenFile, false, (admin.token() + "\n").getBytes(StandardCharsets.US_ASCII));
             newToken = true;
         }
         Files.createDirectories(cert.toAbsolutePath().getParent());

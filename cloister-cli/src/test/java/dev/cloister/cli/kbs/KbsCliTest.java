@@ -228,6 +228,25 @@ class KbsCliTest {
     }
 
     @Test
+    void serveNeverOverwritesAnAdminTokenFileNorTakesAnEmptyDatabaseForANewOne() throws Exception {
+        Path d = Files.createDirectories(dir.resolve("serve-refusals"));
+        Path token = Files.writeString(d.resolve("admin.token"), "kbs_keep_me\n");
+        Run r = run("kbs", "serve", "--db", d.resolve("new.db").toString(), "--master-key",
+                d.resolve("m.key").toString(), "--listen", "127.0.0.1:0", "--tls-self-signed", "--cert-out",
+                d.resolve("cert.pem").toString(), "--admin-token-file", token.toString());
+        assertThat(r.exit()).isEqualTo(3);
+        assertThat(r.err()).contains(token + " exists: it is not overwritten");
+        assertThat(Files.readString(token)).isEqualTo("kbs_keep_me\n");
+        Path empty = Files.createFile(d.resolve("empty.db"));
+        r = run("kbs", "serve", "--db", empty.toString(), "--master-key", d.resolve("m.key").toString(),
+                "--listen", "127.0.0.1:0", "--tls-self-signed", "--cert-out", d.resolve("cert.pem").toString(),
+                "--admin-token-file", d.resolve("other.token").toString());
+        assertThat(r.exit()).isEqualTo(3);
+        assertThat(r.err()).contains("is empty (zero length)");
+        assertThat(d.resolve("other.token")).doesNotExist();
+    }
+
+    @Test
     void helpDescribesEveryCommand() {
         for (String c : new String[] {"serve", "secret", "policy", "release", "audit", "token", "export", "import",
             "namespace"}) {
