@@ -241,9 +241,20 @@ public final class ConfidentialRun {
      * {@code STEP/stderr.txt}. All or nothing: everything is decrypted into a staging folder first and moved into
      * place only when every file has authenticated.
      *
-     * @throws CloisterException BAD_INPUT when the run is not finished, DENIED when any output fails authentication
+     * @throws CloisterException BAD_INPUT when the run is not finished or a file it would write already exists,
+     *     DENIED when any output fails authentication
      */
     public static List<Fetched> fetch(Path runDir, Repository repo, Path outDir, Path ownerKeys)
+            throws CloisterException, IOException {
+        return fetch(runDir, repo, outDir, ownerKeys, false);
+    }
+
+    /**
+     * As {@link #fetch(Path, Repository, Path, Path)}; with {@code force} existing files of the same names are
+     * replaced, without it the fetch is refused before anything is downloaded. A failed fetch removes
+     * {@code outDir} again when it created it and left it empty.
+     */
+    public static List<Fetched> fetch(Path runDir, Repository repo, Path outDir, Path ownerKeys, boolean force)
             throws CloisterException, IOException {
         RunPlan plan = RunPlan.load(runDir);
         Path keys = ownerDir(ownerKeys, plan.runId());
@@ -259,9 +270,20 @@ public final class ConfidentialRun {
             throw new CloisterException(CloisterException.Kind.BAD_INPUT, "run " + plan.runId() + " is not finished: "
                     + String.join(", ", unfinished));
         }
+        if (!force) {
+            List<String> names = new ArrayList<>();
+            for (PipelineSpec.Step s : spec.steps()) {
+                s.outputs().forEach(o -> names.add(s.name() + "/" + o.name()));
+                names.add(s.name() + "/stdout.txt");
+                names.add(s.name() + "/stderr.txt");
+            }
+            OwnerJobs.refuseExisting(outDir, names);
+        }
+        boolean created = !Files.isDirectory(outDir);
         Files.createDirectories(outDir);
         Path staging = Files.createTempDirectory(outDir, ".cloister-fetch-");
         List<Fetched> got = new ArrayList<>();
+        boolean placedAll = false;
         try {
             for (PipelineSpec.Step s : spec.steps()) {
                 String job = acceptedJob(runDir, s.name()).orElseThrow(() -> new CloisterException(
@@ -291,9 +313,18 @@ public final class ConfidentialRun {
                 Files.move(f.file(), target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
                 placed.add(new Fetched(f.step(), f.name(), target, f.size(), f.sha256()));
             }
+            placedAll = true;
             return placed;
         } finally {
             AtomicFiles.deleteTree(staging);
+            if (!placedAll && created) {
+                // as job fetch does: a failed fetch does not leave behind the empty folder it made
+                try (var left = Files.list(outDir)) {
+                    if (left.findAny().isEmpty()) {
+                        Files.delete(outDir);
+                    }
+                }
+            }
         }
     }
 

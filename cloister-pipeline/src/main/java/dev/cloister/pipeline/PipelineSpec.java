@@ -21,7 +21,8 @@ import java.util.Set;
  * @param steps the steps, in any order (the DAG decides the order of execution)
  * @param broker the key broker's URL
  * @param repository where ciphertext is exchanged between steps
- * @param backend the backend every step uses ({@code sim}, {@code gramine-direct}, {@code gramine-sgx})
+ * @param backend the backend every step uses; parsed as for jobs, but runs refuse all except {@code sim}
+ *     (docs/pipelines.md, "Backends")
  */
 public record PipelineSpec(String name, List<Step> steps, String broker, String repository, String backend) {
 

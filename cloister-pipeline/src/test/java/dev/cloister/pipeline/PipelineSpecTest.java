@@ -41,6 +41,22 @@ class PipelineSpecTest {
         return PipelineSpec.parse(yaml.getBytes(StandardCharsets.UTF_8), "p.yaml");
     }
 
+    /** Unknown keys at any depth are reported at their own line and column, not the end of the mapping. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "name: diamond|name: diamond\\nbakend: sim|bakend|2|1",
+        "    outputs: [{name: out, path: /outputs/out.txt}]\\n  - name: b|    outputs: [{name: out, path: /outputs/out.txt}]\\n    retries: 2\\n  - name: b|retries|11|5",
+        "    resources: {cores: 2, memoryMb: 1024, enclaveSize: 2G}|    resources: {cores: 2, memoryMb: 1024, enclaveSize: 2G,\\n      gpus: 1}|gpus|16|7",
+        "      - {name: x, from: a.out, path: /inputs/x.txt}|      - {name: x, from: a.out, path: /inputs/x.txt}\\n      - {name: z, form: a.out, path: /inputs/z.txt}|form|20|19",
+    })
+    void unknownKeysAreReportedAtTheirLine(String from, String to, String key, int line, int column) {
+        String yaml = DIAMOND.replace(from.replace("\\n", "\n"), to.replace("\\n", "\n"));
+        assertThat(yaml).isNotEqualTo(DIAMOND);
+        assertThat(yaml.lines().toList().get(line - 1).substring(column - 1)).startsWith(key + ":");
+        assertThatThrownBy(() -> parse(yaml))
+                .hasMessageContaining("unknown key '" + key + "' (line " + line + ", column " + column + ")");
+    }
+
     @Test
     void parsesADiamond() throws Exception {
         PipelineSpec p = parse(DIAMOND);

@@ -126,8 +126,8 @@ public final class JobCommand implements Runnable {
                     + "signed log, which must extend the checkpoint kept from the last check; a failed proof is "
                     + "exit 1."},
             footerHeading = "%nExit status:%n",
-            footer = {"  0 fetched, 1 an output failed authentication, 3 unknown job, no result yet or an output "
-                    + "missing, 4 repository unreachable"})
+            footer = {"  0 fetched, 1 an output failed authentication, 3 unknown job, no result yet, an output "
+                    + "missing or a file already in OUTDIR (without --force), 4 repository unreachable"})
     static final class Fetch implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "JOB_ID")
         String id;
@@ -144,6 +144,10 @@ public final class JobCommand implements Runnable {
 
         @Option(names = "--json", description = "Print {id, outputs: [{name, file, size, sha256}], releases} as JSON.")
         boolean json;
+
+        @Option(names = "--force", description = "Replace files of the same names already in OUTDIR (without it, "
+                + "an existing file is exit 3 and nothing is fetched).")
+        boolean force;
 
         @Mixin
         BrokerOptions broker;
@@ -175,7 +179,7 @@ public final class JobCommand implements Runnable {
                                 "the broker's audit log").size();
                     }
                 }
-                List<OwnerJobs.Fetched> got = owner.fetch(id, outDir);
+                List<OwnerJobs.Fetched> got = owner.fetch(id, outDir, force);
                 PrintWriter out = spec.commandLine().getOut();
                 if (json) {
                     ObjectNode n = Json.object();

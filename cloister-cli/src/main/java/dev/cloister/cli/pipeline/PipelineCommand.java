@@ -368,10 +368,11 @@ public final class PipelineCommand implements Runnable {
             header = "Download, authenticate and decrypt every output of a finished run.",
             description = {"Writes OUTDIR/STEP/OUTPUT for every step's outputs and OUTDIR/STEP/stdout.txt and "
                     + "stderr.txt. Every file must authenticate under its key and be bound to the path its step "
-                    + "wrote it at; nothing is written unless all of them do."},
+                    + "wrote it at; nothing is written unless all of them do. Files already in OUTDIR are not "
+                    + "replaced without --force; a failed fetch removes OUTDIR again if it created it."},
             footerHeading = "%nExit status:%n",
-            footer = {"  0 fetched, 1 an output failed authentication, 3 no such run or it is not finished, "
-                    + "4 repository unreachable"})
+            footer = {"  0 fetched, 1 an output failed authentication, 3 no such run, it is not finished or a file "
+                    + "already in OUTDIR (without --force), 4 repository unreachable"})
     static final class Fetch implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "RUN_ID")
         String runId;
@@ -381,6 +382,10 @@ public final class PipelineCommand implements Runnable {
 
         @Option(names = "--json", description = "Print {runId, outputs: [{step, name, file, size, sha256}]} as JSON.")
         boolean json;
+
+        @Option(names = "--force", description = "Replace files of the same names already in OUTDIR (without it, "
+                + "an existing file is exit 3 and nothing is fetched).")
+        boolean force;
 
         @Mixin
         RunsOption runs;
@@ -394,7 +399,8 @@ public final class PipelineCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             Path dir = runs.runDir(runId);
-            List<ConfidentialRun.Fetched> got = withRepository(dir, r -> ConfidentialRun.fetch(dir, r, outDir, keys.dir()));
+            List<ConfidentialRun.Fetched> got = withRepository(dir,
+                    r -> ConfidentialRun.fetch(dir, r, outDir, keys.dir(), force));
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
                 ObjectNode n = Json.object();

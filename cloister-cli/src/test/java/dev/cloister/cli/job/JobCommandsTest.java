@@ -71,6 +71,24 @@ class JobCommandsTest {
             assertThat(fetch.out()).contains("broker: ").contains("release ok").contains(b.measurement());
             assertThat(fetch.out()).contains("audit log: not proven (no log key pinned: --log-key)");
 
+            // Fetching again into the same OUTDIR does not overwrite: exit 3 naming the file, nothing changed;
+            // --force replaces (docs/cli.md: existing outputs are not overwritten unless --force).
+            Files.writeString(tmp.resolve("out/reversed"), "mine\n");
+            CliRun again = run("job", "fetch", id, tmp.resolve("out").toString(), "--repository",
+                    tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString());
+            assertThat(again.code()).as(again.err()).isEqualTo(3);
+            assertThat(again.err()).contains("output already exists: " + tmp.resolve("out/reversed"))
+                    .contains("--force");
+            assertThat(Files.readString(tmp.resolve("out/reversed"))).isEqualTo("mine\n");
+            try (var left = Files.list(tmp.resolve("out"))) {
+                assertThat(left.map(p -> p.getFileName().toString()))
+                        .containsExactlyInAnyOrder("reversed", "stdout.txt", "stderr.txt");
+            }
+            CliRun forced = run("job", "fetch", id, tmp.resolve("out").toString(), "--repository",
+                    tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString(), "--force");
+            assertThat(forced.code()).as(forced.err()).isZero();
+            assertThat(Files.readString(tmp.resolve("out/reversed"))).isEqualTo("desserts\n");
+
             // With the broker's log key pinned, the key's audit entries are proven in the signed log.
             String logKey = broker.broker().store().logVerifierKey();
             Path state = tmp.resolve("checkpoint");

@@ -181,6 +181,29 @@ class PipelineCommandTest {
                 "--keys", tmp.resolve("keys").toString());
         assertThat(fetched.code()).as(fetched.err()).isZero();
         assertThat(Files.readString(tmp.resolve("out/c/out"))).isEqualTo("seed\na\nb\nc\n");
+
+        // Fetching again into the same OUTDIR does not overwrite: exit 3 naming the file; --force replaces.
+        Files.writeString(tmp.resolve("out/c/out"), "mine\n");
+        CliRun again = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString());
+        assertThat(again.code()).as(again.err()).isEqualTo(3);
+        assertThat(again.err()).contains("output already exists: " + tmp.resolve("out/a/out")).contains("--force");
+        assertThat(Files.readString(tmp.resolve("out/c/out"))).isEqualTo("mine\n");
+        CliRun forced = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString(),
+                "--force");
+        assertThat(forced.code()).as(forced.err()).isZero();
+        assertThat(Files.readString(tmp.resolve("out/c/out"))).isEqualTo("seed\na\nb\nc\n");
+        // A fetch that fails after creating its OUTDIR (here: the repository lost its objects) removes it again.
+        Path objects = tmp.resolve("repo/objects");
+        Files.move(objects, tmp.resolve("repo/objects.away"));
+        try {
+            CliRun lost = run("pipeline", "fetch", runId, tmp.resolve("fresh").toString(), "--runs",
+                    tmp.resolve("runs").toString());
+            assertThat(lost.code()).as(lost.err()).isNotZero();
+            assertThat(tmp.resolve("fresh")).doesNotExist();
+        } finally {
+            dev.cloister.core.AtomicFiles.deleteTree(objects); // opening the repository made an empty one
+            Files.move(tmp.resolve("repo/objects.away"), objects);
+        }
         CliRun status = run("pipeline", "status", runId, "--runs", tmp.resolve("runs").toString());
         assertThat(status.out()).contains("run " + runId).containsPattern("c\\s+done\\s+attempt 1");
     }

@@ -116,14 +116,33 @@ public final class OwnerJobs {
      * {@code outDir} untouched).
      *
      * @throws CloisterException DENIED when an output fails authentication, BAD_INPUT when the job has no result
-     *     yet or an output is missing
+     *     yet, an output is missing or a file it would write already exists
      */
     public List<Fetched> fetch(String id, Path outDir) throws CloisterException, IOException {
+        return fetch(id, outDir, false);
+    }
+
+    /**
+     * As {@link #fetch(String, Path)}; with {@code force} existing files of the same names in {@code outDir} are
+     * replaced, without it the fetch is refused (BAD_INPUT naming the file) before anything is downloaded.
+     */
+    public List<Fetched> fetch(String id, Path outDir, boolean force) throws CloisterException, IOException {
         JobRecord rec = JobRecord.parse(repo.getRef(JobRecord.ref(id)).orElseThrow(() ->
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
         checkRecord(rec, readRecordHash(id));
         JobResult res = JobResult.parse(repo.getRef(JobResult.ref(id)).orElseThrow(() ->
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + " has no result yet")), id);
+        if (!force) {
+            List<String> names = new ArrayList<>();
+            rec.outputs().forEach(o -> names.add(o.name()));
+            if (res.stdout() != null) {
+                names.add("stdout.txt");
+            }
+            if (res.stderr() != null) {
+                names.add("stderr.txt");
+            }
+            refuseExisting(outDir, names);
+        }
         boolean created = !Files.isDirectory(outDir);
         Files.createDirectories(outDir);
         List<Staged> staged = new ArrayList<>();
@@ -171,6 +190,21 @@ public final class OwnerJobs {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * Refuses, before anything is written, when a file a fetch would write already exists (docs/cli.md: outputs are
+     * not overwritten without {@code --force}). A later concurrent writer of the same name is not guarded against:
+     * OUTDIR is the owner's own folder.
+     */
+    public static void refuseExisting(Path outDir, List<String> relativeNames) throws CloisterException {
+        for (String n : relativeNames) {
+            Path p = outDir.resolve(n);
+            if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "output already exists: " + p
+                        + " (use --force to replace it)");
             }
         }
     }

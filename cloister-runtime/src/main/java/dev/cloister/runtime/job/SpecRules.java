@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.cloister.core.CloisterException;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -35,7 +36,7 @@ public final class SpecRules {
         try {
             value = YAML.readValue(yaml, type);
         } catch (UnrecognizedPropertyException e) {
-            throw bad(source, "unknown key '" + e.getPropertyName() + "'" + where(e));
+            throw bad(source, "unknown key '" + e.getPropertyName() + "'" + keyLocation(yaml, e));
         } catch (JsonProcessingException e) {
             throw bad(source, e.getOriginalMessage() + where(e));
         } catch (IOException e) {
@@ -110,6 +111,48 @@ public final class SpecRules {
     /** A BAD_INPUT error about {@code source}. */
     public static CloisterException bad(String source, String msg) {
         return new CloisterException(CloisterException.Kind.BAD_INPUT, source + ": " + msg);
+    }
+
+    /**
+     * Where an unknown key is written. Jackson reports where it noticed, which for records (read through their
+     * constructor, with the properties buffered first) is the end of the enclosing mapping, lines away; so the key
+     * is looked up again along the error's path in the YAML node tree, which keeps every key's position.
+     */
+    private static String keyLocation(byte[] yaml, UnrecognizedPropertyException e) {
+        try {
+            org.yaml.snakeyaml.nodes.Node node = new org.yaml.snakeyaml.Yaml().compose(
+                    new java.io.InputStreamReader(new java.io.ByteArrayInputStream(yaml),
+                            java.nio.charset.StandardCharsets.UTF_8));
+            List<com.fasterxml.jackson.databind.JsonMappingException.Reference> path = e.getPath();
+            for (int i = 0; i < path.size(); i++) {
+                var ref = path.get(i);
+                if (ref.getFieldName() != null && node instanceof org.yaml.snakeyaml.nodes.MappingNode m) {
+                    org.yaml.snakeyaml.nodes.Node next = null;
+                    for (org.yaml.snakeyaml.nodes.NodeTuple t : m.getValue()) {
+                        if (t.getKeyNode() instanceof org.yaml.snakeyaml.nodes.ScalarNode k
+                                && k.getValue().equals(ref.getFieldName())) {
+                            if (i == path.size() - 1) {
+                                var mark = k.getStartMark();
+                                return " (line " + (mark.getLine() + 1) + ", column " + (mark.getColumn() + 1) + ")";
+                            }
+                            next = t.getValueNode();
+                        }
+                    }
+                    node = next;
+                } else if (ref.getIndex() >= 0 && node instanceof org.yaml.snakeyaml.nodes.SequenceNode q
+                        && ref.getIndex() < q.getValue().size()) {
+                    node = q.getValue().get(ref.getIndex());
+                } else {
+                    node = null;
+                }
+                if (node == null) {
+                    break;
+                }
+            }
+        } catch (RuntimeException notFound) {
+            // fall back to Jackson's position
+        }
+        return where(e);
     }
 
     private static String where(JsonProcessingException e) {

@@ -61,6 +61,22 @@ class JobSpecTest {
                 .hasMessageContaining(message);
     }
 
+    /** The line and column of an unknown key are where the key is, at any depth (Jackson reported the end). */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "  path: bundles/wc|  path: bundles/wc\\n  polcy: x|polcy|4|3",
+        "    path: /inputs/text.txt|    path: /inputs/text.txt\\n    mode: r|mode|9|5",
+        "args: [/inputs/text.txt, /outputs/counts.txt]|argz: [/inputs/text.txt, /outputs/counts.txt]|argz|12|1",
+        "repository: repo|repositry: repo|repositry|15|1",
+    })
+    void unknownKeysAreReportedAtTheirLine(String from, String to, String key, int line, int column) {
+        String yaml = GOOD.replace(from, to.replace("\\n", "\n"));
+        assertThat(yaml).isNotEqualTo(GOOD);
+        assertThat(yaml.lines().toList().get(line - 1)).startsWith(" ".repeat(column - 1) + key + ":");
+        assertThatThrownBy(() -> parse(yaml))
+                .hasMessageContaining("unknown key '" + key + "' (line " + line + ", column " + column + ")");
+    }
+
     @Test
     void malformedYamlSaysWhere() {
         assertThatThrownBy(() -> parse("name: [unclosed")).hasMessageContaining("line");
