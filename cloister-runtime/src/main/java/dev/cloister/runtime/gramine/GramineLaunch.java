@@ -59,6 +59,12 @@ public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, S
         Map<String, Path> found = new TreeMap<>();
         for (String tool : tools(backend)) {
             Path p = which(tool, path);
+            if (p == null && backend.equals("gramine-direct")) {
+                throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "backend gramine-direct needs Gramine "
+                        + "1.9, and 'gramine-direct' is not on PATH; build it from the vendored sources with "
+                        + "'scripts/gramine-local' and put it on PATH: export PATH=\"$(scripts/gramine-local)/bin:$PATH\" "
+                        + "(or install Gramine 1.9 from packages.gramineproject.io; docs/jobs.md)");
+            }
             if (p == null) {
                 throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "backend " + backend
                         + " needs Gramine 1.9, and '" + tool + "' is not on PATH; run this job on an SGX host with "

@@ -69,8 +69,7 @@ class GramineDirectJobTest {
                 if (!out) { perror(argv[2]); return 3; }
                 int c; long n = 0;
                 while ((c = fgetc(in)) != EOF) { fputc(toupper(c), out); n++; }
-                FILE *conf = fopen("/etc/cloister-test-upper.conf", "r");
-                if (argc > 3 && !conf) { perror("/etc/cloister-test-upper.conf"); return 4; }
+                if (argc > 3 && !fopen(argv[3], "r")) { perror(argv[3]); return 4; }
                 fclose(out);
                 printf("%ld bytes\\n", n);
                 return 0;
@@ -111,6 +110,105 @@ class GramineDirectJobTest {
 
     private JobResult runJob(JobRecord rec) throws Exception {
         return worker().run(rec.id(), null, Files.createDirectories(tmp.resolve("work-" + rec.id())), p -> {});
+    }
+
+    private Bundle upperBundle() throws Exception {
+        Path bin = upperBinary();
+        return Bundle.open(BundleBuilder.build(BuildOptions.dir(bin.getParent(), "upper"), tmp.resolve("bundle"),
+                false).dir());
+    }
+
+    private JobRecord submitUpper(Bundle b, String policy, String... extraArgs) throws Exception {
+        Files.writeString(tmp.resolve("secret.txt"), "attack at dawn\n");
+        List<String> args = new ArrayList<>(List.of("/inputs/secret.txt", "/outputs/upper.txt"));
+        args.addAll(List.of(extraArgs));
+        return submit(b, policy, List.of(new JobSpec.Input("text", "secret.txt", "/inputs/secret.txt")),
+                List.of(new JobSpec.Output("result", "/outputs/upper.txt")), args);
+    }
+
+    private static CloisterException.Kind kind(Throwable e) {
+        return ((CloisterException) e).kind();
+    }
+
+    @Test
+    void aWrongKeyStopsTheJobInsideGramineBeforeTheProgramRunsAndNothingIsPublished() throws Exception {
+        Bundle b = upperBundle();
+        JobRecord rec = submitUpper(b, "E:" + b.measurement() + " SIM:ALLOW");
+        // The untrusted side swaps the input for a well-formed encrypted file under another key, bound correctly.
+        Path forged = tmp.resolve("forged.pf");
+        try (dev.cloister.pf.PfKey other = dev.cloister.pf.PfKey.generate()) {
+            dev.cloister.core.AtomicFiles.<dev.cloister.pf.PfException>write(forged, true, ch ->
+                    dev.cloister.pf.ProtectedFiles.encrypt(new java.io.ByteArrayInputStream("retreat\n".getBytes()),
+                            ch, other, "inputs/secret.txt", dev.cloister.pf.PfVersion.V2, n -> {}));
+        }
+        JobRecord.Input in = rec.inputs().getFirst();
+        JobRecord swapped = new JobRecord(rec.id(), rec.name(), rec.bundlePath(), rec.measurement(), rec.policy(),
+                rec.secret(), rec.broker(), rec.backend(), rec.args(), rec.env(),
+                List.of(new JobRecord.Input(in.name(), in.path(), repo.put(forged).hex(), 8, in.bound())), rec.outputs());
+        repo.putRef(JobRecord.ref(rec.id()), swapped.toBytes());
+        assertThatThrownBy(() -> runJob(rec))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining("input /inputs/secret.txt does not authenticate with the key the broker released")
+                .satisfies(e -> assertThat(kind(e)).isEqualTo(CloisterException.Kind.DENIED));
+        assertThat(repo.getRef(JobResult.ref(rec.id()))).isEmpty();
+        assertThat(tmp.resolve("work-" + rec.id()).resolve("enclave/outputs")).doesNotExist();
+        assertThat(log).noneMatch(l -> l.contains("bytes")); // the program never ran
+    }
+
+    @Test
+    void withoutSimAllowTheBrokerRefusesTheSimulatedEvidenceAndNothingRuns() throws Exception {
+        Bundle b = upperBundle();
+        JobRecord rec = submitUpper(b, "E:" + b.measurement());
+        assertThatThrownBy(() -> runJob(rec))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining("did not obtain the job key")
+                .satisfies(e -> assertThat(kind(e)).isEqualTo(CloisterException.Kind.DENIED));
+        assertThat(repo.getRef(JobResult.ref(rec.id()))).isEmpty();
+        assertThat(new KbsBroker(broker.owner(), "alice").history(rec.secret()))
+                .anySatisfy(l -> assertThat(l).contains("release denied").contains("simulated evidence is not allowed"));
+        assertThat(log).noneMatch(l -> l.contains("bytes"));
+    }
+
+    @Test
+    void aTrustedFileChangedAfterCloistersCheckIsRefusedByGramineNamingIt() throws Exception {
+        Bundle b = upperBundle();
+        JobRecord rec = submitUpper(b, "E:" + b.measurement() + " SIM:ALLOW");
+        Path program = b.dir().resolve("root/app/upper");
+        byte[] bytes = Files.readAllBytes(program);
+        bytes[bytes.length - 1] ^= 1;
+        Files.write(program, bytes);
+        // The worker's own check comes first: exit 1 naming the file.
+        assertThatThrownBy(() -> runJob(rec))
+                .isInstanceOf(CloisterException.class).hasMessageContaining("/app/upper")
+                .satisfies(e -> assertThat(kind(e).exitCode()).isEqualTo(1));
+        // A host that changes the file after that check meets Gramine's: it refuses the file, and so does Cloister.
+        Path work = tmp.resolve("work-tampered");
+        assertThatThrownBy(() -> new DirectRun(TestGramine.path(), log::add).run(rec, repo,
+                new KbsBroker(broker.anonymous(), "alice"), b, TestGramine.prefix().resolve("bin/gramine-direct"), work,
+                false))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining("Gramine refused /app/upper: its content does not match the SHA-256 in the bundle's manifest")
+                .satisfies(e -> assertThat(kind(e).exitCode()).isEqualTo(1));
+        assertThat(repo.getRef(JobResult.ref(rec.id()))).isEmpty();
+        assertThat(work.resolve("enclave/outputs")).doesNotExist();
+    }
+
+    @Test
+    void aFileTheBundleDoesNotHaveIsNamedWithHowToIncludeIt() throws Exception {
+        Bundle b = upperBundle();
+        // Outside /tmp, which the enclave mounts as its own tmpfs.
+        Path dir = Files.createTempDirectory(Path.of("/var/tmp"), "cloister-gd-");
+        try {
+            Path conf = Files.writeString(dir.resolve("upper.conf"), "x\n");
+            JobRecord rec = submitUpper(b, "E:" + b.measurement() + " SIM:ALLOW", conf.toString());
+            JobResult res = runJob(rec);
+            assertThat(res.programExit()).isEqualTo(4);
+            assertThat(res.outputs()).isEmpty();
+            assertThat(log).contains("the program looked for " + conf + ", which the bundle does not have; add it with "
+                    + "'cloister build ... --include " + conf + "' and run the job with the new bundle");
+        } finally {
+            dev.cloister.core.AtomicFiles.deleteTree(dir);
+        }
     }
 
     @Test
