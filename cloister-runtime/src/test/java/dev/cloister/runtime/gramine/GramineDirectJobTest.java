@@ -212,6 +212,87 @@ class GramineDirectJobTest {
     }
 
     @Test
+    void sqlite3ReadsAnEncryptedDatabaseAndWritesAnEncryptedOneLikeADirectRun() throws Exception {
+        Path db = tmp.resolve("plain.db");
+        StringBuilder sql = new StringBuilder("BEGIN; CREATE TABLE t(grp TEXT, v INTEGER);");
+        for (int i = 0; i < 2000; i++) {
+            sql.append("INSERT INTO t VALUES('g").append(i % 7).append("',").append(i * 37 % 1001).append(");");
+        }
+        run(List.of("sqlite3", db.toString(), sql.append("COMMIT;").toString()));
+        Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin/sqlite3")), tmp.resolve("sq"),
+                false).dir());
+        String query = "SELECT grp, count(*), sum(v) FROM t GROUP BY grp ORDER BY grp;";
+        String summarise = "CREATE TABLE s AS SELECT grp, count(*) AS n, sum(v) AS total FROM src.t GROUP BY grp;";
+        JobRecord rec = submit(b, "E:" + b.measurement() + " SIM:ALLOW",
+                List.of(new JobSpec.Input("db", "plain.db", "/inputs/data.db")),
+                List.of(new JobSpec.Output("result", "/outputs/result.txt"),
+                        new JobSpec.Output("summary", "/outputs/summary.db")),
+                List.of("/outputs/summary.db", "ATTACH '/inputs/data.db' AS src;", summarise,
+                        ".output /outputs/result.txt", "SELECT grp, n, total FROM s ORDER BY grp;", query.replace("FROM t", "FROM src.t")));
+        JobResult res = runJob(rec);
+        assertThat(res.programExit()).as(String.join("\n", log)).isZero();
+        owner().fetch(rec.id(), tmp.resolve("out"));
+
+        Path direct = tmp.resolve("direct.db");
+        run(List.of("sqlite3", direct.toString(), "ATTACH '" + db + "' AS src;", summarise, ".output "
+                + tmp.resolve("direct.txt"), "SELECT grp, n, total FROM s ORDER BY grp;", query.replace("FROM t", "FROM src.t")));
+        assertThat(Files.readString(tmp.resolve("out/result"))).isEqualTo(Files.readString(tmp.resolve("direct.txt")))
+                .contains("g6|285|");
+        String dump = "SELECT * FROM s ORDER BY grp;";
+        assertThat(run(List.of("sqlite3", tmp.resolve("out/summary").toString(), dump)))
+                .isEqualTo(run(List.of("sqlite3", direct.toString(), dump)));
+    }
+
+    static final String STATS_PY = """
+            #!/usr/bin/python3
+            import csv, json, statistics, sys
+            groups = {}
+            with open(sys.argv[1], newline="") as f:
+                for row in csv.DictReader(f):
+                    groups.setdefault(row["group"], []).append(float(row["ldl"]))
+            summary = {g: {"n": len(v), "mean": round(statistics.fmean(v), 3), "stdev": round(statistics.stdev(v), 3)}
+                       for g, v in sorted(groups.items())}
+            with open(sys.argv[2], "w") as out:
+                json.dump(summary, out, indent=1, sort_keys=True)
+                out.write("\\n")
+            print("analysed", sum(s["n"] for s in summary.values()), "records in", len(summary), "groups")
+            """;
+
+    @Test
+    void thePython3AnalysisOfTheDemoRunsUnderGramineDirectLikeADirectRun() throws Exception {
+        Path app = Files.createDirectories(tmp.resolve("py"));
+        Path script = Files.writeString(app.resolve("stats.py"), STATS_PY);
+        script.toFile().setExecutable(true);
+        List<String> stdlib = run(List.of("/usr/bin/python3", "-c", """
+                import sys, csv, json, statistics
+                for m in list(sys.modules.values()):
+                    f = getattr(m, "__file__", None)
+                    if f and f.startswith(sys.base_prefix + "/lib/python3"):
+                        print(f)
+                """)).lines().distinct().sorted().toList();
+        Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.dir(app, "stats.py").withIncludes(stdlib),
+                tmp.resolve("pyb"), false).dir());
+        StringBuilder csv = new StringBuilder("id,group,ldl\n");
+        java.util.Random r = new java.util.Random(7);
+        for (int i = 0; i < 3000; i++) {
+            csv.append(i).append(",").append("abc".charAt(i % 3)).append(",")
+                    .append(String.format(java.util.Locale.ROOT, "%.2f", 2 + r.nextGaussian())).append("\n");
+        }
+        Files.writeString(tmp.resolve("patients.csv"), csv);
+        JobRecord rec = submit(b, "E:" + b.measurement() + " SIM:ALLOW",
+                List.of(new JobSpec.Input("patients", "patients.csv", "/inputs/patients.csv")),
+                List.of(new JobSpec.Output("summary", "/outputs/summary.json")),
+                List.of("/inputs/patients.csv", "/outputs/summary.json"));
+        JobResult res = runJob(rec);
+        assertThat(res.programExit()).as(String.join("\n", log)).isZero();
+        assertThat(log).contains("analysed 3000 records in 3 groups");
+        owner().fetch(rec.id(), tmp.resolve("out"));
+        run(List.of("/usr/bin/python3", script.toString(), tmp.resolve("patients.csv").toString(),
+                tmp.resolve("direct.json").toString()));
+        assertThat(Files.readString(tmp.resolve("out/summary"))).isEqualTo(Files.readString(tmp.resolve("direct.json")));
+    }
+
+    @Test
     void aCProgramRunsUnderGramineDirectAndItsOutputEqualsADirectRun() throws Exception {
         Path bin = upperBinary();
         Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.dir(bin.getParent(), "upper"), tmp.resolve("bundle"),
