@@ -38,6 +38,12 @@ final class DirectSession {
     private static final Pattern TAMPERED = Pattern.compile("Hash of trusted file '([^']+)' does not match");
     private static final Pattern DISALLOWED = Pattern.compile("Disallowing access to file '([^']+)'");
     private static final String LAUNCHER_SAYS = "cloister-launcher: ";
+    /**
+     * Gramine warnings that are routine at log level "warning" and would drown the rest: system calls a program
+     * falls back from (rseq, mremap) and caches it tries to write into the read-only bundle (Python's .pyc files).
+     * They are counted and summarised in one line instead.
+     */
+    private static final Pattern ROUTINE = Pattern.compile("warning: (Unsupported system call|Disallowing creating file)");
 
     /**
      * How the run ended.
@@ -85,9 +91,14 @@ final class DirectSession {
         List<String> disallowed = new ArrayList<>();
         Deque<String> console = new ArrayDeque<>();
         String[] launcherError = {null};
+        int[] routine = {0};
         Thread err = Thread.ofPlatform().daemon().name("gramine-stderr").start(() -> {
             try (BufferedReader r = p.errorReader(StandardCharsets.UTF_8)) {
                 for (String line; (line = r.readLine()) != null; ) {
+                    if (ROUTINE.matcher(line).find()) {
+                        routine[0]++;
+                        continue;
+                    }
                     log.accept(line);
                     synchronized (console) {
                         Matcher m = TAMPERED.matcher(line);
@@ -163,6 +174,11 @@ final class DirectSession {
         }
         int status = p.waitFor();
         err.join(10_000);
+        if (routine[0] > 0) {
+            log.accept(routine[0] + " routine Gramine warning(s) not shown (system calls Gramine does not support and "
+                    + "the program works around; files it tried to create in the bundle's read-only root, such as "
+                    + "Python's .pyc caches)");
+        }
         synchronized (console) {
             return new Outcome(status, execed, refusal, refusalKind, inputRefused, launcherError[0], List.copyOf(tampered),
                     List.copyOf(disallowed), List.copyOf(console));
