@@ -60,6 +60,17 @@ public record BundleSpec(String entrypoint, List<String> argv, SortedMap<String,
         return Toml.render(document());
     }
 
+    /**
+     * The canonical manifest with what a runner must add or change at run time (for example the launcher that
+     * gramine-direct starts first), rendered by the same writer. {@code additions} receives the manifest as dotted
+     * key -> value, with {@code fs.mounts} and {@code sgx.trusted_files} as modifiable lists.
+     */
+    public byte[] manifest(java.util.function.Consumer<Map<String, Object>> additions) {
+        Map<String, Object> m = document();
+        additions.accept(m);
+        return Toml.render(m);
+    }
+
     /** The manifest as dotted key -> value ({@link Toml#render} and {@link GramineManifest} both start here). */
     Map<String, Object> document() {
         Map<String, Object> m = new LinkedHashMap<>();

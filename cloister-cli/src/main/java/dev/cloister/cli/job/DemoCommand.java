@@ -7,6 +7,8 @@ import dev.cloister.core.CloisterException;
 import dev.cloister.kbs.LocalBroker;
 import dev.cloister.runtime.enclave.LauncherMain;
 import dev.cloister.runtime.enclave.SimEnclave;
+import dev.cloister.runtime.gramine.GramineLaunch;
+import dev.cloister.runtime.gramine.GramineRunner;
 import dev.cloister.runtime.job.JobRecord;
 import dev.cloister.runtime.job.JobResult;
 import dev.cloister.runtime.job.JobSpec;
@@ -51,11 +53,16 @@ import picocli.CommandLine.Spec;
                         + "protect its memory. The policy says SIM:ALLOW explicitly; no other policy accepts it."},
         footerHeading = "%nExit status:%n",
         footer = {"  0 the job ran and its outputs verified, 1 a verdict said no, 4 python3 missing, or neither "
-                + "bubblewrap nor util-linux unshare can create namespaces here"})
+                + "bubblewrap nor util-linux unshare can create namespaces here (sim), or gramine-direct is not on PATH"})
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR",
             description = "Where to keep the demo's files (default: a new folder under the system temp directory).")
     Path dir;
+
+    @Option(names = "--backend", paramLabel = "NAME", defaultValue = "sim",
+            description = "sim (default: bubblewrap sandboxes stand in for the enclave) or gramine-direct (real Gramine "
+                    + "without SGX: build it first with scripts/gramine-local and put its bin/ on PATH).")
+    String backend;
 
     @Option(names = "--records", paramLabel = "N", defaultValue = "2000",
             description = "How many synthetic patient records to encrypt (default: ${DEFAULT-VALUE}).")
@@ -89,10 +96,20 @@ public final class DemoCommand implements Callable<Integer> {
             throw new CloisterException(CloisterException.Kind.ENVIRONMENT,
                     "the demo runs this machine's python3, and /usr/bin/python3 is missing (apt-get install python3)");
         }
-        Sandbox.Detection sandbox = Sandbox.detect(); // exit 4 when neither bubblewrap nor unshare works here
+        boolean gramine = backend.equals("gramine-direct");
+        if (!gramine && !backend.equals("sim")) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "--backend must be sim or gramine-direct, not '"
+                    + backend + "'");
+        }
+        Sandbox.Detection sandbox = null;
+        if (gramine) {
+            GramineLaunch.requireInstalled(backend, System.getenv("PATH")); // exit 4 naming scripts/gramine-local
+        } else {
+            sandbox = Sandbox.detect(); // exit 4 when neither bubblewrap nor unshare works here
+        }
         Path home = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("cloister-demo-");
         Step step = new Step(err, t0);
-        if (sandbox.sandbox() instanceof UnshareSandbox) {
+        if (sandbox != null && sandbox.sandbox() instanceof UnshareSandbox) {
             step.say(sandbox.note());
         }
 
@@ -125,10 +142,10 @@ public final class DemoCommand implements Callable<Integer> {
                     outputs:
                       - {name: summary, path: /outputs/summary.json}
                     args: ["/inputs/patients.csv", "/outputs/summary.json"]
-                    backend: sim
+                    backend: %s
                     broker: %s
                     repository: ../repository
-                    """.formatted(policy, base);
+                    """.formatted(policy, backend, base);
             Files.writeString(owner.resolve("job.yaml"), job);
             JobSpec js = JobSpec.parse(job.getBytes(StandardCharsets.UTF_8), owner.resolve("job.yaml").toString());
             try (Repository repo = LocalRepository.open(Files.createDirectories(home.resolve("repository")))) {
@@ -137,11 +154,15 @@ public final class DemoCommand implements Callable<Integer> {
                 JobRecord rec = jobs.submit(js, owner, bundle.dir(), bundle.measurement());
                 step.say("owner: submitted job " + rec.id());
 
-                step.say("worker: running the job in the sim backend [SIMULATED enclave]");
-                Worker worker = new Worker(repo, new KbsBroker(local.anonymous(), "demo"),
-                        WorkerBundles::open, new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()));
+                step.say("worker: running the job in the " + backend + " backend [SIMULATED "
+                        + (gramine ? "attestation, real Gramine without SGX]" : "enclave]"));
+                Worker worker = gramine
+                        ? new Worker(repo, new KbsBroker(local.anonymous(), "demo"), WorkerBundles::open, null,
+                                new GramineRunner(System.getenv("PATH"), null, null, l -> step.say("worker: gramine: " + l)))
+                        : new Worker(repo, new KbsBroker(local.anonymous(), "demo"),
+                                WorkerBundles::open, new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()));
                 Path work = Files.createDirectories(home.resolve("worker"));
-                JobResult res = worker.run(rec.id(), work, p -> step.say("worker: enclave "
+                JobResult res = worker.run(rec.id(), null, work, p -> step.say("worker: enclave "
                         + p.path("stage").asText() + " [SIMULATED]"));
                 step.say("worker: published " + res.outputs().size() + " encrypted output(s)");
 
@@ -163,13 +184,18 @@ public final class DemoCommand implements Callable<Integer> {
                         + ", unmodified), measurement " + bundle.measurement());
                 out.println("  attestation  SIMULATED: SGX quote from the Cloister simulation root, accepted only "
                         + "because the policy says SIM:ALLOW; no hardware protection");
+                if (gramine) {
+                    out.println("  gramine      the bundle ran under gramine-direct (Gramine 1.9 without SGX): Gramine "
+                            + "checked every file's hash and its encrypted mounts read the input and wrote the output");
+                }
                 for (String r : releases) {
                     out.println("  broker log   " + r);
                 }
                 out.println("  audit log    " + proven + " entries of namespace demo proven in the broker's signed "
                         + "checkpoint (" + checkpoint.size() + " entries, log " + checkpoint.origin() + ")");
-                out.println("  program      exit " + res.programExit() + ", stdout: "
-                        + Files.readString(owner.resolve("results/stdout.txt")).strip());
+                out.println("  program      exit " + res.programExit() + (res.stdout() == null
+                        ? " (under Gramine its stdout went to the worker's console, above)"
+                        : ", stdout: " + Files.readString(owner.resolve("results/stdout.txt")).strip()));
                 for (OwnerJobs.Fetched f : got) {
                     out.printf("  output       %-8s %7d bytes  sha256:%s%n", f.name(), f.size(), f.sha256());
                 }

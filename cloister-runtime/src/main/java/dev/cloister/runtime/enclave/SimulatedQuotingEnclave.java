@@ -20,7 +20,7 @@ import java.util.HexFormat;
  * <p>Doing it on the host lets the simulation PKI warm up while the launcher's JVM is still starting: building it
  * (certificates, CRLs, signed collateral) is most of what a simulated key release costs in a cold JVM.
  */
-final class SimulatedQuotingEnclave {
+public final class SimulatedQuotingEnclave {
     private static final HexFormat HEX = HexFormat.of();
 
     private final Clock clock;
@@ -28,7 +28,7 @@ final class SimulatedQuotingEnclave {
     private SimulatedEvidence first;
     private String firstIdentity;
 
-    SimulatedQuotingEnclave(Clock clock) {
+    public SimulatedQuotingEnclave(Clock clock) {
         this.clock = clock;
         Thread.ofPlatform().daemon().name("cloister-sim-qe-warmup").start(SimulatedQuotingEnclave::warmUp);
     }
@@ -49,7 +49,7 @@ final class SimulatedQuotingEnclave {
      * @return {@code quote} and {@code collateral}, base64
      * @throws CloisterException BAD_INPUT for a malformed request
      */
-    synchronized ObjectNode quote(JsonNode body) throws CloisterException {
+    public synchronized ObjectNode quote(JsonNode body) throws CloisterException {
         SgxMeasurements id;
         byte[] reportData;
         try {
@@ -82,7 +82,7 @@ final class SimulatedQuotingEnclave {
     }
 
     /** The launcher's request for a quote of {@code identity} binding {@code reportData}. */
-    static ObjectNode request(SgxMeasurements identity, byte[] reportData) {
+    public static ObjectNode request(SgxMeasurements identity, byte[] reportData) {
         ObjectNode b = HostChannel.object();
         b.put("mrenclave", HEX.formatHex(identity.mrEnclave()));
         b.put("mrsigner", HEX.formatHex(identity.mrSigner()));

@@ -59,6 +59,12 @@ public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, S
         Map<String, Path> found = new TreeMap<>();
         for (String tool : tools(backend)) {
             Path p = which(tool, path);
+            if (p == null && backend.equals("gramine-direct")) {
+                throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "backend gramine-direct needs Gramine "
+                        + "1.9, and 'gramine-direct' is not on PATH; build it from the vendored sources with "
+                        + "'scripts/gramine-local' and put it on PATH: export PATH=\"$(scripts/gramine-local)/bin:$PATH\" "
+                        + "(or install Gramine 1.9 from packages.gramineproject.io; docs/jobs.md)");
+            }
             if (p == null) {
                 throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "backend " + backend
                         + " needs Gramine 1.9, and '" + tool + "' is not on PATH; run this job on an SGX host with "
@@ -101,8 +107,62 @@ public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, S
                     + "secret-provisioning address; give it with --secret-provisioning HOST:PORT (the broker's "
                     + "--gramine-listen)");
         }
+        layout(rec, bundle, ciphertexts, work, spec.manifest());
+        List<List<String>> cmds = new ArrayList<>();
+        if (backend.equals("gramine-sgx")) {
+            List<String> sign = new ArrayList<>(List.of("gramine-sgx-sign", "--manifest", MANIFEST, "--output",
+                    MANIFEST + ".sgx"));
+            if (signingKey != null) {
+                sign.addAll(List.of("--key", signingKey.toAbsolutePath().toString()));
+            }
+            cmds.add(sign);
+        }
+        cmds.add(List.of(backend, "entrypoint"));
+        Map<String, String> env = new TreeMap<>();
+        env.put(GramineManifest.SERVERS, fixed != null ? fixed : servers);
+        return new GramineLaunch(work, cmds, env);
+    }
+
+    /**
+     * Lays out the working folder for {@code gramine-direct}: as {@link #prepare}, plus {@code cloister/launcher}
+     * (Cloister's launcher, which Gramine starts first) and {@code cloister/bundle.manifest} (the bundle's manifest,
+     * whose hash the launcher states), and the manifest of {@link GramineManifest#renderDirect}. No broker address:
+     * the launcher talks to the broker through the worker, on its stdin and stdout.
+     *
+     * @param launcher the compiled launcher ({@link LauncherBinary})
+     * @param libsysdb this worker's Gramine LibOS ({@code libsysdb.so})
+     */
+    public static GramineLaunch prepareDirect(JobRecord rec, Bundle bundle, Map<String, Path> ciphertexts,
+            Path launcher, Path libsysdb, Path work) throws CloisterException, IOException {
+        Path bundleManifest = bundle.dir().resolve("entrypoint.manifest");
+        byte[] manifest = GramineManifest.renderDirect(bundle.spec(), rec.args(), rec.env(), libsysdb.toString(),
+                sha256(launcher), sha256(bundleManifest));
+        layout(rec, bundle, ciphertexts, work, manifest);
+        Path own = work.resolve(GramineManifest.CLOISTER_DIR);
+        AtomicFiles.deleteTree(own);
+        Files.createDirectories(own);
+        Files.copy(launcher, own.resolve("launcher"), StandardCopyOption.COPY_ATTRIBUTES);
+        Files.copy(bundleManifest, own.resolve("bundle.manifest"));
+        return new GramineLaunch(work, List.of(List.of("gramine-direct", "entrypoint")), Map.of());
+    }
+
+    static String sha256(Path p) throws IOException {
+        try (var in = Files.newInputStream(p)) {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                md.update(buf, 0, n);
+            }
+            return java.util.HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void layout(JobRecord rec, Bundle bundle, Map<String, Path> ciphertexts, Path work,
+            byte[] manifest) throws CloisterException, IOException {
         Files.createDirectories(work);
-        AtomicFiles.writeBytes(work.resolve(MANIFEST), true, spec.manifest());
+        AtomicFiles.writeBytes(work.resolve(MANIFEST), true, manifest);
         Files.deleteIfExists(work.resolve(MANIFEST + ".sgx"));
         Path root = work.resolve(BundleSpec.ROOT);
         Files.deleteIfExists(root);
@@ -118,19 +178,6 @@ public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, S
         Path outputs = work.resolve("outputs");
         AtomicFiles.deleteTree(outputs);
         Files.createDirectories(outputs);
-        List<List<String>> cmds = new ArrayList<>();
-        if (backend.equals("gramine-sgx")) {
-            List<String> sign = new ArrayList<>(List.of("gramine-sgx-sign", "--manifest", MANIFEST, "--output",
-                    MANIFEST + ".sgx"));
-            if (signingKey != null) {
-                sign.addAll(List.of("--key", signingKey.toAbsolutePath().toString()));
-            }
-            cmds.add(sign);
-        }
-        cmds.add(List.of(backend, "entrypoint"));
-        Map<String, String> env = new TreeMap<>();
-        env.put(GramineManifest.SERVERS, fixed != null ? fixed : servers);
-        return new GramineLaunch(work, cmds, env);
     }
 
     /** Where Gramine leaves an output's encrypted file, for an output at {@code enclavePath} under /outputs. */

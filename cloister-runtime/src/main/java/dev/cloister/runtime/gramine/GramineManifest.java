@@ -55,6 +55,21 @@ public final class GramineManifest {
                     + "so under Gramine its enclave cannot obtain the job key from the broker; rebuild it with "
                     + "'cloister build ... --broker-ca BROKER.pem' (docs/bundles.md)");
         }
+        checkJob(args, env);
+        List<String> argv = new ArrayList<>(bundle.argv());
+        argv.addAll(args);
+        TreeMap<String, String> allEnv = new TreeMap<>(bundle.env());
+        allEnv.putAll(env);
+        List<String> passthrough = new ArrayList<>(bundle.passthroughEnv());
+        if (!allEnv.containsKey(SERVERS) && !passthrough.contains(SERVERS)) {
+            passthrough.add(SERVERS);
+        }
+        return new BundleSpec(bundle.entrypoint(), argv, allEnv, passthrough, bundle.files(), bundle.allowedFiles(),
+                bundle.enclaveSize(), bundle.maxThreads(), bundle.isvProdId(), bundle.isvSvn(), bundle.libos(),
+                bundle.libosSha256(), INPUTS, OUTPUTS, true, bundle.gramineRuntime());
+    }
+
+    private static void checkJob(List<String> args, Map<String, String> env) throws CloisterException {
         for (String name : env.keySet()) {
             if (RESERVED.contains(name) || name.startsWith("SECRET_PROVISION_")) {
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job env sets " + name
@@ -73,17 +88,80 @@ public final class GramineManifest {
                         + " contains a NUL character");
             }
         }
+    }
+
+    /** Where the runner's own files appear inside the enclave under gramine-direct (a chroot mount). */
+    public static final String CLOISTER_MOUNT = "/cloister";
+    /** The launcher Gramine starts first under gramine-direct. */
+    public static final String LAUNCHER = CLOISTER_MOUNT + "/launcher";
+    /** The bundle's own manifest, whose hash the launcher states as the measurement. */
+    public static final String BUNDLE_MANIFEST = CLOISTER_MOUNT + "/bundle.manifest";
+    /** The folder, in Gramine's working folder, that holds them. */
+    public static final String CLOISTER_DIR = "cloister";
+
+    /**
+     * The job's manifest under {@code gramine-direct}: the bundle's manifest with the job's arguments and
+     * environment, rendered by the bundle's writer, plus only what the run needs on this worker (docs/jobs.md):
+     * <ul>
+     *   <li>Cloister's launcher runs first ({@code libos.entrypoint = /cloister/launcher}, {@code loader.argv} =
+     *       launcher, the bundle's entrypoint, then the bundle's argv and the job's args): it obtains the key from
+     *       the broker with simulated evidence, writes it to {@code /dev/attestation/keys/default}, and execve()s
+     *       the program in the same Gramine process;</li>
+     *   <li>a chroot mount {@code /cloister} of the working folder's {@code cloister/}, whose two files, the
+     *       launcher and the bundle's manifest, are trusted files with their SHA-256;</li>
+     *   <li>{@code loader.entrypoint.uri} = this worker's {@code libsysdb.so} (where Gramine is installed is a
+     *       fact of the host; a hash the bundle pinned stays);</li>
+     *   <li>{@code loader.log_level = "warning"}: Gramine names a refused file only at that level.</li>
+     * </ul>
+     * Removed: Gramine's RA-TLS secret provisioning of {@code --broker-ca} bundles (its library needs SGX quotes).
+     * {@code fs.insecure__keys} never appears.
+     */
+    public static byte[] renderDirect(BundleSpec bundle, List<String> args, Map<String, String> env, String libsysdb,
+            String launcherSha256, String bundleManifestSha256) throws CloisterException {
+        checkJob(args, env);
         List<String> argv = new ArrayList<>(bundle.argv());
         argv.addAll(args);
         TreeMap<String, String> allEnv = new TreeMap<>(bundle.env());
         allEnv.putAll(env);
         List<String> passthrough = new ArrayList<>(bundle.passthroughEnv());
-        if (!allEnv.containsKey(SERVERS) && !passthrough.contains(SERVERS)) {
-            passthrough.add(SERVERS);
+        passthrough.remove(SERVERS);
+        BundleSpec spec = new BundleSpec(bundle.entrypoint(), argv, allEnv, passthrough, bundle.files(),
+                bundle.allowedFiles(), bundle.enclaveSize(), bundle.maxThreads(), bundle.isvProdId(), bundle.isvSvn(),
+                libsysdb, bundle.libosSha256(), INPUTS, OUTPUTS, false, bundle.gramineRuntime());
+        List<String> launcherArgv = new ArrayList<>();
+        launcherArgv.add(LAUNCHER);
+        launcherArgv.add(bundle.entrypoint());
+        launcherArgv.addAll(argv);
+        return spec.manifest(m -> {
+            m.put("libos.entrypoint", LAUNCHER);
+            m.put("loader.argv", launcherArgv);
+            m.put("loader.log_level", "warning");
+            @SuppressWarnings("unchecked")
+            List<Object> mounts = (List<Object>) m.get("fs.mounts");
+            mounts.add(Map.of("path", CLOISTER_MOUNT, "type", "chroot", "uri", "file:" + CLOISTER_DIR));
+            @SuppressWarnings("unchecked")
+            List<Object> trusted = (List<Object>) m.get("sgx.trusted_files");
+            trusted.add(Map.of("uri", "file:" + CLOISTER_DIR + "/launcher", "sha256", launcherSha256));
+            trusted.add(Map.of("uri", "file:" + CLOISTER_DIR + "/bundle.manifest", "sha256", bundleManifestSha256));
+        });
+    }
+
+    /**
+     * The path Gramine binds an encrypted file to for an enclave path under /inputs or /outputs: the file's path
+     * on the host, relative to Gramine's working folder, as the mount's URI ({@code file:inputs}) makes it
+     * ({@code /inputs/a.csv} -> {@code inputs/a.csv}). Gramine's encrypted mount opens a file only when the path
+     * embedded in it is this one, and embeds this one in the files it writes.
+     */
+    public static String hostBound(String enclavePath) {
+        if (enclavePath.startsWith(INPUTS + "/") || enclavePath.startsWith(OUTPUTS + "/")) {
+            return enclavePath.substring(1);
         }
-        return new BundleSpec(bundle.entrypoint(), argv, allEnv, passthrough, bundle.files(), bundle.allowedFiles(),
-                bundle.enclaveSize(), bundle.maxThreads(), bundle.isvProdId(), bundle.isvSvn(), bundle.libos(),
-                bundle.libosSha256(), INPUTS, OUTPUTS, true, bundle.gramineRuntime());
+        throw new IllegalArgumentException(enclavePath + " is not under " + INPUTS + " or " + OUTPUTS);
+    }
+
+    /** Whether a backend runs under Gramine (and so binds files as {@link #hostBound} says). */
+    public static boolean isGramine(String backend) {
+        return backend != null && backend.startsWith("gramine-");
     }
 
     /** The canonical manifest bytes of {@link #forJob}. */

@@ -2,6 +2,7 @@ package dev.cloister.runtime.gramine;
 
 import dev.cloister.bundle.Bundle;
 import dev.cloister.core.CloisterException;
+import dev.cloister.runtime.job.Broker;
 import dev.cloister.runtime.job.JobRecord;
 import dev.cloister.runtime.job.JobResult;
 import dev.cloister.runtime.job.JobSpec;
@@ -63,9 +64,35 @@ public record GramineRunner(String path, String servers, Path signingKey, Consum
      */
     public JobResult run(JobRecord rec, String backend, Repository repo, Path work)
             throws CloisterException, IOException, InterruptedException {
+        return run(rec, backend, repo, null, work);
+    }
+
+    /**
+     * Runs job {@code rec} under {@code backend}; {@code gramine-direct} needs the broker, which the worker relays
+     * the launcher's release request to ({@link DirectRun}).
+     */
+    public JobResult run(JobRecord rec, String backend, Repository repo, Broker broker, Path work)
+            throws CloisterException, IOException, InterruptedException {
         // First, before anything is downloaded or written: a worker without Gramine says so and touches nothing.
         Map<String, Path> tools = GramineLaunch.requireInstalled(backend, path);
+        for (JobRecord.Input in : rec.inputs()) {
+            // Gramine's encrypted mount opens a file only when it is bound to the path Gramine derives from the
+            // mount's URI; an input encrypted for the sim backend would fail inside, so say so before starting.
+            String want = GramineManifest.hostBound(in.path());
+            if (!want.equals(in.bound())) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + rec.id() + ": input "
+                        + in.name() + " is bound to " + in.bound() + ", but Gramine's encrypted mount opens it only "
+                        + "when bound to " + want + " (inputs are bound for the backend named in the job file); "
+                        + "submit the job again with 'backend: " + backend + "'");
+            }
+        }
         Bundle bundle = Bundle.open(Path.of(rec.bundlePath()));
+        if (backend.equals("gramine-direct")) {
+            if (broker == null) {
+                throw new IllegalArgumentException("gramine-direct relays the key release: a broker is needed");
+            }
+            return new DirectRun(path, log).run(rec, repo, broker, bundle, tools.get("gramine-direct"), work, true);
+        }
         bundle.verify();
         GramineManifest.forJob(bundle.spec(), rec.args(), rec.env()); // refuses an unsuitable bundle before downloads
         Files.createDirectories(work);

@@ -3,6 +3,7 @@ package dev.cloister.runtime.job;
 import dev.cloister.core.AtomicFiles;
 import dev.cloister.core.CloisterException;
 import dev.cloister.pf.PathPolicy;
+import dev.cloister.runtime.gramine.GramineManifest;
 import dev.cloister.pf.PfException;
 import dev.cloister.pf.PfKey;
 import dev.cloister.pf.PfVersion;
@@ -74,8 +75,12 @@ public final class OwnerJobs {
             try {
                 for (JobSpec.Input in : spec.inputs()) {
                     Path plain = base.resolve(in.file());
-                    ObjectId obj = encryptAndUpload(repo, plain, key, in.path(), tmp.resolve(in.name() + ".pf"), in.name());
-                    inputs.add(new JobRecord.Input(in.name(), in.path(), obj.hex(), Files.size(plain)));
+                    // Gramine's encrypted mount opens a file only when it is bound to the path Gramine derives from the
+                    // mount's URI (inputs/NAME); the sim launcher checks whatever the record says.
+                    String bound = GramineManifest.isGramine(spec.backend()) ? GramineManifest.hostBound(in.path())
+                            : in.path();
+                    ObjectId obj = encryptAndUpload(repo, plain, key, bound, tmp.resolve(in.name() + ".pf"), in.name());
+                    inputs.add(new JobRecord.Input(in.name(), in.path(), obj.hex(), Files.size(plain), bound));
                 }
             } finally {
                 dev.cloister.core.AtomicFiles.deleteTree(tmp);
@@ -167,7 +172,10 @@ public final class OwnerJobs {
                 JobResult.Output got = res.outputs().stream().filter(x -> x.name().equals(o.name())).findFirst()
                         .orElseThrow(() -> new CloisterException(CloisterException.Kind.BAD_INPUT,
                                 "job " + id + ": output " + o.name() + " is missing from the result"));
-                out.add(decrypt(got.object(), o.path(), outDir.resolve(o.name()), key, o.name(), staged).fetched());
+                // Gramine binds what it writes to its host-side path (outputs/NAME); either way the path names
+                // exactly one declared output, so a worker still cannot swap two of them.
+                String bound = GramineManifest.isGramine(res.backend()) ? GramineManifest.hostBound(o.path()) : o.path();
+                out.add(decrypt(got.object(), bound, outDir.resolve(o.name()), key, o.name(), staged).fetched());
             }
             if (stdout != null) {
                 out.add(stdout.fetched());

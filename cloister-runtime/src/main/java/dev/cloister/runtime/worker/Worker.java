@@ -81,7 +81,7 @@ public final class Worker {
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + " uses several keys (a "
                         + "pipeline step); backend " + use + " provisions one key per enclave, so run it with backend sim");
             }
-            return gramine.run(rec, use, repo, work);
+            return gramine.run(rec, use, repo, broker, work);
         }
         Path bundleDir = Path.of(rec.bundlePath());
         Path in = Files.createDirectories(work.resolve("in"));

@@ -198,6 +198,12 @@ class GramineLaunchTest {
                 .isInstanceOf(CloisterException.class)
                 .hasMessageContaining("'gramine-sgx-sign' is not on PATH")
                 .satisfies(e -> assertThat(((CloisterException) e).kind().exitCode()).isEqualTo(4));
+        // gramine-direct: the command that builds it here.
+        assertThatThrownBy(() -> GramineLaunch.requireInstalled("gramine-direct", "/nowhere"))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining("'gramine-direct' is not on PATH")
+                .hasMessageContaining("export PATH=\"$(scripts/gramine-local)/bin:$PATH\"")
+                .satisfies(e -> assertThat(((CloisterException) e).kind().exitCode()).isEqualTo(4));
         Path bin = Files.createDirectories(tmp.resolve("bin"));
         Path fake = Files.writeString(bin.resolve("gramine-direct"), "#!/bin/sh\n");
         fake.toFile().setExecutable(true);

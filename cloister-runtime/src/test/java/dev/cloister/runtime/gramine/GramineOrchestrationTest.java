@@ -39,13 +39,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The worker's Gramine orchestration, tested with stand-in {@code gramine-direct}, {@code gramine-sgx-sign} and
+ * The worker's orchestration of gramine-sgx, tested with stand-in {@code gramine-sgx-sign} and
  * {@code gramine-sgx} executables that this test writes into its own PATH folder. <b>Gramine does not run here</b>:
  * each stand-in is a shell script that checks the arguments, environment and working folder the worker prepared
  * (the final manifest, the encrypted input where the encrypted mount expects it, an empty outputs folder), then
  * plays the enclave's part by copying ciphertext this test made with the job key, as Gramine's encrypted mount
  * would have left it. What is tested is everything around Gramine: the checks before anything is written, the
  * layout, the exact commands, the exit-status mapping, and publishing outputs the owner can fetch and verify.
+ * Real Gramine (gramine-direct) runs in {@link GramineDirectJobTest}.
  */
 class GramineOrchestrationTest {
     @TempDir
@@ -126,6 +127,12 @@ class GramineOrchestrationTest {
                 bundle.dir().resolve("root").toAbsolutePath(), then);
     }
 
+    /** Stand-ins for gramine-sgx-sign (copies the manifest) and gramine-sgx (runs {@code body}). */
+    private void sgx(String body) throws Exception {
+        tool("gramine-sgx-sign", "cp entrypoint.manifest entrypoint.manifest.sgx\n");
+        tool("gramine-sgx", body);
+    }
+
     private GramineRunner runner() {
         return new GramineRunner(path(), SERVERS, null, log::add);
     }
@@ -140,17 +147,17 @@ class GramineOrchestrationTest {
     }
 
     @Test
-    void gramineDirectOutputsArePublishedAndTheOwnerFetchesThem() throws Exception {
-        JobRecord rec = submit("gramine-direct");
-        Path upper = enclaveOutput(rec, "upper", "ATTACK AT DAWN\n", "/outputs/upper.txt");
-        Path n = enclaveOutput(rec, "n", "15\n", "/outputs/n.txt");
-        tool("gramine-direct", checks(rec, "entrypoint.manifest",
+    void gramineOutputsArePublishedAndTheOwnerFetchesThem() throws Exception {
+        JobRecord rec = submit("gramine-sgx");
+        Path upper = enclaveOutput(rec, "upper", "ATTACK AT DAWN\n", "outputs/upper.txt");
+        Path n = enclaveOutput(rec, "n", "15\n", "outputs/n.txt");
+        sgx(checks(rec, "entrypoint.manifest.sgx",
                 "cp '" + upper + "' outputs/upper.txt; cp '" + n + "' outputs/n.txt; exit 0"));
 
         JobResult res = worker(runner()).run(rec.id(), tmp.resolve("work"), p -> {});
         assertThat(res.programExit()).as(String.join("\n", log)).isZero();
-        assertThat(res.backend()).isEqualTo("gramine-direct");
-        assertThat(res.simulated()).isTrue(); // gramine-direct has no SGX
+        assertThat(res.backend()).isEqualTo("gramine-sgx");
+        assertThat(res.simulated()).isFalse();
         assertThat(res.missing()).isEmpty();
         assertThat(res.stdout()).isNull(); // Gramine's console is the host's: nothing of it is published
         assertThat(log).contains("program says hello");
@@ -169,8 +176,8 @@ class GramineOrchestrationTest {
     void gramineSgxSignsWithTheGivenKeyThenRunsTheSignedManifest() throws Exception {
         JobRecord rec = submit("gramine-sgx");
         Path key = Files.writeString(tmp.resolve("signer.pem"), "not a real key\n");
-        Path upper = enclaveOutput(rec, "upper", "ATTACK AT DAWN\n", "/outputs/upper.txt");
-        Path n = enclaveOutput(rec, "n", "15\n", "/outputs/n.txt");
+        Path upper = enclaveOutput(rec, "upper", "ATTACK AT DAWN\n", "outputs/upper.txt");
+        Path n = enclaveOutput(rec, "n", "15\n", "outputs/n.txt");
         tool("gramine-sgx-sign", """
                 [ "$*" = "--manifest entrypoint.manifest --output entrypoint.manifest.sgx --key %s" ] \
                     || { echo "bad signer arguments: $*"; exit 80; }
@@ -214,10 +221,10 @@ class GramineOrchestrationTest {
 
     @Test
     void theProgramsExitStatusIsPublishedWithoutOutputsAndABrokerRefusalOrAKillPublishesNothing() throws Exception {
-        JobRecord rec = submit("gramine-direct");
-        Path upper = enclaveOutput(rec, "upper", "ATTACK AT DAWN\n", "/outputs/upper.txt");
+        JobRecord rec = submit("gramine-sgx");
+        Path upper = enclaveOutput(rec, "upper", "ATTACK AT DAWN\n", "outputs/upper.txt");
         // The program fails: its status is the result, and no output is taken even though one was written.
-        tool("gramine-direct", checks(rec, "entrypoint.manifest", "cp '" + upper + "' outputs/upper.txt; exit 3"));
+        sgx(checks(rec, "entrypoint.manifest.sgx", "cp '" + upper + "' outputs/upper.txt; exit 3"));
         JobResult res = worker(runner()).run(rec.id(), tmp.resolve("w1"), p -> {});
         assertThat(res.programExit()).isEqualTo(3);
         assertThat(res.outputs()).isEmpty();
@@ -226,8 +233,8 @@ class GramineOrchestrationTest {
                 .hasMessageContaining("did not write result, count (exit 3)");
 
         // Gramine's secret-provisioning library got no key: DENIED, nothing published.
-        JobRecord denied = submit("gramine-direct");
-        tool("gramine-direct", checks(denied, "entrypoint.manifest",
+        JobRecord denied = submit("gramine-sgx");
+        sgx(checks(denied, "entrypoint.manifest.sgx",
                 "echo 'error: Secret provisioning failed, terminating the whole process' >&2; exit 1"));
         assertThatThrownBy(() -> worker(runner()).run(denied.id(), tmp.resolve("w2"), p -> {}))
                 .isInstanceOf(CloisterException.class)
@@ -236,10 +243,10 @@ class GramineOrchestrationTest {
         assertThat(repo.getRef(JobResult.ref(denied.id()))).isEmpty();
 
         // Killed mid-write: half an output is left behind, nothing is published; the next run starts clean.
-        JobRecord killed = submit("gramine-direct");
-        Path full = enclaveOutput(killed, "upper", "ATTACK AT DAWN\n", "/outputs/upper.txt");
-        Path count = enclaveOutput(killed, "n", "15\n", "/outputs/n.txt");
-        tool("gramine-direct", checks(killed, "entrypoint.manifest",
+        JobRecord killed = submit("gramine-sgx");
+        Path full = enclaveOutput(killed, "upper", "ATTACK AT DAWN\n", "outputs/upper.txt");
+        Path count = enclaveOutput(killed, "n", "15\n", "outputs/n.txt");
+        sgx(checks(killed, "entrypoint.manifest.sgx",
                 "head -c 100 '" + full + "' > outputs/upper.txt; kill -9 $$"));
         Path work = tmp.resolve("w3");
         assertThatThrownBy(() -> worker(runner()).run(killed.id(), work, p -> {}))
@@ -249,7 +256,7 @@ class GramineOrchestrationTest {
         assertThat(repo.getRef(JobResult.ref(killed.id()))).isEmpty();
         assertThat(Files.size(work.resolve("enclave/outputs/upper.txt"))).isEqualTo(100);
         // Same work folder: the stand-in refuses to run unless outputs/ was emptied first (exit 95).
-        tool("gramine-direct", checks(killed, "entrypoint.manifest",
+        sgx(checks(killed, "entrypoint.manifest.sgx",
                 "cp '" + full + "' outputs/upper.txt; cp '" + count + "' outputs/n.txt; exit 0"));
         JobResult ok = worker(runner()).run(killed.id(), work, p -> {});
         assertThat(ok.programExit()).as(String.join("\n", log)).isZero();
@@ -259,16 +266,16 @@ class GramineOrchestrationTest {
 
     @Test
     void fetchIsAllOrNothingWhenALaterOutputFailsAuthentication() throws Exception {
-        JobRecord rec = submit("gramine-direct");
-        Path upper = enclaveOutput(rec, "upper", "ATTACK AT DAWN\n", "/outputs/upper.txt");
+        JobRecord rec = submit("gramine-sgx");
+        Path upper = enclaveOutput(rec, "upper", "ATTACK AT DAWN\n", "outputs/upper.txt");
         // The second output is a well-formed encrypted file under another key: it fails authentication.
         Path forged = Files.createDirectories(tmp.resolve("forged")).resolve("n");
         try (PfKey other = PfKey.generate()) {
             AtomicFiles.<PfException>write(forged, true, ch -> ProtectedFiles.encrypt(
-                    new ByteArrayInputStream("99\n".getBytes(StandardCharsets.UTF_8)), ch, other, "/outputs/n.txt",
+                    new ByteArrayInputStream("99\n".getBytes(StandardCharsets.UTF_8)), ch, other, "outputs/n.txt",
                     PfVersion.V2, x -> {}));
         }
-        tool("gramine-direct", checks(rec, "entrypoint.manifest",
+        sgx(checks(rec, "entrypoint.manifest.sgx",
                 "cp '" + upper + "' outputs/upper.txt; cp '" + forged + "' outputs/n.txt; exit 0"));
         worker(runner()).run(rec.id(), tmp.resolve("work"), p -> {});
         Path out = Files.createDirectories(tmp.resolve("out"));
@@ -288,13 +295,13 @@ class GramineOrchestrationTest {
         assertThat(tmp.resolve("new")).doesNotExist();
 
         // The same when the second output is a genuine ciphertext of the first, swapped in: bound to the wrong path.
-        JobRecord swapped = submit("gramine-direct");
-        Path good = enclaveOutput(swapped, "upper", "ATTACK AT DAWN\n", "/outputs/upper.txt");
-        tool("gramine-direct", checks(swapped, "entrypoint.manifest",
+        JobRecord swapped = submit("gramine-sgx");
+        Path good = enclaveOutput(swapped, "upper", "ATTACK AT DAWN\n", "outputs/upper.txt");
+        sgx(checks(swapped, "entrypoint.manifest.sgx",
                 "cp '" + good + "' outputs/upper.txt; cp '" + good + "' outputs/n.txt; exit 0"));
         worker(runner()).run(swapped.id(), tmp.resolve("work2"), p -> {});
         assertThatThrownBy(() -> new OwnerJobs(repo, null, tmp.resolve("keys")).fetch(swapped.id(), out))
-                .isInstanceOf(CloisterException.class).hasMessageContaining("/outputs/upper.txt");
+                .isInstanceOf(CloisterException.class).hasMessageContaining("'outputs/upper.txt'");
         try (Stream<Path> s = Files.list(out)) {
             assertThat(s.map(p -> p.getFileName().toString()).toList()).containsExactlyInAnyOrder("keep.txt", "result");
         }
