@@ -261,7 +261,7 @@ class ConfidentialPipelineTest {
         assertThat(join.phase()).isEqualTo(RunState.Phase.FAILED);
         assertThat(join.exitCode()).isEqualTo(1);
         String log = Files.readString(runDir.resolve("steps/join/attempt-1/log"));
-        assertThat(log).contains("not the registered").doesNotContain("key released").doesNotContain("program exited");
+        assertThat(log).contains("release denied").doesNotContain("key released").doesNotContain("program exited");
         assertThat(repo.getRef(dev.cloister.runtime.job.JobResult.ref(
                 ConfidentialSteps.jobId(runId, "join", runDir.resolve("steps/join/attempt-1"))))).isEmpty();
     }
