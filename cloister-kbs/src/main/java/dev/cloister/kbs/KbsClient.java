@@ -332,7 +332,8 @@ public final class KbsClient {
             if (t instanceof java.net.ConnectException) {
                 return "connection refused (nothing listens there, or a firewall rejects the connection)";
             }
-            if (t instanceof java.nio.channels.UnresolvedAddressException || t instanceof java.net.UnknownHostException) {
+            if (t instanceof java.nio.channels.UnresolvedAddressException
+                    || t instanceof java.net.UnknownHostException) {
                 return "unknown host";
             }
             if (t instanceof java.net.http.HttpTimeoutException) {
