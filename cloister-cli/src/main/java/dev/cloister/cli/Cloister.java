@@ -40,7 +40,9 @@ import picocli.CommandLine.ScopeType;
             "  1   a security verdict said no (authentication, evidence or policy)",
             "  2   usage error",
             "  3   bad input (unreadable, malformed, wrong size)",
-            "  4   environment problem (missing dependency, service unreachable)",
+            "  4   environment problem (missing dependency, service unreachable,",
+            "      a pipeline step that was killed or lost)",
+            "  5   a pipeline step's program failed ('cloister pipeline logs' says why)",
             "  70  internal error (a bug: please report it with the output of --verbose)",
             "",
             "See 'cloister help COMMAND' for a command's options, and docs/cli.md for the conventions."
@@ -85,7 +87,33 @@ public final class Cloister implements Runnable {
         if (hasVerbose(args)) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
         }
+        if (unknownCommand(args) != null) {
+            // "cloister no-such-command --help" must not print the top-level help and succeed: drop the help
+            // request, so the unknown command is the usage error it is (exit 2, naming it, with suggestions).
+            args = java.util.Arrays.stream(args).filter(a -> !a.equals("-h") && !a.equals("--help"))
+                    .toArray(String[]::new);
+        }
         return commandLine(args).execute(args);
+    }
+
+    /** The first argument that stands where a command goes but names none; null if there is no such argument. */
+    static String unknownCommand(String... args) {
+        for (String a : args) {
+            if (a.equals("--")) {
+                return null;
+            }
+            if (a.startsWith("-")) {
+                continue;
+            }
+            for (Class<?> c : SUBCOMMANDS) {
+                Command command = c.getAnnotation(Command.class);
+                if (command.name().equals(a) || java.util.Arrays.asList(command.aliases()).contains(a)) {
+                    return null;
+                }
+            }
+            return a;
+        }
+        return null;
     }
 
     /** The configured command line with every subcommand, with the project's error conventions. */
@@ -144,7 +172,12 @@ public final class Cloister implements Runnable {
     private static int onUsageError(ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
         PrintWriter err = cl.getErr();
-        err.println("cloister: " + ex.getMessage());
+        String message = ex.getMessage();
+        if (ex instanceof CommandLine.UnmatchedArgumentException u && cl.getParent() == null
+                && !u.getUnmatched().isEmpty() && !u.getUnmatched().get(0).startsWith("-")) {
+            message = "unknown command '" + u.getUnmatched().get(0) + "'";
+        }
+        err.println("cloister: " + message);
         CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
         err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
         err.flush();

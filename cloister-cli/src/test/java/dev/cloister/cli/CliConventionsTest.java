@@ -71,6 +71,28 @@ class CliConventionsTest {
     }
 
     @Test
+    void anUnknownCommandWithHelpIsStillAUsageErrorNamingIt() throws Exception {
+        for (String help : List.of("--help", "-h")) {
+            Run r = cloister("no-such-command", help);
+            assertThat(r.exit()).as(r.err()).isEqualTo(ExitCodes.USAGE);
+            assertThat(r.out()).isEmpty();
+            assertThat(r.err()).startsWith("cloister: unknown command 'no-such-command'\n").contains("--help");
+        }
+        // help for a real command is still help
+        Run pf = cloister("pf", "--help");
+        assertThat(pf.exit()).isZero();
+        assertThat(pf.out()).contains("Usage: cloister pf");
+    }
+
+    @Test
+    void theTopLevelHelpListsEveryExitStatus() throws Exception {
+        Run r = cloister("--help");
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("  4   environment problem").contains("a pipeline step that was killed")
+                .contains("  5   a pipeline step's program failed");
+    }
+
+    @Test
     void unknownCommandIsAUsageError() throws Exception {
         Run r = cloister("frobnicate");
         assertThat(r.exit()).isEqualTo(ExitCodes.USAGE);

@@ -310,11 +310,37 @@ public final class KbsClient {
         try {
             return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
-            throw KbsException.unavailable("cannot reach broker " + base + ": " + e.getMessage(), e);
+            throw KbsException.unavailable("cannot reach broker " + base + ": " + cause(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw KbsException.unavailable("interrupted talking to " + base, e);
         }
+    }
+
+    /**
+     * The first message along the cause chain, with the exception's kind: the JDK's HTTP client throws a
+     * {@code ConnectException} without a message around the one that says "Connection refused".
+     */
+    static String cause(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                return t.getMessage() + " (" + t.getClass().getSimpleName() + ")";
+            }
+        }
+        // no message anywhere (the client's ConnectException for a refused connection has none): say it in words
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.ConnectException) {
+                return "connection refused (nothing listens there, or a firewall rejects the connection)";
+            }
+            if (t instanceof java.nio.channels.UnresolvedAddressException
+                    || t instanceof java.net.UnknownHostException) {
+                return "unknown host";
+            }
+            if (t instanceof java.net.http.HttpTimeoutException) {
+                return "timed out";
+            }
+        }
+        return e.getClass().getSimpleName();
     }
 
     private static String b64(byte[] b) {

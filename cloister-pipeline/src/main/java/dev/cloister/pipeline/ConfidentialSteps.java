@@ -71,10 +71,12 @@ public final class ConfidentialSteps implements Orchestrator.StepCommands {
                     new CloisterException(CloisterException.Kind.BAD_INPUT, "step " + step.name() + " reads "
                             + in.from() + ", but step " + in.producerStep() + " has no accepted result"));
             JobResult res = result(producerJob).orElseThrow(() -> new CloisterException(CloisterException.Kind.BAD_INPUT,
-                    "job " + producerJob + " of step " + in.producerStep() + " has no result in " + repo.location()));
+                    "step " + step.name() + " reads " + in.from() + ", but job " + producerJob + " of step "
+                            + in.producerStep() + " has no result in " + repo.location()));
             JobResult.Output out = res.outputs().stream().filter(o -> o.name().equals(in.producerOutput())).findFirst()
-                    .orElseThrow(() -> new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + producerJob
-                            + " did not publish output " + in.producerOutput()));
+                    .orElseThrow(() -> new CloisterException(CloisterException.Kind.BAD_INPUT, "step " + step.name()
+                            + " reads " + in.from() + ", but job " + producerJob + " did not publish output "
+                            + in.producerOutput()));
             // The producer's ciphertext is bound to the path the producer wrote it at.
             inputs.add(new JobRecord.Input(in.name(), in.path(), out.object(), -1, out.path()));
         }
@@ -87,7 +89,8 @@ public final class ConfidentialSteps implements Orchestrator.StepCommands {
         repo.putRef(JobRecord.ref(id), rec.toBytes());
         List<String> cmd = new ArrayList<>(launcher.get());
         cmd.addAll(List.of(id, "--repository", plan.repository(), "--broker", plan.broker(), "--work",
-                stepDir.resolve("work").toString(), "--timing", stepDir.resolve("timing.json").toString()));
+                stepDir.resolve("work").toString(), "--timing", stepDir.resolve("timing.json").toString(),
+                "--run", runId, "--step", step.name()));
         if (plan.brokerCa() != null) {
             cmd.addAll(List.of("--ca", plan.brokerCa()));
         }

@@ -136,10 +136,21 @@ public final class Orchestrator {
                     for (PipelineSpec.Step step : ready) {
                         RunState.Step s = state.steps().get(step.name());
                         Path dir = attemptDir(runDir, step.name(), s.attempt() + 1);
-                        launches.add(new StepExecutor.StepLaunch(state.runId(), step.name(),
-                                commands.command(spec, step, state.runId(), dir), dir, step.resources()));
+                        List<String> command;
+                        try {
+                            command = commands.command(spec, step, state.runId(), dir);
+                        } catch (CloisterException e) {
+                            throw naming(List.of(step.name()), e);
+                        }
+                        launches.add(new StepExecutor.StepLaunch(state.runId(), step.name(), command, dir,
+                                step.resources()));
                     }
-                    List<String> handles = executor.submitAll(launches);
+                    List<String> handles;
+                    try {
+                        handles = executor.submitAll(launches);
+                    } catch (CloisterException e) {
+                        throw naming(ready.stream().map(PipelineSpec.Step::name).toList(), e);
+                    }
                     for (int i = 0; i < ready.size(); i++) {
                         String name = ready.get(i).name();
                         LOG.debug("started step {} as {} {}", name, executor.name(), handles.get(i));
@@ -158,6 +169,19 @@ public final class Orchestrator {
             }
             Thread.sleep(poll.toMillis());
         }
+    }
+
+    /**
+     * The error with the step (or steps, for a fan-out submitted as one) it concerns in front, as every pipeline
+     * error names its step; the kind, and so the exit code, stays. A message that already starts by naming the
+     * step is kept as it is.
+     */
+    static CloisterException naming(List<String> steps, CloisterException e) {
+        String who = (steps.size() == 1 ? "step " : "steps ") + String.join(", ", steps);
+        if (e.getMessage().startsWith(who + " ") || e.getMessage().startsWith(who + ":")) {
+            return e;
+        }
+        return new CloisterException(e.kind(), who + ": " + e.getMessage(), e);
     }
 
     private static boolean allDone(RunState state, Set<String> producers) {

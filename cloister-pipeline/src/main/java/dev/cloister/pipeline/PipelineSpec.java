@@ -144,7 +144,7 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
             }
             for (int j = 0; j < s.outputs().size(); j++) {
                 JobSpec.Output o = s.outputs().get(j);
-                SpecRules.name(src, f + " outputs[" + j + "].name", o.name(), names);
+                SpecRules.outputName(src, f + " outputs[" + j + "].name", o.name(), names);
                 SpecRules.enclavePath(src, f + " outputs[" + j + "].path", o.path(), "/outputs/", paths);
                 outs.add(o.name());
             }

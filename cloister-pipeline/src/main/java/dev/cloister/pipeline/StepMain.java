@@ -95,6 +95,8 @@ public final class StepMain {
         Path ca = null;
         Path work = null;
         Path timing = null;
+        String runId = null;
+        String step = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (!a.startsWith("--")) {
@@ -114,11 +116,14 @@ public final class StepMain {
                 case "--ca" -> ca = Path.of(v);
                 case "--work" -> work = Path.of(v);
                 case "--timing" -> timing = Path.of(v);
+                case "--run" -> runId = v;
+                case "--step" -> step = v;
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
         if (id == null || repository == null || broker == null || work == null) {
-            throw new IllegalArgumentException("StepMain JOB_ID --repository LOC --broker URL --work DIR [--ca PEM] [--timing FILE]");
+            throw new IllegalArgumentException("StepMain JOB_ID --repository LOC --broker URL --work DIR [--ca PEM] "
+                    + "[--timing FILE] [--run RUN_ID --step STEP]");
         }
         log(started, "step " + id + ": worker started");
         // The TLS context and the first connection to the broker are made on another thread while this one detects
@@ -157,8 +162,11 @@ public final class StepMain {
             if (!res.missing().isEmpty()) {
                 why.add("it did not write " + String.join(", ", res.missing()));
             }
+            // the command with this run's id and step, ready to paste (a job started without them names the job)
+            String logs = runId != null && step != null ? "'cloister pipeline logs " + runId + " " + step + "'"
+                    : "'cloister pipeline logs' (job " + id + ")";
             System.err.println("step failed: " + String.join(" and ", why)
-                    + "; its owner can read its output with 'cloister pipeline logs RUN_ID STEP'");
+                    + "; its owner can read its output with " + logs);
             return PROGRAM_FAILED;
         }
         log(Instant.now(), "step " + id + ": " + res.outputs().size() + " encrypted output(s) published [SIMULATED]");

@@ -1,8 +1,10 @@
 package dev.cloister.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.cloister.core.CloisterException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -194,6 +196,31 @@ class OrchestratorTest {
                 tmp.resolve("runs").resolve(runId));
         assertThat(end.steps().get("a").reason()).contains("did not produce all its outputs");
         assertThat(end.steps().get("join").phase()).isEqualTo(RunState.Phase.PENDING);
+    }
+
+    @Test
+    void anErrorPreparingAStepNamesTheStep() throws Exception {
+        Orchestrator.StepCommands failing = new Orchestrator.StepCommands() {
+            @Override
+            public List<String> command(PipelineSpec spec, PipelineSpec.Step step, String runId, Path stepDir)
+                    throws CloisterException {
+                throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "the repository is unreachable");
+            }
+
+            @Override
+            public boolean outputsComplete(PipelineSpec spec, PipelineSpec.Step step, String runId, Path stepDir) {
+                return false;
+            }
+        };
+        String runId = Orchestrator.create(diamond(), tmp.resolve("runs"), "local");
+        Orchestrator o = new Orchestrator(new LocalExecutor(), failing, 4, Duration.ofMillis(20), Clock.systemUTC());
+        assertThatThrownBy(() -> runToEnd(o, tmp.resolve("runs").resolve(runId)))
+                .isInstanceOfSatisfying(CloisterException.class,
+                        e -> assertThat(e.kind()).isEqualTo(CloisterException.Kind.ENVIRONMENT))
+                .hasMessage("step split: the repository is unreachable");
+        // a message that already names its step is left alone
+        CloisterException named = new CloisterException(CloisterException.Kind.BAD_INPUT, "step b reads a.out, but");
+        assertThat(Orchestrator.naming(List.of("b"), named)).isSameAs(named);
     }
 
     @Test

@@ -74,6 +74,7 @@ class PipelineSpecTest {
         "from: split.left|from: join.report|steps form a cycle: a -> join -> a",
         "from: split.left|from: splitleft|must be STEP.OUTPUT",
         "- name: b|- name: a|steps[2].name: 'a' is used twice",
+        "{name: report, path: /outputs/report.txt}|{name: stdout.txt, path: /outputs/report.txt}|step 'join' outputs[0].name: 'stdout.txt' is reserved for the program's captured stdout",
         "{name: raw, file: data/raw.txt, path: /inputs/raw.txt}|{name: raw, path: /inputs/raw.txt}|exactly one of 'file'",
         "cores: 2|cores: 0|step 'b' resources",
     })

@@ -13,10 +13,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
+import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
@@ -43,6 +45,7 @@ import picocli.CommandLine.Spec;
         footerHeading = "%nExamples:%n",
         footer = {
             "  cloister build --binary /usr/bin/sqlite3 --arg :memory: --arg 'select 1;' --out sq.bundle",
+            "  cloister build --binary /usr/bin/redis-server --out redis.bundle -- --dir /data --port 7000",
             "  cloister build --dir app/ --entrypoint main.py --include /usr/lib/python3.11 --out py.bundle",
             "  cloister build --image app.tar --out app.bundle --check-reproducible --json",
             "",
@@ -85,9 +88,32 @@ public final class BuildCommand implements Callable<Integer> {
                     + "bring their libraries.")
     List<String> includes = new ArrayList<>();
 
-    @Option(names = "--arg", paramLabel = "ARG",
-            description = "An argument for the program, fixed in the manifest (repeatable, in order).")
+    @Option(names = "--arg", paramLabel = "ARG", parameterConsumer = Verbatim.class,
+            description = "An argument for the program, fixed in the manifest (repeatable, in order). Taken as "
+                    + "it is, even when it looks like an option of this command: --arg=--dir or --arg --dir.")
     List<String> args = new ArrayList<>();
+
+    @Parameters(paramLabel = "PROGRAM_ARG", arity = "0..*",
+            description = "After '--': more arguments for the program, after the --arg ones, taken as they are "
+                    + "(for programs whose flags share names with this command's: -- --dir /data --port 7000).")
+    List<String> trailing = new ArrayList<>();
+
+    /**
+     * Takes the next argument as --arg's value whatever it looks like. picocli would refuse a value that is also
+     * an option name here (redis-server's {@code --dir}), and a program's arguments are the program's business.
+     */
+    static final class Verbatim implements CommandLine.IParameterConsumer {
+        @Override
+        public void consumeParameters(java.util.Stack<String> stack, CommandLine.Model.ArgSpec argSpec,
+                CommandSpec commandSpec) {
+            if (stack.isEmpty()) {
+                throw new ParameterException(commandSpec.commandLine(), "Missing required parameter for option "
+                        + "'--arg' (ARG)");
+            }
+            List<String> list = argSpec.getValue();
+            list.add(stack.pop());
+        }
+    }
 
     @Option(names = "--env", paramLabel = "NAME=VALUE",
             description = "A fixed environment variable (repeatable); overrides the defaults and the image's.")
@@ -176,13 +202,21 @@ public final class BuildCommand implements Callable<Integer> {
         if (isvProdId < 0 || isvProdId > 0xffff || isvSvn < 0 || isvSvn > 0xffff) {
             throw new ParameterException(spec.commandLine(), "--isvprodid and --isvsvn must be 0..65535");
         }
+        if (!trailing.isEmpty() && !spec.commandLine().getParseResult().originalArgs().contains("--")) {
+            // without "--" a stray word would silently become the program's argument
+            throw new ParameterException(spec.commandLine(), "unexpected argument '" + trailing.get(0)
+                    + "': the program's arguments go after '--' (or in --arg)");
+        }
+        List<String> programArgs = new ArrayList<>(args);
+        programArgs.addAll(trailing);
         int t = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         if (t < 1) {
             throw new ParameterException(spec.commandLine(), "--threads must be at least 1");
         }
         BuildOptions o = new BuildOptions(name, version, Optional.ofNullable(source.binary),
                 Optional.ofNullable(source.dir), mount, Optional.ofNullable(entrypoint),
-                Optional.ofNullable(source.image), includes, args, env, allowed, enclaveSize, maxThreads, isvProdId,
+                Optional.ofNullable(source.image), includes, programArgs, env, allowed, enclaveSize, maxThreads,
+                isvProdId,
                 isvSvn, Optional.ofNullable(brokerCa), Optional.ofNullable(broker), gramineLib, t,
                 Optional.ofNullable(gramine));
         BundleBuilder.Result r;

@@ -203,9 +203,7 @@ public final class PipelineCommand implements Runnable {
                 j.put("handle", st.handle());
                 j.put("startedAt", st.startedAt() == null ? null : st.startedAt().toString());
                 j.put("endedAt", st.endedAt() == null ? null : st.endedAt().toString());
-                if (st.exitCode() != null) {
-                    j.put("exitCode", st.exitCode());
-                }
+                j.put("exitCode", st.exitCode()); // null until known: every step has the same fields
                 j.put("reason", st.reason());
             });
             Json.print(out, n);
@@ -340,7 +338,8 @@ public final class PipelineCommand implements Runnable {
     @Command(name = "status", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
             header = "Show each step of a run: phase, attempt, duration and why it failed.",
             description = {"--json prints {runId, pipeline, executor, simulated, steps: {NAME: {phase, attempt, "
-                    + "handle, startedAt, endedAt, exitCode, reason}}}; phase is pending, running, done or failed."},
+                    + "handle, startedAt, endedAt, exitCode, reason}}}; phase is pending, running, done or failed; "
+                    + "every step has every field, null when not known (exitCode of a pending or running step)."},
             footerHeading = "%nExit status:%n",
             footer = {"  0 shown, 3 no such run"})
     static final class Status implements Callable<Integer> {

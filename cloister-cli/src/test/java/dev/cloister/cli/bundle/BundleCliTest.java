@@ -130,6 +130,29 @@ class BundleCliTest {
         assertThat(cloister("help", "bundle").out()).contains("inspect", "verify", "keygen", "sign", "export-image");
     }
 
+    /**
+     * A program whose flags share names with the build command's (redis-server's --dir): its arguments go in
+     * with --arg=--dir, --arg --dir, or after '--', verbatim and in order.
+     */
+    @Test
+    void programArgumentsThatLookLikeBuildOptionsAreTheProgramsOwn() throws Exception {
+        Path a = tmp.resolve("a.bundle");
+        Run r = cloister("build", "--binary", "/usr/bin/true", "--arg=--dir", "--arg", "/data", "--arg", "--out",
+                "--arg=x.rdb", "--out", a.toString(), "--", "--port", "7000", "--dir", "/d2");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(dev.cloister.bundle.Bundle.open(a).spec().argv())
+                .containsExactly("/usr/bin/true", "--dir", "/data", "--out", "x.rdb", "--port", "7000", "--dir", "/d2");
+        // only after "--": a stray word is still an error, not an argument
+        Run stray = cloister("build", "--binary", "/usr/bin/true", "--out", tmp.resolve("b.bundle").toString(),
+                "oops");
+        assertThat(stray.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(stray.err()).contains("'oops'").contains("after '--'");
+        assertThat(tmp.resolve("b.bundle")).doesNotExist();
+        Run missing = cloister("build", "--binary", "/usr/bin/true", "--out", tmp.resolve("c.bundle").toString(),
+                "--arg");
+        assertThat(missing.exit()).isEqualTo(ExitCodes.USAGE);
+    }
+
     @Test
     void buildInspectSignVerifyTamper() throws Exception {
         Path b = tmp.resolve("sq.bundle");

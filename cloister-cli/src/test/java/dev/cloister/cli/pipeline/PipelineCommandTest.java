@@ -157,6 +157,36 @@ class PipelineCommandTest {
     }
 
     @Test
+    void aFailedProgramIsExitFiveWithAPastableLogsCommandAndUniformStatusJson() throws Exception {
+        Path spec = chain("0");
+        // a's program writes to a folder that does not exist: it fails, and b and c never start
+        Files.writeString(spec, Files.readString(spec).replace("args: [a, \"0\", /outputs/a]",
+                "args: [a, \"0\", /nowhere/a]"));
+        List<String> args = new ArrayList<>(List.of("pipeline", "run", spec.toString(), "--runs",
+                tmp.resolve("runs").toString()));
+        args.addAll(brokerArgs());
+        CliRun failed = run(args.toArray(String[]::new));
+        assertThat(failed.code()).as(failed.err()).isEqualTo(5);
+        String runId;
+        try (var runs = Files.list(tmp.resolve("runs"))) {
+            runId = runs.findFirst().orElseThrow().getFileName().toString();
+        }
+        assertThat(failed.err()).contains("'cloister pipeline logs " + runId + " a'").doesNotContain("RUN_ID STEP");
+        CliRun status = run("pipeline", "status", runId, "--runs", tmp.resolve("runs").toString(), "--json");
+        assertThat(status.code()).as(status.err()).isZero();
+        JsonNode steps = JsonMapper.builder().build().readTree(status.out()).path("steps");
+        assertThat(steps.path("a").path("exitCode").asInt()).isEqualTo(5);
+        for (String s : List.of("b", "c")) {
+            assertThat(steps.path(s).path("phase").asText()).isEqualTo("pending");
+            assertThat(steps.path(s).has("exitCode")).as(s + " has exitCode").isTrue();
+            assertThat(steps.path(s).get("exitCode").isNull()).isTrue();
+        }
+        // every step has the same fields
+        assertThat(steps.path("b").properties().stream().map(java.util.Map.Entry::getKey).toList())
+                .isEqualTo(steps.path("a").properties().stream().map(java.util.Map.Entry::getKey).toList());
+    }
+
+    @Test
     void anOrchestratorKilledMidRunResumesWithoutRerunningDoneSteps() throws Exception {
         Path spec = chain("4");
         List<String> cmd = new ArrayList<>(List.of(

@@ -97,7 +97,7 @@ public record JobSpec(
             if (out == null) {
                 throw SpecRules.bad(src, f + ": empty entry");
             }
-            SpecRules.name(src, f + ".name", out.name(), names);
+            SpecRules.outputName(src, f + ".name", out.name(), names);
             SpecRules.enclavePath(src, f + ".path", out.path(), "/outputs/", paths);
         }
         SpecRules.env(src, "env", env);

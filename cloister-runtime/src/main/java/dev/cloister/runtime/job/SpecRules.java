@@ -67,6 +67,22 @@ public final class SpecRules {
         }
     }
 
+    /** The files fetch writes beside the outputs, for the program's captured stdout and stderr. */
+    public static final Set<String> CAPTURED_STREAMS = Set.of("stdout.txt", "stderr.txt");
+
+    /**
+     * Checks an output's name: a {@link #name} that is not one of {@link #CAPTURED_STREAMS} (compared ignoring
+     * case, for owners on case-insensitive file systems), since fetch writes an output as OUTDIR/NAME beside them.
+     */
+    public static void outputName(String source, String field, String n, Set<String> seen) throws CloisterException {
+        name(source, field, n, seen);
+        if (CAPTURED_STREAMS.contains(n.toLowerCase(java.util.Locale.ROOT))) {
+            throw bad(source, field + ": '" + n + "' is reserved for the program's captured "
+                    + n.substring(0, 6).toLowerCase(java.util.Locale.ROOT) + " (fetch writes it beside the outputs);"
+                    + " choose another name");
+        }
+    }
+
     /** Checks a path the enclave sees: normalized, under {@code prefix} ({@code /inputs/} or {@code /outputs/}). */
     public static void enclavePath(String source, String field, String p, String prefix, Set<String> seen)
             throws CloisterException {

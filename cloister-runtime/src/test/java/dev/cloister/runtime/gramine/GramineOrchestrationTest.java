@@ -281,7 +281,8 @@ class GramineOrchestrationTest {
         Path out = Files.createDirectories(tmp.resolve("out"));
         Files.writeString(out.resolve("keep.txt"), "earlier");
         Files.writeString(out.resolve("result"), "an earlier fetch");
-        assertThatThrownBy(() -> new OwnerJobs(repo, null, tmp.resolve("keys")).fetch(rec.id(), out))
+        // --force: a file of the same name is replaced by a fetch that succeeds, never by one that fails
+        assertThatThrownBy(() -> new OwnerJobs(repo, null, tmp.resolve("keys")).fetch(rec.id(), out, true))
                 .isInstanceOf(CloisterException.class)
                 .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.DENIED));
         // The first output authenticated, but it is not written either; what was there stays as it was.
@@ -300,7 +301,7 @@ class GramineOrchestrationTest {
         sgx(checks(swapped, "entrypoint.manifest.sgx",
                 "cp '" + good + "' outputs/upper.txt; cp '" + good + "' outputs/n.txt; exit 0"));
         worker(runner()).run(swapped.id(), tmp.resolve("work2"), p -> {});
-        assertThatThrownBy(() -> new OwnerJobs(repo, null, tmp.resolve("keys")).fetch(swapped.id(), out))
+        assertThatThrownBy(() -> new OwnerJobs(repo, null, tmp.resolve("keys")).fetch(swapped.id(), out, true))
                 .isInstanceOf(CloisterException.class).hasMessageContaining("'outputs/upper.txt'");
         try (Stream<Path> s = Files.list(out)) {
             assertThat(s.map(p -> p.getFileName().toString()).toList()).containsExactlyInAnyOrder("keep.txt", "result");

@@ -50,6 +50,8 @@ class JobSpecTest {
         "broker: https://127.0.0.1:8443|backend: sgx|backend: 'sgx' is not one of",
         "  path: bundles/wc|  ref: sha256:00\\n  path: bundles/wc|exactly one of bundle.path and bundle.ref",
         "- name: counts|- name: text|outputs[0].name: 'text' is used twice",
+        "- name: counts|- name: stdout.txt|outputs[0].name: 'stdout.txt' is reserved for the program's captured stdout",
+        "- name: counts|- name: STDERR.TXT|outputs[0].name: 'STDERR.TXT' is reserved for the program's captured stderr",
     })
     void badFieldsAreNamed(String from, String to, String message) {
         String yaml = GOOD.replace(from, to.replace("\\n", "\n"));
