@@ -189,9 +189,12 @@ class ConfidentialPipelineTest {
         RunState.Step join = end.steps().get("join");
         assertThat(join.phase()).isEqualTo(RunState.Phase.FAILED);
         assertThat(join.exitCode()).isEqualTo(1);
-        assertThat(join.reason()).contains("step join exited with status 1: ").contains(j.measurement());
+        assertThat(join.reason()).contains("step join exited with status 1: ").contains("release denied");
         // The program never ran, so it never read an input or wrote an output.
         Path runDir = tmp.resolve("runs").resolve(runId);
+        // The step gets the broker's uniform denial; the owner's audit log names the measurement refused.
+        assertThat(broker.ownerBroker().history(RunPlan.load(runDir).steps().get("join").logKey()))
+                .anySatisfy(l -> assertThat(l).contains("release denied").contains(j.measurement()));
         assertThat(Files.readString(runDir.resolve("steps/join/attempt-1/log"))).doesNotContain("inputs decrypted");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfidentialRun.fetch(runDir, repo, tmp.resolve("out"), tmp.resolve("keys")))
                 .hasMessageContaining("not finished").hasMessageContaining("join (failed)");
@@ -262,6 +265,9 @@ class ConfidentialPipelineTest {
         assertThat(join.exitCode()).isEqualTo(1);
         String log = Files.readString(runDir.resolve("steps/join/attempt-1/log"));
         assertThat(log).contains("release denied").doesNotContain("key released").doesNotContain("program exited");
+        // The owner's audit log has the reason: the evidence was bound to another record than the registered one.
+        assertThat(broker.ownerBroker().history(RunPlan.load(runDir).steps().get("join").logKey()))
+                .anySatisfy(l -> assertThat(l).contains("release denied").contains("not the registered"));
         assertThat(repo.getRef(dev.cloister.runtime.job.JobResult.ref(
                 ConfidentialSteps.jobId(runId, "join", runDir.resolve("steps/join/attempt-1"))))).isEmpty();
     }
@@ -284,7 +290,7 @@ class ConfidentialPipelineTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfidentialRun.fetch(runDir, repo, tmp.resolve("out"),
                 tmp.resolve("keys")))
                 .hasMessageContaining("is not the one submitted (sha256 " + rec.hashHex() + ")");
-        assertThat(tmp.resolve("out")).isEmptyDirectory();
+        assertThat(tmp.resolve("out")).doesNotExist();
     }
 
     /** Remembers every key the owner's side stores in the broker, so the test can look for it anywhere. */

@@ -94,6 +94,7 @@ public final class JobCommand implements Runnable {
                     n.put("id", rec.id());
                     n.put("secret", rec.secret());
                     n.put("measurement", rec.measurement());
+                    n.put("record", rec.hashHex());
                     ArrayNode in = n.putArray("inputs");
                     rec.inputs().forEach(i -> in.addObject().put("name", i.name()).put("path", i.path())
                             .put("object", i.object()).put("size", i.size()));
@@ -142,7 +143,8 @@ public final class JobCommand implements Runnable {
         @Option(names = "--keys", paramLabel = "DIR", description = "Where job keys are kept (default: ~/.cloister/keys).")
         Path keys;
 
-        @Option(names = "--json", description = "Print {id, outputs: [{name, file, size, sha256}], releases} as JSON.")
+        @Option(names = "--json", description = "Print {id, measurement, record, outputs: [{name, file, size, sha256}], "
+                + "releases} as JSON.")
         boolean json;
 
         @Option(names = "--force", description = "Replace files of the same names already in OUTDIR (without it, "
@@ -162,7 +164,8 @@ public final class JobCommand implements Runnable {
         public Integer call() throws Exception {
             try (Repository r = Repositories.openExisting(repository)) {
                 OwnerJobs owner = new OwnerJobs(r, null, keys != null ? keys : defaultKeys());
-                JobRecord rec = owner.record(id);
+                // The repository's record must be the one submitted (its hash was kept with the job key).
+                JobRecord rec = owner.checkedRecord(id);
                 // The broker's side first: a failed audit-log proof must leave OUTDIR untouched.
                 List<String> history = List.of();
                 dev.cloister.cli.kbs.LogCheck.Result logged = null;
@@ -171,6 +174,8 @@ public final class JobCommand implements Runnable {
                     var c = broker.client(rec.broker(), true);
                     KbsBroker kb = new KbsBroker(c, broker.namespace);
                     history = kb.history(rec.secret());
+                    // Every release of the key went to an enclave that ran exactly this record.
+                    OwnerJobs.checkReleases(id, rec.hashHex(), history);
                     if (log.hasKey(broker.client)) {
                         logged = log.check(c, broker.client);
                         var cp = logged.checkpoint();
@@ -185,6 +190,7 @@ public final class JobCommand implements Runnable {
                     ObjectNode n = Json.object();
                     n.put("id", id);
                     n.put("measurement", rec.measurement());
+                    n.put("record", rec.hashHex());
                     ArrayNode a = n.putArray("outputs");
                     got.forEach(f -> a.addObject().put("name", f.name()).put("file", f.file().toString())
                             .put("size", f.size()).put("sha256", f.sha256()));

@@ -101,6 +101,9 @@ class JobCommandsTest {
             // secret.put, policy.set and the release: all three about this job's key.
             assertThat(auditLog.get("proven").asInt()).isEqualTo(3);
             assertThat(auditLog.get("origin").asText()).isEqualTo(logKey.substring(0, logKey.indexOf('+')));
+            // The record the enclave ran is the one submitted: its hash, kept with the job key, is in the answer.
+            assertThat(dev.cloister.cli.Json.mapper().readTree(proven.out()).get("record").asText())
+                    .isEqualTo(Files.readString(tmp.resolve("keys").resolve(id + ".record")).strip());
             assertThat(state).exists();
             // A key for another log is a failed check (exit 1) that names what failed, and adds no outputs.
             String otherKey = dev.cloister.kbs.tlog.NoteSigner.generate("cloister-kbs/x").verifierKey();
@@ -111,6 +114,20 @@ class JobCommandsTest {
             assertThat(wrong.code()).isEqualTo(1);
             assertThat(wrong.err()).contains("the broker's checkpoint").contains("not signed by");
             assertThat(tmp.resolve("out3")).doesNotExist();
+
+            // A record changed in the repository after submission is refused (exit 1), and nothing is written.
+            Path ref = tmp.resolve("repo/refs/jobs").resolve(id).resolve("job.json");
+            var rec = dev.cloister.runtime.job.JobRecord.parse(Files.readAllBytes(ref), id);
+            java.util.List<String> args = new java.util.ArrayList<>(rec.args());
+            args.add("--tampered");
+            Files.write(ref, new dev.cloister.runtime.job.JobRecord(rec.id(), rec.name(), rec.bundlePath(),
+                    rec.measurement(), rec.policy(), rec.secret(), rec.broker(), rec.backend(), args, rec.env(),
+                    rec.inputs(), rec.outputs(), rec.keys()).toBytes());
+            CliRun tampered = run("job", "fetch", id, tmp.resolve("out4").toString(), "--repository",
+                    tmp.resolve("repo").toString(), "--keys", tmp.resolve("keys").toString());
+            assertThat(tampered.code()).as(tampered.err()).isEqualTo(1);
+            assertThat(tampered.err()).contains("is not the one submitted");
+            assertThat(tmp.resolve("out4")).doesNotExist();
 
             // Fetching a job that does not exist is bad input (exit 3), and nothing is written.
             CliRun missing = run("job", "fetch", "nope-0000000000", tmp.resolve("none").toString(), "--repository",

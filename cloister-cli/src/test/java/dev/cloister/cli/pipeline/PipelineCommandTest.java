@@ -214,12 +214,13 @@ class PipelineCommandTest {
 
         // Fetching again into the same OUTDIR does not overwrite: exit 3 naming the file; --force replaces.
         Files.writeString(tmp.resolve("out/c/out"), "mine\n");
-        CliRun again = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString());
+        CliRun again = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString(),
+                "--keys", tmp.resolve("keys").toString());
         assertThat(again.code()).as(again.err()).isEqualTo(3);
         assertThat(again.err()).contains("output already exists: " + tmp.resolve("out/a/out")).contains("--force");
         assertThat(Files.readString(tmp.resolve("out/c/out"))).isEqualTo("mine\n");
         CliRun forced = run("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", tmp.resolve("runs").toString(),
-                "--force");
+                "--keys", tmp.resolve("keys").toString(), "--force");
         assertThat(forced.code()).as(forced.err()).isZero();
         assertThat(Files.readString(tmp.resolve("out/c/out"))).isEqualTo("seed\na\nb\nc\n");
         // A fetch that fails after creating its OUTDIR (here: the repository lost its objects) removes it again.
@@ -227,8 +228,9 @@ class PipelineCommandTest {
         Files.move(objects, tmp.resolve("repo/objects.away"));
         try {
             CliRun lost = run("pipeline", "fetch", runId, tmp.resolve("fresh").toString(), "--runs",
-                    tmp.resolve("runs").toString());
+                    tmp.resolve("runs").toString(), "--keys", tmp.resolve("keys").toString());
             assertThat(lost.code()).as(lost.err()).isNotZero();
+            assertThat(lost.err()).doesNotContain("no record hash kept");
             assertThat(tmp.resolve("fresh")).doesNotExist();
         } finally {
             dev.cloister.core.AtomicFiles.deleteTree(objects); // opening the repository made an empty one

@@ -319,6 +319,32 @@ public final class OwnerJobs {
         }
     }
 
+    /**
+     * Fails closed unless every release of the job key that the broker's audit log shows went to an enclave bound to
+     * the submitted record: each {@code release ... ok} line (as {@link Broker#history} gives them) must name
+     * {@code record <keptHash>}. The broker's policy already refuses any other record; this catches a broker whose
+     * policy was changed behind the owner's back.
+     *
+     * @throws CloisterException DENIED quoting the first release that names another record or none
+     */
+    public static void checkReleases(String id, String keptHash, List<String> history) throws CloisterException {
+        for (String line : history) {
+            String[] f = line.split(" ", 4);
+            if (f.length >= 3 && f[1].startsWith("release") && f[2].equals("ok")
+                    && !line.contains(" record " + keptHash + " ")) {
+                throw new CloisterException(CloisterException.Kind.DENIED, "job " + id + ": the broker released its key "
+                        + "to an enclave not bound to the submitted record (sha256 " + keptHash + "): " + line);
+            }
+        }
+    }
+
+    /** The repository's record of job {@code id}, checked against the hash kept at submit time. */
+    public JobRecord checkedRecord(String id) throws CloisterException, IOException {
+        JobRecord rec = record(id);
+        checkRecord(rec, readRecordHash(id));
+        return rec;
+    }
+
     private void storeRecordHash(String id, String hex) throws IOException {
         keepRecordHash(keys, id, hex);
     }

@@ -210,8 +210,21 @@ class RecordBindingTest {
         assertThat(res.programExit()).isZero();
         jobs().fetch(rec.id(), tmp.resolve("out"));
         assertThat(Files.readString(tmp.resolve("out/result"))).isEqualTo("ATTACK AT DAWN\nMODE=plain\n");
-        assertThat(new KbsBroker(owner, "alice").history(rec.secret()))
-                .anySatisfy(l -> assertThat(l).contains("release ok").contains(" record " + rec.hashHex() + " "));
+        List<String> history = new KbsBroker(owner, "alice").history(rec.secret());
+        assertThat(history).anySatisfy(l -> assertThat(l).contains("release ok").contains(" record " + rec.hashHex() + " "));
+        // The owner's check of the audit lines: the genuine history passes; a release bound to another record, or to
+        // none (the old zero form, e.g. after the policy was changed behind the owner's back), is refused.
+        OwnerJobs.checkReleases(rec.id(), rec.hashHex(), history);
+        String ok = history.stream().filter(l -> l.contains("release ok")).findFirst().orElseThrow();
+        for (String forged : List.of(ok.replace(" record " + rec.hashHex(), " record " + "ab".repeat(32)),
+                ok.replace(" record " + rec.hashHex(), ""))) {
+            List<String> h = new ArrayList<>(history);
+            h.add(forged);
+            assertThatThrownBy(() -> OwnerJobs.checkReleases(rec.id(), rec.hashHex(), h))
+                    .isInstanceOf(CloisterException.class)
+                    .hasMessageContaining("not bound to the submitted record")
+                    .satisfies(x -> assertThat(((CloisterException) x).kind()).isEqualTo(CloisterException.Kind.DENIED));
+        }
     }
 
     @Test
