@@ -84,6 +84,15 @@ public final class ServeCommand implements Callable<Integer> {
                     + "secret's policy says SIM:ALLOW.")
     boolean allowSimulation;
 
+    @Option(names = "--pccs", paramLabel = "URL",
+            description = "Fetch DCAP collateral from this PCCS (or Intel's PCS, https://api.trustedservices.intel.com) "
+                    + "too, instead of trusting only what workloads send: the newer of the two decides.")
+    String pccs;
+
+    @Option(names = "--pccs-cache", paramLabel = "DIR",
+            description = "Where fetched collateral is cached while valid (default: ~/.cloister/pccs-cache).")
+    Path pccsCache;
+
     @Option(names = "--rate-limit", paramLabel = "N", defaultValue = "1000",
             description = "Requests per second per token or client address (0: unlimited; default: ${DEFAULT-VALUE}).")
     double rateLimit;
@@ -120,6 +129,8 @@ public final class ServeCommand implements Callable<Integer> {
         InetSocketAddress addr = parseAddress(listen);
         Path home = LocalOptions.home();
         Path cert = certOut != null ? certOut : home.resolve("kbs-cert.pem");
+        var verifier = Verifiers.select(allowSimulation, pccs,
+                pccsCache != null ? pccsCache : home.resolve("pccs-cache"));
         // The self-signed certificate and its key are kept (key 0600 next to the certificate) and reused on the next
         // start, so that clients' pinned --ca stays valid.
         Tls t = tls.selfSigned ? Tls.selfSignedStored(cert, cert.toAbsolutePath().resolveSibling("kbs-tls-key.pem"),
@@ -139,7 +150,7 @@ public final class ServeCommand implements Callable<Integer> {
         // Next to the certificate, for 'kbs audit checkpoint|prove' on this machine; others pin it out of band.
         Path logKey = cert.toAbsolutePath().resolveSibling("kbs-log-key");
         AtomicFiles.writeBytes(logKey, true, (store.logVerifierKey() + "\n").getBytes(StandardCharsets.UTF_8));
-        KeyBroker broker = new KeyBroker(store, Verifiers.select(allowSimulation), Policies::parse,
+        KeyBroker broker = new KeyBroker(store, verifier, Policies::parse,
                 new NonceStore(Duration.ofSeconds(nonceTtl), 100_000));
         KbsServer server = KbsServer.start(broker, addr, t, rateLimit);
         SecretProvisioningServer gramine = null;
