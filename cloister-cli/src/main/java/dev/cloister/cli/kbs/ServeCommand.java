@@ -4,6 +4,7 @@ import dev.cloister.attestation.policy.Policies;
 import dev.cloister.cli.Json;
 import dev.cloister.core.AtomicFiles;
 import dev.cloister.core.CloisterException;
+import dev.cloister.kbs.ConnectionLimits;
 import dev.cloister.kbs.KbsServer;
 import dev.cloister.kbs.KbsStore;
 import dev.cloister.kbs.KeyBroker;
@@ -97,6 +98,16 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Requests per second per token or client address (0: unlimited; default: ${DEFAULT-VALUE}).")
     double rateLimit;
 
+    @Option(names = "--max-connections-per-client", paramLabel = "N", defaultValue = "256",
+            description = "Open connections one client address may hold; more are closed on accept "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int maxConnectionsPerClient;
+
+    @Option(names = "--tls-handshake-timeout", paramLabel = "SECONDS", defaultValue = "10",
+            description = "Close connections whose TLS handshake has not finished after this long "
+                    + "(default: ${DEFAULT-VALUE}).")
+    long handshakeTimeout;
+
     @Option(names = "--nonce-ttl", paramLabel = "SECONDS", defaultValue = "120",
             description = "How long a release nonce stays valid (default: ${DEFAULT-VALUE}).")
     long nonceTtl;
@@ -127,6 +138,12 @@ public final class ServeCommand implements Callable<Integer> {
                     "--gramine-listen and --gramine-secret go together");
         }
         InetSocketAddress addr = parseAddress(listen);
+        if (maxConnectionsPerClient < 1 || handshakeTimeout < 1 || nonceTtl < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--max-connections-per-client, --tls-handshake-timeout and --nonce-ttl must be at least 1");
+        }
+        ConnectionLimits limits = new ConnectionLimits(maxConnectionsPerClient, Duration.ofSeconds(handshakeTimeout),
+                ConnectionLimits.DEFAULT.idleTimeout());
         Path home = LocalOptions.home();
         Path cert = certOut != null ? certOut : home.resolve("kbs-cert.pem");
         var verifier = Verifiers.select(allowSimulation, pccs,
@@ -152,7 +169,7 @@ public final class ServeCommand implements Callable<Integer> {
         AtomicFiles.writeBytes(logKey, true, (store.logVerifierKey() + "\n").getBytes(StandardCharsets.UTF_8));
         KeyBroker broker = new KeyBroker(store, verifier, Policies::parse,
                 new NonceStore(Duration.ofSeconds(nonceTtl), 100_000));
-        KbsServer server = KbsServer.start(broker, addr, t, rateLimit);
+        KbsServer server = KbsServer.start(broker, addr, t, rateLimit, limits);
         SecretProvisioningServer gramine = null;
         if (gramineListen != null) {
             Names n = Names.parse(gramineSecret);
