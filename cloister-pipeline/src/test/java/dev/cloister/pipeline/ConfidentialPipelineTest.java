@@ -175,7 +175,11 @@ class ConfidentialPipelineTest {
         RunState.Step join = end.steps().get("join");
         assertThat(join.phase()).isEqualTo(RunState.Phase.FAILED);
         assertThat(join.exitCode()).isEqualTo(1);
-        assertThat(join.reason()).contains("step join exited with status 1: ").contains(j.measurement());
+        assertThat(join.reason()).contains("step join exited with status 1: ")
+                .contains(dev.cloister.kbs.KeyBroker.RELEASE_DENIED);
+        // The step learns nothing about the policy; the owner's audit log names the measurement that was refused.
+        assertThat(broker.broker.store().audit(null, 0, 1000)).anySatisfy(e -> assertThat(e.detail())
+                .contains("policy denied: mrenclave " + j.measurement()));
         // The program never ran, so it never read an input or wrote an output.
         Path runDir = tmp.resolve("runs").resolve(runId);
         assertThat(Files.readString(runDir.resolve("steps/join/attempt-1/log"))).doesNotContain("inputs decrypted");

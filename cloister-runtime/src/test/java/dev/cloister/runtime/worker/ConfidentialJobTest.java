@@ -173,9 +173,12 @@ class ConfidentialJobTest {
         JobRecord rec = jobs.submit(spec(b, "E:" + other + " SIM:ALLOW"), tmp, b.dir(), b.measurement());
         assertThatThrownBy(() -> worker().run(rec.id(), Files.createDirectories(tmp.resolve("work")), p -> {}))
                 .isInstanceOf(CloisterException.class)
-                .hasMessageContaining("mrenclave")
+                .hasMessageContaining(dev.cloister.kbs.KeyBroker.RELEASE_DENIED)
                 .satisfies(e -> assertThat(((CloisterException) e).kind()).isEqualTo(CloisterException.Kind.DENIED));
         assertThat(repo.getRef(JobResult.ref(rec.id()))).isEmpty();
+        // The workload learns nothing about the policy; the owner reads why in the audit log.
+        assertThat(new KbsBroker(owner, "alice").history(rec.secret()))
+                .anySatisfy(l -> assertThat(l).contains("release denied policy denied: mrenclave"));
     }
 
     @Test
