@@ -1,16 +1,21 @@
 package dev.cloister.kbs;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import static dev.cloister.kbs.ApiRequests.b64;
+import static dev.cloister.kbs.ApiRequests.parseLong;
+import static dev.cloister.kbs.ApiRequests.parseVersion;
+import static dev.cloister.kbs.ApiRequests.positiveInt;
+import static dev.cloister.kbs.ApiRequests.query;
+import static dev.cloister.kbs.ApiRequests.readJson;
+import static dev.cloister.kbs.ApiRequests.required;
+import static dev.cloister.kbs.ApiRequests.text;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cloister.core.CloisterException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -33,21 +38,10 @@ public final class KbsServer implements AutoCloseable {
     /** Most audit entries one {@code GET /v1/audit} returns. */
     static final int MAX_AUDIT_PAGE = 1000;
 
-    /** Largest nesting of objects and arrays in a request; no request of the API nests deeper than 2. */
-    static final int MAX_DEPTH = 16;
+    private static final ObjectMapper JSON = ApiRequests.JSON;
 
-    /**
-     * Strict limits on what the parser accepts, so that no request body costs more than its size to parse: depth
-     * (deep nesting used to end in a 500 and a stack trace), string, number and document length.
-     */
-    private static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
-            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
-                    .maxNestingDepth(MAX_DEPTH).maxStringLength(MAX_BODY).maxDocumentLength(MAX_BODY)
-                    .maxNumberLength(32).maxNameLength(256).build())
-            .build());
     /** The methods any endpoint takes; others are 405 before anything else is looked at. */
     private static final List<String> METHODS = List.of("GET", "POST", "PUT", "DELETE");
-    private static final Base64.Decoder B64D = Base64.getDecoder();
     private static final Base64.Encoder B64 = Base64.getEncoder();
 
     private final KeyBroker broker;
@@ -179,7 +173,7 @@ public final class KbsServer implements AutoCloseable {
         }
         String[] p = rawPath.substring(4).split("/", -1);
         for (int i = 0; i < p.length; i++) {
-            p[i] = decode(p[i]);
+            p[i] = ApiRequests.decode(p[i]);
         }
         String peer = x.peer;
         String root = p[0];
@@ -451,14 +445,6 @@ public final class KbsServer implements AutoCloseable {
         return n;
     }
 
-    private static String required(Map<String, String> q, String name) throws KbsException {
-        String v = q.get(name);
-        if (v == null) {
-            throw KbsException.badRequest("missing query parameter " + name);
-        }
-        return v;
-    }
-
     private static ObjectNode info(SecretInfo s) {
         ObjectNode o = JSON.createObjectNode();
         o.put("namespace", s.namespace());
@@ -473,117 +459,7 @@ public final class KbsServer implements AutoCloseable {
         return o;
     }
 
-    // ---- parsing helpers ----------------------------------------------------------------------------------------
-
     private static KbsException noRoute(String method, String[] p) {
         return KbsException.notFound("no such endpoint " + method + " /v1/" + String.join("/", p));
     }
-
-    /**
-     * Reads a JSON object body whose fields are all among {@code allowed}: an unknown field is an error naming it
-     * (a misspelt optional field must not be silently ignored), as is any trailing content.
-     */
-    private static JsonNode readJson(HttpsTransport.Exchange x, String... allowed) throws KbsException, IOException {
-        String ct = x.header("Content-Type");
-        if (ct != null && !ct.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
-            throw KbsException.badRequest("Content-Type must be application/json, got " + ct);
-        }
-        byte[] body;
-        try (InputStream in = x.body()) {
-            body = in.readNBytes(MAX_BODY + 1);
-        }
-        if (body.length > MAX_BODY) {
-            throw KbsException.tooLarge("request body exceeds " + MAX_BODY + " bytes");
-        }
-        JsonNode j;
-        try (com.fasterxml.jackson.core.JsonParser parser = JSON.createParser(body)) {
-            j = JSON.readTree(parser);
-            if (j != null && parser.nextToken() != null) {
-                throw KbsException.badRequest("malformed JSON: content after the request object");
-            }
-        } catch (JsonProcessingException e) {
-            var at = e.getLocation();
-            throw KbsException.badRequest("malformed JSON" + (at == null ? "" : " at line " + at.getLineNr()
-                    + " column " + at.getColumnNr()) + ": " + e.getOriginalMessage());
-        }
-        if (j == null || !j.isObject()) {
-            throw KbsException.badRequest("request body must be a JSON object");
-        }
-        java.util.Set<String> ok = java.util.Set.of(allowed);
-        for (java.util.Iterator<String> it = j.fieldNames(); it.hasNext(); ) {
-            String f = it.next();
-            if (!ok.contains(f)) {
-                throw KbsException.badRequest("unknown field '" + f + "'" + (ok.isEmpty() ? ""
-                        : " (expected " + String.join(", ", new java.util.TreeSet<>(ok)) + ")"));
-            }
-        }
-        return j;
-    }
-
-    private static String text(JsonNode j, String field) throws KbsException {
-        JsonNode v = j.get(field);
-        if (v == null || v.isNull()) {
-            throw KbsException.badRequest("field '" + field + "' is missing");
-        }
-        if (!v.isTextual()) {
-            throw KbsException.badRequest("field '" + field + "' must be a string");
-        }
-        return v.asText();
-    }
-
-    private static byte[] b64(JsonNode j, String field) throws KbsException {
-        String s = text(j, field);
-        try {
-            return B64D.decode(s);
-        } catch (IllegalArgumentException e) {
-            throw KbsException.badRequest("field '" + field + "' is not base64");
-        }
-    }
-
-    private static int positiveInt(JsonNode j, String field) throws KbsException {
-        JsonNode v = j.get(field);
-        if (!v.isInt() || v.asInt() < 1) {
-            throw KbsException.badRequest("field '" + field + "' must be a positive integer");
-        }
-        return v.asInt();
-    }
-
-    private static int parseVersion(String s) throws KbsException {
-        long v = parseLong(s, "version");
-        if (v < 1 || v > Integer.MAX_VALUE) {
-            throw KbsException.badRequest("version must be a positive integer, got " + s);
-        }
-        return (int) v;
-    }
-
-    private static long parseLong(String s, String what) throws KbsException {
-        try {
-            return Long.parseLong(s);
-        } catch (NumberFormatException e) {
-            throw KbsException.badRequest(what + " must be an integer, got '" + s + "'");
-        }
-    }
-
-    private static String decode(String s) throws KbsException {
-        try {
-            return URLDecoder.decode(s, StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            throw KbsException.badRequest("malformed percent-encoding in the request");
-        }
-    }
-
-    private static Map<String, String> query(HttpsTransport.Exchange x) throws KbsException {
-        String q = x.rawQuery;
-        java.util.Map<String, String> m = new java.util.HashMap<>();
-        if (q != null) {
-            for (String kv : q.split("&")) {
-                int i = kv.indexOf('=');
-                if (i > 0) {
-                    m.put(decode(kv.substring(0, i)), decode(kv.substring(i + 1)));
-                }
-            }
-        }
-        return m;
-    }
-
 }
