@@ -60,6 +60,18 @@ public final class BrokerMetrics {
                 .callback(cb -> cb.call(broker.store().auditEntriesAppended())).register(registry);
     }
 
+    /** Adds the transport's connection counts. */
+    void transport(HttpsTransport t) {
+        GaugeWithCallback.builder().name("cloister_kbs_connections_open")
+                .help("TLS connections open").callback(cb -> cb.call(t.openConnections())).register(registry);
+        CounterWithCallback.builder().name("cloister_kbs_connections_refused_total")
+                .help("Connections closed on accept because their client address held the most allowed")
+                .callback(cb -> cb.call(t.refused.sum())).register(registry);
+        CounterWithCallback.builder().name("cloister_kbs_tls_handshake_timeouts_total")
+                .help("Connections closed because their TLS handshake did not finish in time")
+                .callback(cb -> cb.call(t.handshakeTimeouts.sum())).register(registry);
+    }
+
     /** Counts one answered request. */
     void request(String endpoint, int status, long nanos) {
         String e = ENDPOINTS.contains(endpoint) ? endpoint : "other";

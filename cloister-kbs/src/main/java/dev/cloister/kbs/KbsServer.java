@@ -1,33 +1,34 @@
 package dev.cloister.kbs;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import static dev.cloister.kbs.ApiRequests.b64;
+import static dev.cloister.kbs.ApiRequests.parseLong;
+import static dev.cloister.kbs.ApiRequests.parseVersion;
+import static dev.cloister.kbs.ApiRequests.positiveInt;
+import static dev.cloister.kbs.ApiRequests.query;
+import static dev.cloister.kbs.ApiRequests.readJson;
+import static dev.cloister.kbs.ApiRequests.required;
+import static dev.cloister.kbs.ApiRequests.text;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpsConfigurator;
-import com.sun.net.httpserver.HttpsServer;
 import dev.cloister.core.CloisterException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The broker's HTTPS JSON API (docs/kbs-api.md) on the JDK's {@code com.sun.net.httpserver} with one virtual
- * thread per request (see docs/decisions.md for why). Bodies are capped, the JDK server's request and response
- * timers are set, and each token (or, for unauthenticated release calls, each client address) has a rate limit.
+ * The broker's HTTPS JSON API (docs/kbs-api.md): routing, authentication, rate limits and the JSON forms, over
+ * {@link HttpsTransport} (Jetty's core server, one virtual thread per request; connections capped per client
+ * address, unfinished TLS handshakes timed out). Bodies are capped, and each token (or, for unauthenticated release
+ * calls, each client address) has a rate limit.
  */
 public final class KbsServer implements AutoCloseable {
     /** Largest request body accepted. */
@@ -37,47 +38,21 @@ public final class KbsServer implements AutoCloseable {
     /** Most audit entries one {@code GET /v1/audit} returns. */
     static final int MAX_AUDIT_PAGE = 1000;
 
-    /** Largest nesting of objects and arrays in a request; no request of the API nests deeper than 2. */
-    static final int MAX_DEPTH = 16;
+    private static final ObjectMapper JSON = ApiRequests.JSON;
 
-    /**
-     * Strict limits on what the parser accepts, so that no request body costs more than its size to parse: depth
-     * (deep nesting used to end in a 500 and a stack trace), string, number and document length.
-     */
-    private static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
-            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
-                    .maxNestingDepth(MAX_DEPTH).maxStringLength(MAX_BODY).maxDocumentLength(MAX_BODY)
-                    .maxNumberLength(32).maxNameLength(256).build())
-            .build());
     /** The methods any endpoint takes; others are 405 before anything else is looked at. */
     private static final List<String> METHODS = List.of("GET", "POST", "PUT", "DELETE");
-    private static final Base64.Decoder B64D = Base64.getDecoder();
     private static final Base64.Encoder B64 = Base64.getEncoder();
 
-    static {
-        // The JDK server reads these once; they bound slow clients (slowloris) and idle connections.
-        System.setProperty("sun.net.httpserver.maxReqTime", System.getProperty("sun.net.httpserver.maxReqTime", "30"));
-        System.setProperty("sun.net.httpserver.maxRspTime", System.getProperty("sun.net.httpserver.maxRspTime", "30"));
-        System.setProperty("sun.net.httpserver.idleInterval", System.getProperty("sun.net.httpserver.idleInterval", "30"));
-        System.setProperty("sun.net.httpserver.maxReqHeaders",
-                System.getProperty("sun.net.httpserver.maxReqHeaders", "64"));
-        // The server writes a response's headers and body separately; with Nagle's algorithm on, the body can wait
-        // for the client's delayed ACK of the headers (up to 40 ms on Linux) on every kept-alive exchange.
-        System.setProperty("sun.net.httpserver.nodelay", System.getProperty("sun.net.httpserver.nodelay", "true"));
-    }
-
     private final KeyBroker broker;
-    private final HttpsServer server;
-    private final ExecutorService executor;
+    private HttpsTransport transport;
     private final RateLimiter limiter;
     private final Clock clock;
     private final BrokerMetrics metrics;
 
-    private KbsServer(KeyBroker broker, HttpsServer server, ExecutorService executor, RateLimiter limiter) {
+    private KbsServer(KeyBroker broker, RateLimiter limiter) {
         this.broker = broker;
         this.metrics = new BrokerMetrics(broker);
-        this.server = server;
-        this.executor = executor;
         this.limiter = limiter;
         this.clock = broker.store().clock();
     }
@@ -90,13 +65,15 @@ public final class KbsServer implements AutoCloseable {
      */
     public static KbsServer start(KeyBroker broker, InetSocketAddress listen, Tls tls, double ratePerSecond)
             throws IOException {
-        HttpsServer s = HttpsServer.create(listen, 1024);
-        s.setHttpsConfigurator(new HttpsConfigurator(tls.serverContext(null)));
-        ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor();
-        s.setExecutor(ex);
-        KbsServer k = new KbsServer(broker, s, ex, new RateLimiter(ratePerSecond, Math.max(10, ratePerSecond * 2)));
-        s.createContext("/", k::handle);
-        s.start();
+        return start(broker, listen, tls, ratePerSecond, ConnectionLimits.DEFAULT);
+    }
+
+    /** As above, with explicit connection limits (per-address cap, TLS handshake and idle timeouts). */
+    public static KbsServer start(KeyBroker broker, InetSocketAddress listen, Tls tls, double ratePerSecond,
+            ConnectionLimits limits) throws IOException {
+        KbsServer k = new KbsServer(broker, new RateLimiter(ratePerSecond, Math.max(10, ratePerSecond * 2)));
+        k.transport = HttpsTransport.start(listen, tls.serverContext(null), limits, k::handle);
+        k.metrics.transport(k.transport);
         Thread.ofVirtual().name("kbs-log-prepare").start(() -> {
             try {
                 broker.store().prepareLog();
@@ -110,18 +87,17 @@ public final class KbsServer implements AutoCloseable {
 
     /** The bound address (with the actual port). */
     public InetSocketAddress address() {
-        return server.getAddress();
+        return transport.address();
     }
 
     @Override
     public void close() {
-        server.stop(0);
-        executor.shutdownNow();
+        transport.close();
     }
 
-    private void handle(HttpExchange x) throws IOException {
+    private HttpsTransport.Answer handle(HttpsTransport.Exchange x) throws IOException {
         long t0 = System.nanoTime();
-        String rawPath = x.getRequestURI().getRawPath();
+        String rawPath = x.rawPath;
         boolean scrape = rawPath.equals("/metrics");
         int status;
         ObjectNode body = null;
@@ -142,35 +118,24 @@ public final class KbsServer implements AutoCloseable {
                     : e.kind() == CloisterException.Kind.BAD_INPUT ? 400 : 503;
             body = error(status, status == 503 ? unavailable(x, e) : e.getMessage());
         } catch (RuntimeException | StackOverflowError e) {
-            LOG.error("internal error on {} {}", x.getRequestMethod(), x.getRequestURI().getPath(), e);
+            LOG.error("internal error on {} {}", x.method, x.rawPath, e);
             status = 500;
             body = error(500, "internal error");
         }
-        byte[] out;
-        if (body == null) {
-            out = text;
-            x.getResponseHeaders().set("Content-Type", metrics.contentType());
-        } else {
-            out = JSON.writeValueAsBytes(body);
-            x.getResponseHeaders().set("Content-Type", "application/json");
-        }
-        x.getResponseHeaders().set("Cache-Control", "no-store");
+        byte[] out = body == null ? text : JSON.writeValueAsBytes(body);
         if (status == 429) {
-            x.getResponseHeaders().set("Retry-After", "1");
-        }
-        x.sendResponseHeaders(status, out.length);
-        try (var os = x.getResponseBody()) {
-            os.write(out);
+            x.responseHeaders.put("Retry-After", "1");
         }
         String[] segments = rawPath.split("/", 4);
         metrics.request(scrape ? "metrics" : segments.length > 2 && segments[1].equals("v1") ? segments[2] : "other",
                 status, System.nanoTime() - t0);
+        return new HttpsTransport.Answer(status, body == null ? metrics.contentType() : "application/json", out);
     }
 
     /** {@code GET /metrics}: for admin and global auditor tokens (a Prometheus scraper's bearer token). */
-    private byte[] scrape(HttpExchange x) throws KbsException {
-        if (!x.getRequestMethod().equals("GET")) {
-            throw noRoute(x.getRequestMethod(), new String[] {"metrics"});
+    private byte[] scrape(HttpsTransport.Exchange x) throws KbsException {
+        if (!x.method.equals("GET")) {
+            throw noRoute(x.method, new String[] {"metrics"});
         }
         Principal who = authenticate(x);
         limit("token:" + who.tokenId());
@@ -183,8 +148,8 @@ public final class KbsServer implements AutoCloseable {
     /** The one 503 answer: the cause (database host, user, path, driver message) goes to the log, never to clients. */
     static final String UNAVAILABLE = "the broker's database is unavailable; nothing was applied, retry later";
 
-    private static String unavailable(HttpExchange x, CloisterException e) {
-        LOG.warn("503 on {} {}: {}", x.getRequestMethod(), x.getRequestURI().getRawPath(), e.getMessage());
+    private static String unavailable(HttpsTransport.Exchange x, CloisterException e) {
+        LOG.warn("503 on {} {}: {}", x.method, x.rawPath, e.getMessage());
         return UNAVAILABLE;
     }
 
@@ -195,12 +160,12 @@ public final class KbsServer implements AutoCloseable {
         return n;
     }
 
-    private ObjectNode route(HttpExchange x) throws CloisterException, IOException {
-        String method = x.getRequestMethod();
-        String rawPath = x.getRequestURI().getRawPath();
+    private ObjectNode route(HttpsTransport.Exchange x) throws CloisterException, IOException {
+        String method = x.method;
+        String rawPath = x.rawPath;
         if (!METHODS.contains(method)) {
             // Before authentication: no endpoint takes another method, whoever asks.
-            x.getResponseHeaders().set("Allow", String.join(", ", METHODS));
+            x.responseHeaders.put("Allow", String.join(", ", METHODS));
             throw new KbsException(CloisterException.Kind.BAD_INPUT, 405, "method " + method + " is not allowed");
         }
         if (!rawPath.startsWith("/v1/")) {
@@ -208,9 +173,9 @@ public final class KbsServer implements AutoCloseable {
         }
         String[] p = rawPath.substring(4).split("/", -1);
         for (int i = 0; i < p.length; i++) {
-            p[i] = decode(p[i]);
+            p[i] = ApiRequests.decode(p[i]);
         }
-        String peer = x.getRemoteAddress().getAddress().getHostAddress();
+        String peer = x.peer;
         String root = p[0];
         // Unauthenticated: health, nonce and release (the evidence is the credential there).
         if (root.equals("health") && p.length == 1 && method.equals("GET")) {
@@ -252,8 +217,8 @@ public final class KbsServer implements AutoCloseable {
         }
     }
 
-    private Principal authenticate(HttpExchange x) throws KbsException {
-        String h = x.getRequestHeaders().getFirst("Authorization");
+    private Principal authenticate(HttpsTransport.Exchange x) throws KbsException {
+        String h = x.header("Authorization");
         if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
             throw KbsException.unauthorized("missing Authorization: Bearer token");
         }
@@ -279,7 +244,7 @@ public final class KbsServer implements AutoCloseable {
         return n;
     }
 
-    private ObjectNode namespaces(String method, String[] p, HttpExchange x, Principal who) throws CloisterException,
+    private ObjectNode namespaces(String method, String[] p, HttpsTransport.Exchange x, Principal who) throws CloisterException,
             IOException {
         if (p.length == 1 && method.equals("GET")) {
             ObjectNode n = JSON.createObjectNode();
@@ -309,7 +274,7 @@ public final class KbsServer implements AutoCloseable {
         throw noRoute(method, p);
     }
 
-    private ObjectNode tokens(String method, String[] p, HttpExchange x, Principal who) throws CloisterException,
+    private ObjectNode tokens(String method, String[] p, HttpsTransport.Exchange x, Principal who) throws CloisterException,
             IOException {
         if (p.length == 1 && method.equals("POST")) {
             JsonNode j = readJson(x, "role", "namespace");
@@ -337,7 +302,7 @@ public final class KbsServer implements AutoCloseable {
         throw noRoute(method, p);
     }
 
-    private ObjectNode secrets(String method, String[] p, HttpExchange x, Principal who) throws CloisterException,
+    private ObjectNode secrets(String method, String[] p, HttpsTransport.Exchange x, Principal who) throws CloisterException,
             IOException {
         if (p.length == 2 && method.equals("GET")) {
             ObjectNode n = JSON.createObjectNode();
@@ -369,7 +334,7 @@ public final class KbsServer implements AutoCloseable {
         throw noRoute(method, p);
     }
 
-    private ObjectNode policies(String method, String[] p, HttpExchange x, Principal who) throws CloisterException,
+    private ObjectNode policies(String method, String[] p, HttpsTransport.Exchange x, Principal who) throws CloisterException,
             IOException {
         if (p.length != 3) {
             throw noRoute(method, p);
@@ -391,7 +356,7 @@ public final class KbsServer implements AutoCloseable {
         return n;
     }
 
-    private ObjectNode audit(String method, String[] p, HttpExchange x, Principal who) throws CloisterException {
+    private ObjectNode audit(String method, String[] p, HttpsTransport.Exchange x, Principal who) throws CloisterException {
         if (p.length == 2 && method.equals("GET") && p[1].equals("checkpoint")) {
             ObjectNode n = JSON.createObjectNode();
             n.put("checkpoint", broker.store().checkpoint());
@@ -480,14 +445,6 @@ public final class KbsServer implements AutoCloseable {
         return n;
     }
 
-    private static String required(Map<String, String> q, String name) throws KbsException {
-        String v = q.get(name);
-        if (v == null) {
-            throw KbsException.badRequest("missing query parameter " + name);
-        }
-        return v;
-    }
-
     private static ObjectNode info(SecretInfo s) {
         ObjectNode o = JSON.createObjectNode();
         o.put("namespace", s.namespace());
@@ -502,117 +459,7 @@ public final class KbsServer implements AutoCloseable {
         return o;
     }
 
-    // ---- parsing helpers ----------------------------------------------------------------------------------------
-
     private static KbsException noRoute(String method, String[] p) {
         return KbsException.notFound("no such endpoint " + method + " /v1/" + String.join("/", p));
     }
-
-    /**
-     * Reads a JSON object body whose fields are all among {@code allowed}: an unknown field is an error naming it
-     * (a misspelt optional field must not be silently ignored), as is any trailing content.
-     */
-    private static JsonNode readJson(HttpExchange x, String... allowed) throws KbsException, IOException {
-        String ct = x.getRequestHeaders().getFirst("Content-Type");
-        if (ct != null && !ct.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
-            throw KbsException.badRequest("Content-Type must be application/json, got " + ct);
-        }
-        byte[] body;
-        try (InputStream in = x.getRequestBody()) {
-            body = in.readNBytes(MAX_BODY + 1);
-        }
-        if (body.length > MAX_BODY) {
-            throw KbsException.tooLarge("request body exceeds " + MAX_BODY + " bytes");
-        }
-        JsonNode j;
-        try (com.fasterxml.jackson.core.JsonParser parser = JSON.createParser(body)) {
-            j = JSON.readTree(parser);
-            if (j != null && parser.nextToken() != null) {
-                throw KbsException.badRequest("malformed JSON: content after the request object");
-            }
-        } catch (JsonProcessingException e) {
-            var at = e.getLocation();
-            throw KbsException.badRequest("malformed JSON" + (at == null ? "" : " at line " + at.getLineNr()
-                    + " column " + at.getColumnNr()) + ": " + e.getOriginalMessage());
-        }
-        if (j == null || !j.isObject()) {
-            throw KbsException.badRequest("request body must be a JSON object");
-        }
-        java.util.Set<String> ok = java.util.Set.of(allowed);
-        for (java.util.Iterator<String> it = j.fieldNames(); it.hasNext(); ) {
-            String f = it.next();
-            if (!ok.contains(f)) {
-                throw KbsException.badRequest("unknown field '" + f + "'" + (ok.isEmpty() ? ""
-                        : " (expected " + String.join(", ", new java.util.TreeSet<>(ok)) + ")"));
-            }
-        }
-        return j;
-    }
-
-    private static String text(JsonNode j, String field) throws KbsException {
-        JsonNode v = j.get(field);
-        if (v == null || v.isNull()) {
-            throw KbsException.badRequest("field '" + field + "' is missing");
-        }
-        if (!v.isTextual()) {
-            throw KbsException.badRequest("field '" + field + "' must be a string");
-        }
-        return v.asText();
-    }
-
-    private static byte[] b64(JsonNode j, String field) throws KbsException {
-        String s = text(j, field);
-        try {
-            return B64D.decode(s);
-        } catch (IllegalArgumentException e) {
-            throw KbsException.badRequest("field '" + field + "' is not base64");
-        }
-    }
-
-    private static int positiveInt(JsonNode j, String field) throws KbsException {
-        JsonNode v = j.get(field);
-        if (!v.isInt() || v.asInt() < 1) {
-            throw KbsException.badRequest("field '" + field + "' must be a positive integer");
-        }
-        return v.asInt();
-    }
-
-    private static int parseVersion(String s) throws KbsException {
-        long v = parseLong(s, "version");
-        if (v < 1 || v > Integer.MAX_VALUE) {
-            throw KbsException.badRequest("version must be a positive integer, got " + s);
-        }
-        return (int) v;
-    }
-
-    private static long parseLong(String s, String what) throws KbsException {
-        try {
-            return Long.parseLong(s);
-        } catch (NumberFormatException e) {
-            throw KbsException.badRequest(what + " must be an integer, got '" + s + "'");
-        }
-    }
-
-    private static String decode(String s) throws KbsException {
-        try {
-            return URLDecoder.decode(s, StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            throw KbsException.badRequest("malformed percent-encoding in the request");
-        }
-    }
-
-    private static Map<String, String> query(HttpExchange x) throws KbsException {
-        String q = x.getRequestURI().getRawQuery();
-        java.util.Map<String, String> m = new java.util.HashMap<>();
-        if (q != null) {
-            for (String kv : q.split("&")) {
-                int i = kv.indexOf('=');
-                if (i > 0) {
-                    m.put(decode(kv.substring(0, i)), decode(kv.substring(i + 1)));
-                }
-            }
-        }
-        return m;
-    }
-
 }

@@ -355,11 +355,28 @@ public final class KeyBroker {
         if (text == null) {
             throw KbsException.denied("no policy is set for " + ns + "/" + name + "; nothing is released without one");
         }
-        Policy policy = parsedPolicy(text);
+        Policy policy = parsedPolicy(withDefaults(text, ev));
         Verdict v = policy.appraise(ev, now);
         if (!v.accepted()) {
             throw KbsException.denied("policy denied: " + v.explanation());
         }
+    }
+
+    /**
+     * How old DCAP collateral (its newest TCB Info, QE Identity or CRL) may be when a policy says nothing
+     * ({@code AGE:}): Intel's PCS re-issues collateral daily and a PCCS refreshes it daily, so a week-old collateral
+     * means a workload (or its host) holds back newer statements, such as a TCB recovery. Not applied to SEV-SNP,
+     * whose collateral (VCEK certificates) carries no issue date of this kind.
+     */
+    public static final java.time.Duration DEFAULT_MAX_COLLATERAL_AGE = java.time.Duration.ofDays(7);
+
+    /** The policy text with the broker's defaults for what it leaves unsaid. */
+    static String withDefaults(String text, VerifiedEvidence ev) {
+        if (ev.teeType() == dev.cloister.attestation.TeeType.SEV_SNP
+                || java.util.Arrays.stream(text.split("\\s+")).anyMatch(t -> t.startsWith("AGE:"))) {
+            return text;
+        }
+        return text + " AGE:" + DEFAULT_MAX_COLLATERAL_AGE.toDays() + "d";
     }
 
     private Policy parsedPolicy(String text) throws KbsException {

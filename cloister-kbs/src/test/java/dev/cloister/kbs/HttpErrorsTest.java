@@ -10,6 +10,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -78,6 +79,21 @@ class HttpErrorsTest {
         assertThat(r.statusCode()).isEqualTo(400);
         assertThat(new String(r.body(), StandardCharsets.UTF_8)).contains("unknown field 'rotate'");
         assertThat(broker.owner().list("lab").get("secrets")).isEmpty();
+    }
+
+    @Test
+    void requestsThatAreNotHttpGetJsonErrorsToo() throws Exception {
+        // The JDK server answered these itself, in text/html, before the broker saw them.
+        for (String r : List.of("garbage\r\n\r\n", "GET /v1/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: abc\r\n\r\n",
+                "GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) {
+            String answer = raw(r);
+            assertThat(answer).as(r).startsWith("HTTP/1.1 4");
+            assertThat(answer.toLowerCase(java.util.Locale.ROOT)).as(r).contains("content-type: application/json")
+                    .doesNotContain("text/html");
+            JsonNode n = JSON.readTree(answer.substring(answer.indexOf("\r\n\r\n") + 4));
+            assertThat(n.get("status").asInt()).as(r).isBetween(400, 499);
+        }
     }
 
     @Test

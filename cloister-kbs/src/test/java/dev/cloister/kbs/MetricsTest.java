@@ -49,6 +49,9 @@ class MetricsTest {
                     .contains("cloister_kbs_requests_total{endpoint=\"metrics\",status=\"403\"} 1")
                     .contains("cloister_kbs_nonces_issued_total 3")
                     .contains("cloister_kbs_nonce_replay_window 2")
+                    .containsPattern("cloister_kbs_connections_open [1-9]")
+                    .contains("cloister_kbs_connections_refused_total 0")
+                    .contains("cloister_kbs_tls_handshake_timeouts_total 0")
                     .contains("cloister_kbs_request_duration_seconds_bucket{endpoint=\"nonce\",le=\"10.0\"} 3")
                     .doesNotContain("lab");
             assertThat(r.body()).containsPattern("cloister_kbs_audit_entries_appended_total [1-9]");

@@ -4,6 +4,7 @@ import dev.cloister.attestation.policy.Policies;
 import dev.cloister.cli.Json;
 import dev.cloister.core.AtomicFiles;
 import dev.cloister.core.CloisterException;
+import dev.cloister.kbs.ConnectionLimits;
 import dev.cloister.kbs.KbsServer;
 import dev.cloister.kbs.KbsStore;
 import dev.cloister.kbs.KeyBroker;
@@ -87,9 +88,28 @@ public final class ServeCommand implements Callable<Integer> {
                     + "secret's policy says SIM:ALLOW.")
     boolean allowSimulation;
 
+    @Option(names = "--pccs", paramLabel = "URL",
+            description = "Fetch DCAP collateral from this PCCS (or Intel's PCS, https://api.trustedservices.intel.com) "
+                    + "too, instead of trusting only what workloads send: the newer of the two decides.")
+    String pccs;
+
+    @Option(names = "--pccs-cache", paramLabel = "DIR",
+            description = "Where fetched collateral is cached while valid (default: ~/.cloister/pccs-cache).")
+    Path pccsCache;
+
     @Option(names = "--rate-limit", paramLabel = "N", defaultValue = "1000",
             description = "Requests per second per token or client address (0: unlimited; default: ${DEFAULT-VALUE}).")
     double rateLimit;
+
+    @Option(names = "--max-connections-per-client", paramLabel = "N", defaultValue = "256",
+            description = "Open connections one client address may hold; more are closed on accept "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int maxConnectionsPerClient;
+
+    @Option(names = "--tls-handshake-timeout", paramLabel = "SECONDS", defaultValue = "10",
+            description = "Close connections whose TLS handshake has not finished after this long "
+                    + "(default: ${DEFAULT-VALUE}).")
+    long handshakeTimeout;
 
     @Option(names = "--nonce-ttl", paramLabel = "SECONDS", defaultValue = "120",
             description = "How long a release nonce stays valid (default: ${DEFAULT-VALUE}).")
@@ -121,8 +141,16 @@ public final class ServeCommand implements Callable<Integer> {
                     "--gramine-listen and --gramine-secret go together");
         }
         InetSocketAddress addr = parseAddress(listen);
+        if (maxConnectionsPerClient < 1 || handshakeTimeout < 1 || nonceTtl < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--max-connections-per-client, --tls-handshake-timeout and --nonce-ttl must be at least 1");
+        }
+        ConnectionLimits limits = new ConnectionLimits(maxConnectionsPerClient, Duration.ofSeconds(handshakeTimeout),
+                ConnectionLimits.DEFAULT.idleTimeout());
         Path home = LocalOptions.home();
         Path cert = certOut != null ? certOut : home.resolve("kbs-cert.pem");
+        var verifier = Verifiers.select(allowSimulation, pccs,
+                pccsCache != null ? pccsCache : home.resolve("pccs-cache"));
         // The self-signed certificate and its key are kept (key 0600 next to the certificate) and reused on the next
         // start, so that clients' pinned --ca stays valid.
         Tls t = tls.selfSigned ? Tls.selfSignedStored(cert, cert.toAbsolutePath().resolveSibling("kbs-tls-key.pem"),
@@ -150,9 +178,9 @@ public final class ServeCommand implements Callable<Integer> {
         // Next to the certificate, for 'kbs audit checkpoint|prove' on this machine; others pin it out of band.
         Path logKey = cert.toAbsolutePath().resolveSibling("kbs-log-key");
         AtomicFiles.writeBytes(logKey, true, (store.logVerifierKey() + "\n").getBytes(StandardCharsets.UTF_8));
-        KeyBroker broker = new KeyBroker(store, Verifiers.select(allowSimulation), Policies::parse,
+        KeyBroker broker = new KeyBroker(store, verifier, Policies::parse,
                 new NonceStore(Duration.ofSeconds(nonceTtl), 100_000));
-        KbsServer server = KbsServer.start(broker, addr, t, rateLimit);
+        KbsServer server = KbsServer.start(broker, addr, t, rateLimit, limits);
         SecretProvisioningServer gramine = null;
         if (gramineListen != null) {
             Names n = Names.parse(gramineSecret);

@@ -1,6 +1,7 @@
 package dev.cloister.cli.kbs;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cloister.attestation.TeeType;
 import dev.cloister.attestation.VerifiedEvidence;
@@ -14,6 +15,19 @@ class VerifiersTest {
         try (InputStream in = VerifiersTest.class.getResourceAsStream("/attest/" + name)) {
             return in.readAllBytes();
         }
+    }
+
+    @Test
+    void withPccsTheBrokerAsksItForCollateral(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache)
+            throws Exception {
+        assertThatThrownBy(() -> Verifiers.select(false, "pccs.local", cache))
+                .hasMessage("--pccs 'pccs.local' is not an http(s) URL");
+        var ev = dev.cloister.attestation.sim.Simulator.standard().sgxQuote(
+                new dev.cloister.attestation.SgxMeasurements(new byte[32], new byte[32], 0, 0, new byte[] {5, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0}, false), new byte[64], dev.cloister.attestation.TcbStatus.UP_TO_DATE,
+                Instant.now());
+        // Nothing listens on port 1: the broker tried its PCCS (before, a quote without collateral was malformed).
+        assertThatThrownBy(() -> Verifiers.select(true, "http://127.0.0.1:1", cache).verify(ev.quote(), null,
+                Instant.now())).hasMessageContaining("GET http://127.0.0.1:1/sgx/certification/v4/tcb");
     }
 
     @Test
