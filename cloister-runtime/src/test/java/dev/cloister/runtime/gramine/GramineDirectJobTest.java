@@ -152,6 +152,20 @@ class GramineDirectJobTest {
     }
 
     @Test
+    void aBundleBuiltForGramineSecretProvisioningRunsUnderGramineDirectWithTheLauncherInstead() throws Exception {
+        Path bin = upperBinary();
+        Path ca = Files.writeString(tmp.resolve("broker.pem"), broker.certificatePem());
+        Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.dir(bin.getParent(), "upper")
+                .withBroker(java.util.Optional.of(ca), java.util.Optional.empty()), tmp.resolve("bundle-ca"), false).dir());
+        assertThat(b.spec().keyBroker()).isTrue();
+        JobRecord rec = submitUpper(b, "E:" + b.measurement() + " SIM:ALLOW");
+        JobResult res = runJob(rec);
+        assertThat(res.programExit()).as(String.join("\n", log)).isZero();
+        owner().fetch(rec.id(), tmp.resolve("out"));
+        assertThat(tmp.resolve("out/result")).hasContent("ATTACK AT DAWN\n");
+    }
+
+    @Test
     void aWrongKeyStopsTheJobInsideGramineBeforeTheProgramRunsAndNothingIsPublished() throws Exception {
         Bundle b = upperBundle();
         JobRecord rec = submitUpper(b, "E:" + b.measurement() + " SIM:ALLOW");
