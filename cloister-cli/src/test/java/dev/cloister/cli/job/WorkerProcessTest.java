@@ -270,9 +270,11 @@ class WorkerProcessTest {
         }
     }
 
-    /** {@code cloister worker run --backend gramine-direct} with real Gramine (scripts/gramine-local). */
-    @Test
-    void workerRunUnderRealGramineDirectPublishesOutputsTheOwnerFetches() throws Exception {
+    /**
+     * The real gramine-direct of scripts/gramine-local (CLOISTER_TEST_GRAMINE, which .ci/run sets): a failure in CI
+     * when missing, a skip elsewhere.
+     */
+    private static String gramine() {
         String prefix = System.getenv("CLOISTER_TEST_GRAMINE");
         if (prefix == null || prefix.isBlank()) {
             if ("true".equalsIgnoreCase(System.getenv("CI"))) {
@@ -281,6 +283,57 @@ class WorkerProcessTest {
             }
             org.junit.jupiter.api.Assumptions.assumeTrue(false, "CLOISTER_TEST_GRAMINE is not set");
         }
+        return prefix;
+    }
+
+    /** A worker SIGKILLed while its program runs under gramine-direct takes Gramine with it; the job runs again. */
+    @Test
+    void aWorkerKilledUnderGramineDirectTakesGramineWithItAndTheJobRunsAgain() throws Exception {
+        String prefix = gramine();
+        String id = submit(slowBundle(Optional.empty()), "gramine-direct");
+        Path work = tmp.resolve("work-gk");
+        Path err = tmp.resolve("gk.err");
+        Process w = worker(id, err, prefix + "/bin:/usr/bin:/bin", "--work", work.toString());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (!(Files.exists(work.resolve("enclave/outputs/copy.txt")) && Files.size(work.resolve("enclave/outputs/copy.txt")) > 0)
+                && System.nanoTime() < deadline && w.isAlive()) {
+            Thread.sleep(100);
+        }
+        assertThat(w.isAlive()).as(Files.readString(err)).isTrue();
+        assertThat(Files.readString(err)).contains("[SIMULATED attestation]");
+        List<ProcessHandle> gramine = w.descendants().toList();
+        assertThat(gramine).isNotEmpty();
+        w.destroyForcibly();
+        w.waitFor();
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (gramine.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(gramine).noneMatch(ProcessHandle::isAlive);
+        // Gramine died with the worker, before the program's sleep ended: its output is still the first 5 bytes
+        // (a Gramine left running would have finished it).
+        var partial = new java.io.ByteArrayOutputStream();
+        try (var key = dev.cloister.pf.PfKey.read(tmp.resolve("keys").resolve(id + ".key"));
+                var ch = java.nio.channels.FileChannel.open(work.resolve("enclave/outputs/copy.txt"))) {
+            dev.cloister.pf.ProtectedFiles.decrypt(ch, partial, key, dev.cloister.pf.PathPolicy.expect("outputs/copy.txt"),
+                    "copy", n -> {});
+        }
+        assertThat(partial.toString(StandardCharsets.UTF_8)).isEqualTo("the w");
+        assertThat(tmp.resolve("repo/refs/jobs/" + id + "/result.json")).doesNotExist();
+
+        Path err2 = tmp.resolve("gk2.err");
+        Process again = worker(id, err2, prefix + "/bin:/usr/bin:/bin", "--work", work.toString());
+        assertThat(again.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(again.exitValue()).as(Files.readString(err2)).isZero();
+        CliRun ok = fetch(id, tmp.resolve("out"));
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(tmp.resolve("out/copy")).hasContent("the whole secret text\n");
+    }
+
+    /** {@code cloister worker run --backend gramine-direct} with real Gramine (scripts/gramine-local). */
+    @Test
+    void workerRunUnderRealGramineDirectPublishesOutputsTheOwnerFetches() throws Exception {
+        String prefix = gramine();
         Bundle cp = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin/cp")), tmp.resolve("bundle-cp"),
                 false).dir());
         Files.writeString(tmp.resolve("in.txt"), "the whole secret text\n");
