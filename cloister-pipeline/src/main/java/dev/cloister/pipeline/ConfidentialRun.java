@@ -7,6 +7,7 @@ import dev.cloister.pf.PfKey;
 import dev.cloister.runtime.job.Broker;
 import dev.cloister.runtime.job.JobResult;
 import dev.cloister.runtime.job.JobSpec;
+import dev.cloister.runtime.gramine.GramineManifest;
 import dev.cloister.runtime.job.OwnerJobs;
 import dev.cloister.runtime.repo.ObjectId;
 import dev.cloister.runtime.repo.Repository;
@@ -80,10 +81,13 @@ public final class ConfidentialRun {
     public static String create(PipelineSpec spec, Path base, Path runsRoot, String executor, Setup setup)
             throws CloisterException, IOException {
         // Everything the owner can get wrong is checked before a key or a folder exists.
-        if (!"sim".equals(spec.backend())) {
-            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "pipeline " + spec.name() + ": backend "
-                    + spec.backend() + " is not supported for pipelines yet (Gramine's secret provisioning gives an "
-                    + "enclave one key, a step needs one per edge); use backend sim");
+        for (PipelineSpec.Step s : spec.steps()) {
+            String b = spec.backendOf(s);
+            if (!"sim".equals(b) && !"gramine-direct".equals(b)) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "pipeline " + spec.name() + " step '"
+                        + s.name() + "': backend " + b + " is not supported for pipelines yet (Gramine's secret "
+                        + "provisioning gives an enclave one key, a step needs one per edge); use sim or gramine-direct");
+            }
         }
         Map<String, String> measurements = new LinkedHashMap<>();
         Map<String, Path> bundles = new LinkedHashMap<>();
@@ -146,7 +150,10 @@ public final class ConfidentialRun {
                     } else {
                         try (PfKey k = PfKey.generate()) {
                             Path plain = base.resolve(in.file());
-                            ObjectId obj = OwnerJobs.encryptAndUpload(setup.repository(), plain, k, in.path(),
+                            // Bound where the step's enclave opens it: Gramine binds to inputs/NAME (docs/jobs.md).
+                            String bound = GramineManifest.isGramine(spec.backendOf(s))
+                                    ? GramineManifest.hostBound(in.path()) : in.path();
+                            ObjectId obj = OwnerJobs.encryptAndUpload(setup.repository(), plain, k, bound,
                                     scratch.resolve(s.name() + "-" + in.name() + ".pf"), in.name());
                             byte[] raw = k.toBytes();
                             try {
@@ -159,7 +166,7 @@ public final class ConfidentialRun {
                     }
                 }
                 plans.put(s.name(), new RunPlan.StepPlan(bundles.get(s.name()).toString(), measurements.get(s.name()),
-                        s.bundle().policy(), logKey, inputs, outputKeys.get(s.name())));
+                        s.bundle().policy(), logKey, inputs, outputKeys.get(s.name()), s.backend()));
             }
             new RunPlan(runId, setup.repositoryLocation(), setup.brokerUrl(),
                     setup.brokerCa() == null ? null : setup.brokerCa().toAbsolutePath().toString(), spec.backend(), plans)
@@ -298,13 +305,17 @@ public final class ConfidentialRun {
                     JobResult.Output r = res.outputs().stream().filter(x -> x.name().equals(o.name())).findFirst()
                             .orElseThrow(() -> new CloisterException(CloisterException.Kind.BAD_INPUT,
                                     "step " + s.name() + ": output " + o.name() + " is missing from its result"));
-                    got.add(fetchOne(repo, keys, sp.outputs().get(o.name()), r.object(), o.path(), dir.resolve(o.name()),
+                    // Gramine binds what it writes to outputs/NAME (docs/jobs.md).
+                    String bound = GramineManifest.isGramine(res.backend()) ? GramineManifest.hostBound(o.path()) : o.path();
+                    got.add(fetchOne(repo, keys, sp.outputs().get(o.name()), r.object(), bound, dir.resolve(o.name()),
                             s.name(), o.name()));
                 }
-                got.add(fetchOne(repo, keys, sp.logKey(), res.stdout(), dev.cloister.runtime.enclave.EnclaveLauncher.STDOUT_PATH,
-                        dir.resolve("stdout.txt"), s.name(), "stdout"));
-                got.add(fetchOne(repo, keys, sp.logKey(), res.stderr(), dev.cloister.runtime.enclave.EnclaveLauncher.STDERR_PATH,
-                        dir.resolve("stderr.txt"), s.name(), "stderr"));
+                if (res.stdout() != null) { // a Gramine step's console stayed on its worker
+                    got.add(fetchOne(repo, keys, sp.logKey(), res.stdout(), dev.cloister.runtime.enclave.EnclaveLauncher.STDOUT_PATH,
+                            dir.resolve("stdout.txt"), s.name(), "stdout"));
+                    got.add(fetchOne(repo, keys, sp.logKey(), res.stderr(), dev.cloister.runtime.enclave.EnclaveLauncher.STDERR_PATH,
+                            dir.resolve("stderr.txt"), s.name(), "stderr"));
+                }
             }
             List<Fetched> placed = new ArrayList<>();
             for (Fetched f : got) {
@@ -349,6 +360,11 @@ public final class ConfidentialRun {
                 + Orchestrator.attemptDir(runDir, step, attempt).resolve("log"))), job);
         Path keys = ownerDir(ownerKeys, plan.runId());
         checkRecord(repo, keys, job);
+        if (res.stdout() == null) {
+            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "step " + step + " ran under " + res.backend()
+                    + ", whose console is not encrypted: its output is in the step's log on the worker, "
+                    + Orchestrator.attemptDir(runDir, step, attempt).resolve("log"));
+        }
         Path tmp = Files.createTempDirectory("cloister-logs-");
         try {
             List<String> out = new ArrayList<>();

@@ -1,6 +1,7 @@
 package dev.cloister.pipeline;
 
 import dev.cloister.core.CloisterException;
+import dev.cloister.runtime.gramine.GramineManifest;
 import dev.cloister.runtime.job.Broker;
 import dev.cloister.runtime.job.JobRecord;
 import dev.cloister.runtime.job.JobResult;
@@ -64,7 +65,9 @@ public final class ConfidentialSteps implements Orchestrator.StepCommands {
             RunPlan.InputPlan ip = sp.inputs().get(in.name());
             keys.put(in.name(), ip.key());
             if (in.from() == null) {
-                inputs.add(new JobRecord.Input(in.name(), in.path(), ip.object(), ip.size()));
+                String bound = GramineManifest.isGramine(plan.backendOf(sp)) ? GramineManifest.hostBound(in.path())
+                        : in.path();
+                inputs.add(new JobRecord.Input(in.name(), in.path(), ip.object(), ip.size(), bound));
                 continue;
             }
             String producerJob = ConfidentialRun.acceptedJob(runDir, in.producerStep()).orElseThrow(() ->
@@ -77,14 +80,15 @@ public final class ConfidentialSteps implements Orchestrator.StepCommands {
                     .orElseThrow(() -> new CloisterException(CloisterException.Kind.BAD_INPUT, "step " + step.name()
                             + " reads " + in.from() + ", but job " + producerJob + " did not publish output "
                             + in.producerOutput()));
-            // The producer's ciphertext is bound to the path the producer wrote it at.
-            inputs.add(new JobRecord.Input(in.name(), in.path(), out.object(), -1, out.path()));
+            // The producer's ciphertext is bound to the path the producer wrote it at (Gramine: outputs/NAME).
+            String bound = GramineManifest.isGramine(res.backend()) ? GramineManifest.hostBound(out.path()) : out.path();
+            inputs.add(new JobRecord.Input(in.name(), in.path(), out.object(), -1, bound));
         }
         for (JobSpec.Output o : step.outputs()) {
             keys.put(o.name(), sp.outputs().get(o.name()));
         }
         JobRecord rec = new JobRecord(id, step.name(), sp.bundle(), sp.measurement(), sp.policy(), sp.logKey(),
-                plan.broker(), plan.backend(), step.args(), step.env(), inputs, step.outputs(), keys);
+                plan.broker(), plan.backendOf(sp), step.args(), step.env(), inputs, step.outputs(), keys);
         bind(rec, sp);
         repo.putRef(JobRecord.ref(id), rec.toBytes());
         List<String> cmd = new ArrayList<>(launcher.get());

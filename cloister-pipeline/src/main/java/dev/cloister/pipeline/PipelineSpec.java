@@ -36,10 +36,12 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
      * @param args the program's arguments
      * @param env extra environment variables
      * @param resources what the step needs from the machine or cluster
+     * @param backend this step's backend, or null for the pipeline's ({@code sim} or {@code gramine-direct}; a
+     *     gramine-direct step reads only the owner's files, docs/pipelines.md)
      */
     public record Step(
             String name, JobSpec.Bundle bundle, List<Input> inputs, List<JobSpec.Output> outputs, List<String> args,
-            Map<String, String> env, Resources resources) {
+            Map<String, String> env, Resources resources, String backend) {
         public Step {
             inputs = inputs == null ? List.of() : List.copyOf(inputs);
             outputs = outputs == null ? List.of() : List.copyOf(outputs);
@@ -104,6 +106,11 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
                 .orElseThrow(() -> new IllegalArgumentException("no step " + stepName));
     }
 
+    /** The backend a step runs under: its own, else the pipeline's. */
+    public String backendOf(Step s) {
+        return s.backend() != null ? s.backend() : backend;
+    }
+
     /** For each step, the steps it reads from. */
     public Map<String, Set<String>> dependencies() {
         Map<String, Set<String>> deps = new LinkedHashMap<>();
@@ -161,6 +168,9 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
                 }
             }
             SpecRules.env(src, f + " env", s.env());
+            if (s.backend() != null) {
+                SpecRules.backend(src, s.backend());
+            }
             Resources r = s.resources();
             if (r.cores() < 1 || r.cores() > 1024 || r.memoryMb() < 16 || !r.enclaveSize().matches("[1-9][0-9]*[MG]")) {
                 throw SpecRules.bad(src, f + " resources: cores 1-1024, memoryMb >= 16, enclaveSize like 512M or 4G");
@@ -180,6 +190,12 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
                 if (!outs.contains(in.producerOutput())) {
                     throw SpecRules.bad(src, where + " reads output '" + in.producerOutput() + "' of step '"
                             + in.producerStep() + "', which has outputs " + new java.util.TreeSet<>(outs));
+                }
+                if (!"sim".equals(backendOf(s))) {
+                    // Gramine's encrypted mount opens a file only when it is bound to the path Gramine derives from
+                    // the mount (inputs/NAME); another step's output is bound to that step's own output path.
+                    throw SpecRules.bad(src, where + ": a " + backendOf(s) + " step can read only the owner's files "
+                            + "('file:'), not another step's output, yet; run this step with backend sim");
                 }
             }
         }

@@ -43,9 +43,10 @@ public record RunPlan(String runId, String repository, String broker, String bro
      * @param logKey the broker's (qualified) name of the key for the program's stdout and stderr
      * @param inputs per input name, its key and, for an owner's file, the uploaded ciphertext
      * @param outputs per output name, the (qualified) name of its key as this step obtains it
+     * @param backend the step's backend, or null for the run's ({@link RunPlan#backendOf})
      */
     public record StepPlan(String bundle, String measurement, String policy, String logKey, Map<String, InputPlan> inputs,
-            Map<String, String> outputs) {
+            Map<String, String> outputs, String backend) {
         public StepPlan {
             inputs = Map.copyOf(inputs);
             outputs = Map.copyOf(outputs);
@@ -59,6 +60,11 @@ public record RunPlan(String runId, String repository, String broker, String bro
      * @param object for an owner's file, the repository object with its ciphertext; null for an edge
      * @param size for an owner's file, its plaintext size
      */
+    /** The backend a step runs under. */
+    public String backendOf(StepPlan sp) {
+        return sp.backend() != null ? sp.backend() : backend;
+    }
+
     public record InputPlan(String key, String object, long size) {}
 
     private static final ObjectMapper JSON = JsonMapper.builder()

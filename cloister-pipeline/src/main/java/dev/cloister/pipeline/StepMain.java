@@ -138,7 +138,9 @@ public final class StepMain {
         JobResult res;
         try (Repository repo = Repositories.open(repository)) {
             Worker w = new Worker(repo, kbs, WorkerBundles::describe,
-                    new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()));
+                    new SimEnclave(LauncherMain.class.getName(), sandbox.sandbox()),
+                    new dev.cloister.runtime.gramine.GramineRunner(System.getenv("PATH"), null, null,
+                            line -> log(Instant.now(), "gramine: " + line)));
             Files.createDirectories(work);
             try {
                 res = w.run(id, work, p -> {

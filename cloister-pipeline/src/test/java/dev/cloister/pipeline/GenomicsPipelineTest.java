@@ -175,6 +175,73 @@ class GenomicsPipelineTest {
         assertThat(Files.readString(tmp.resolve("results/filter/stdout.txt"))).startsWith("kept ");
     }
 
+    /**
+     * The alignment step under real gramine-direct ({@code backend: gramine-direct} on the step), reading the
+     * owner's reads and reference through Gramine's encrypted mounts with a key per edge, its output read by the
+     * next step in the sim backend; both outputs equal the tools run directly on the plaintext.
+     */
+    @Test
+    void theAlignmentStepRunsUnderRealGramineDirectAndMatchesADirectRun() throws Exception {
+        String gramine = System.getenv("CLOISTER_TEST_GRAMINE");
+        if (gramine == null || gramine.isBlank()) {
+            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+                throw new IllegalStateException("CLOISTER_TEST_GRAMINE is not set in CI: .ci/run must build "
+                        + "gramine-direct (scripts/gramine-local)");
+            }
+            assumeTrue(false, "CLOISTER_TEST_GRAMINE is not set");
+        }
+        // The step workers are separate JVMs that find gramine-direct on their PATH, as .ci/run sets it.
+        assertThat(java.util.Arrays.stream(System.getenv("PATH").split(":"))
+                .anyMatch(d -> Files.isExecutable(Path.of(d, "gramine-direct"))))
+                .as("gramine-direct on PATH (export PATH=$(scripts/gramine-local)/bin:$PATH)").isTrue();
+        Files.createDirectories(tmp.resolve("data"));
+        run(tmp, "/usr/bin/python3", EXAMPLE.resolve("make-data.py").toString(), "data", "400");
+        Map<String, String> m = new java.util.HashMap<>();
+        for (String t : List.of("minimap2", "samtools")) {
+            Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin", t))
+                    .withIncludes(List.of(libgcc())), tmp.resolve("bundles").resolve(t), false).dir());
+            m.put(t, b.measurement());
+        }
+        String yaml = """
+                name: genomics-gramine
+                broker: "%s"
+                repository: repo
+                backend: sim
+                steps:
+                  - name: align
+                    backend: gramine-direct
+                    bundle: {path: bundles/minimap2, policy: "E:%s SIM:ALLOW"}
+                    inputs:
+                      - {name: ref, file: data/ref.fa, path: /inputs/ref.fa}
+                      - {name: reads, file: data/reads.fq, path: /inputs/reads.fq}
+                    outputs: [{name: aligned, path: /outputs/aligned.sam}]
+                    args: [-a, -x, sr, /inputs/ref.fa, /inputs/reads.fq, -o, /outputs/aligned.sam]
+                  - name: sort
+                    bundle: {path: bundles/samtools, policy: "E:%s SIM:ALLOW"}
+                    inputs: [{name: aligned, from: align.aligned, path: /inputs/aligned.sam}]
+                    outputs: [{name: sorted, path: /outputs/sorted.bam}]
+                    args: [sort, -o, /outputs/sorted.bam, /inputs/aligned.sam]
+                """.formatted(broker.url, m.get("minimap2"), m.get("samtools"));
+        PipelineSpec spec = PipelineSpec.parse(yaml.getBytes(StandardCharsets.UTF_8), "pipeline.yaml");
+        String runId = ConfidentialRun.create(spec, tmp, tmp.resolve("runs"), "local", new ConfidentialRun.Setup(repo,
+                repo.location(), broker.ownerBroker(), broker.url.toString(), broker.ca, d -> Bundle.open(d).measurement()));
+        Path runDir = tmp.resolve("runs").resolve(runId);
+        RunState end = new Orchestrator(new LocalExecutor(), new ConfidentialSteps(runDir, repo, StepMain::command), 2,
+                Duration.ofMillis(100), Clock.systemUTC()).run(runDir, s -> {});
+        assertThat(end.steps()).allSatisfy((n, st) -> assertThat(st.phase()).as(n + ": " + st.reason())
+                .isEqualTo(RunState.Phase.DONE));
+        ConfidentialRun.fetch(runDir, repo, tmp.resolve("results"));
+        Path d = Files.createDirectories(tmp.resolve("direct"));
+        directStep("align", Map.of("ref.fa", tmp.resolve("data/ref.fa"), "reads.fq", tmp.resolve("data/reads.fq")),
+                "/usr/bin/minimap2", "-a", "-x", "sr", "/inputs/ref.fa", "/inputs/reads.fq", "-o", "/outputs/aligned.sam");
+        directStep("sort", Map.of("aligned.sam", d.resolve("align/aligned.sam")),
+                "/usr/bin/samtools", "sort", "-o", "/outputs/sorted.bam", "/inputs/aligned.sam");
+        assertThat(Files.size(tmp.resolve("results/align/aligned"))).isPositive();
+        assertThat(Files.mismatch(tmp.resolve("results/align/aligned"), d.resolve("align/aligned.sam"))).isEqualTo(-1L);
+        assertThat(Files.mismatch(tmp.resolve("results/sort/sorted"), d.resolve("sort/sorted.bam"))).isEqualTo(-1L);
+        assertThat(Files.readString(Orchestrator.attemptDir(runDir, "align", 1).resolve("log"))).contains("gramine: ");
+    }
+
     @Test
     void theGenomicsExampleRunsOnTheLocalExecutorAndMatchesADirectRun() throws Exception {
         runAndCompare("local", new LocalExecutor());

@@ -67,6 +67,18 @@ class PipelineSpecTest {
         assertThat(PipelineSpec.parse(p.toBytes(), "again")).isEqualTo(p);
     }
 
+    @Test
+    void aGramineDirectStepReadsOnlyTheOwnersFiles() throws Exception {
+        PipelineSpec p = parse(DIAMOND.replace("  - name: split\n", "  - name: split\n    backend: gramine-direct\n"));
+        assertThat(p.backendOf(p.step("split"))).isEqualTo("gramine-direct");
+        assertThat(p.backendOf(p.step("a"))).isEqualTo("sim");
+        assertThatThrownBy(() -> parse(DIAMOND.replace("  - name: a\n", "  - name: a\n    backend: gramine-direct\n")))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining("step 'a' input 'in': a gramine-direct step can read only the owner's files");
+        assertThatThrownBy(() -> parse(DIAMOND.replace("  - name: a\n", "  - name: a\n    backend: gramine\n")))
+                .isInstanceOf(CloisterException.class).hasMessageContaining("gramine");
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "from: split.left|from: nosuch.left|step 'a' input 'in' reads from step 'nosuch', which does not exist",

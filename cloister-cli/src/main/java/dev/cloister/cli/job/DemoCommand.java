@@ -45,7 +45,8 @@ import picocli.CommandLine.Spec;
         header = "Run the whole confidential-job flow on this machine, end to end, and report what happened.",
         description = {"Builds a bundle of this machine's unmodified python3 with an analysis script, starts a key "
                 + "broker on 127.0.0.1 (SQLite, self-signed TLS), encrypts synthetic private patient records, runs the "
-                + "job in the 'sim' backend (bubblewrap sandboxes stand in for the enclave), fetches and decrypts the "
+                + "job in the 'sim' backend (bubblewrap sandboxes stand in for the enclave) or, with --backend "
+                + "gramine-direct, under real Gramine without SGX, fetches and decrypts the "
                 + "outputs, and prints the measurement, the attestation verdict, the broker's key releases and the "
                 + "output digests. Everything is kept under --dir for you to inspect.",
                 "",

@@ -26,8 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code cloister worker run} as a separate process, killed while the program runs; the worker run again; the
- * enclave's program killed under a live worker; and a worker asked for Gramine on a machine without it. A real key
- * broker over HTTPS and the real simulation backend (bubblewrap) throughout.
+ * enclave's program killed under a live worker; a worker asked for Gramine on a machine without it; the CLI's
+ * Gramine paths (gramine-sgx with stand-ins, gramine-direct for real). A real key broker over HTTPS throughout.
  */
 class WorkerProcessTest {
     @TempDir
@@ -215,23 +215,26 @@ class WorkerProcessTest {
     }
 
     /**
-     * The CLI's Gramine path with a stand-in {@code gramine-direct} that this test writes: a shell script, not
-     * Gramine, which checks what the worker prepared and copies ciphertext the test made with the job key.
+     * The CLI's gramine-sgx path with stand-in {@code gramine-sgx-sign} and {@code gramine-sgx} that this test
+     * writes: shell scripts, not Gramine, which check what the worker prepared and copy ciphertext the test made
+     * with the job key, bound as Gramine binds it (outputs/NAME). Real Gramine: the next test.
      */
     @Test
-    void workerRunWithAStandInGramineDirectPublishesOutputsTheOwnerFetches() throws Exception {
+    void workerRunWithAStandInGramineSgxPublishesOutputsTheOwnerFetches() throws Exception {
         String id = submit(slowBundle(Optional.of(ca)), "gramine-sgx");
         Path premade = tmp.resolve("copy.pf");
         try (var key = dev.cloister.pf.PfKey.read(tmp.resolve("keys").resolve(id + ".key"))) {
             dev.cloister.core.AtomicFiles.<dev.cloister.pf.PfException>write(premade, false, ch ->
                     dev.cloister.pf.ProtectedFiles.encrypt(new java.io.ByteArrayInputStream(
-                            "the whole secret text\n".getBytes(StandardCharsets.UTF_8)), ch, key, "/outputs/copy.txt",
+                            "the whole secret text\n".getBytes(StandardCharsets.UTF_8)), ch, key, "outputs/copy.txt",
                             dev.cloister.pf.PfVersion.V2, n -> {}));
         }
         Path bin = Files.createDirectories(tmp.resolve("bin"));
-        Files.writeString(bin.resolve("gramine-direct"), """
+        Files.writeString(bin.resolve("gramine-sgx-sign"), "#!/bin/sh\ncp entrypoint.manifest entrypoint.manifest.sgx\n");
+        Files.setPosixFilePermissions(bin.resolve("gramine-sgx-sign"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.writeString(bin.resolve("gramine-sgx"), """
                 #!/bin/sh
-                # Stand-in for gramine-direct written by WorkerProcessTest; Gramine does not run here.
+                # Stand-in for gramine-sgx written by WorkerProcessTest; Gramine does not run here.
                 [ "$*" = entrypoint ] || { echo "bad arguments: $*"; exit 90; }
                 [ "$SECRET_PROVISION_SERVERS" = kbs.test:4433 ] || { echo "no broker address"; exit 91; }
                 grep -q '"/inputs/in.txt",' entrypoint.manifest || { echo "job args not in loader.argv"; exit 92; }
@@ -239,24 +242,24 @@ class WorkerProcessTest {
                 echo "program says hello"
                 cp '%s' outputs/copy.txt
                 """.formatted(premade));
-        Files.setPosixFilePermissions(bin.resolve("gramine-direct"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(bin.resolve("gramine-sgx"), PosixFilePermissions.fromString("rwxr-xr-x"));
         // The owner renders the same manifest from the job file, before any worker ran.
         CliRun manifest = run("job", "manifest", tmp.resolve("job-gramine-sgx.yaml").toString());
         assertThat(manifest.code()).as(manifest.err()).isZero();
         assertThat(manifest.out()).contains("  \"/inputs/in.txt\",\n  \"/outputs/copy.txt\",\n]");
-        Files.writeString(bin.resolve("gramine-direct"), Files.readString(bin.resolve("gramine-direct")).replace(
+        Files.writeString(bin.resolve("gramine-sgx"), Files.readString(bin.resolve("gramine-sgx")).replace(
                 "echo \"program says hello\"", "cmp -s entrypoint.manifest '" + Files.writeString(
                         tmp.resolve("owner.manifest"), manifest.out()) + "' || exit 94\necho \"program says hello\""));
         Path err = tmp.resolve("g.err");
-        Process w = worker(id, err, bin + ":/usr/bin:/bin", "--backend", "gramine-direct", "--secret-provisioning",
+        Process w = worker(id, err, bin + ":/usr/bin:/bin", "--backend", "gramine-sgx", "--secret-provisioning",
                 "kbs.test:4433", "--json");
         assertThat(w.waitFor(60, TimeUnit.SECONDS)).isTrue();
         String said = Files.readString(err);
         assertThat(w.exitValue()).as(said).isZero();
         assertThat(said).contains("gramine: program says hello");
         var result = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("g.err.out").toFile());
-        assertThat(result.path("backend").asText()).isEqualTo("gramine-direct");
-        assertThat(result.path("simulated").asBoolean()).isTrue();
+        assertThat(result.path("backend").asText()).isEqualTo("gramine-sgx");
+        assertThat(result.path("simulated").asBoolean()).isFalse();
         assertThat(result.path("programExit").asInt()).isZero();
         assertThat(result.path("stdout").isNull()).isTrue();
         CliRun ok = fetch(id, tmp.resolve("out"));
@@ -265,6 +268,99 @@ class WorkerProcessTest {
         try (Stream<Path> s = Files.list(tmp.resolve("out"))) {
             assertThat(s.map(p -> p.getFileName().toString()).toList()).containsExactly("copy");
         }
+    }
+
+    /**
+     * The real gramine-direct of scripts/gramine-local (CLOISTER_TEST_GRAMINE, which .ci/run sets): a failure in CI
+     * when missing, a skip elsewhere.
+     */
+    private static String gramine() {
+        String prefix = System.getenv("CLOISTER_TEST_GRAMINE");
+        if (prefix == null || prefix.isBlank()) {
+            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+                throw new IllegalStateException("CLOISTER_TEST_GRAMINE is not set in CI: .ci/run must build "
+                        + "gramine-direct (scripts/gramine-local)");
+            }
+            org.junit.jupiter.api.Assumptions.assumeTrue(false, "CLOISTER_TEST_GRAMINE is not set");
+        }
+        return prefix;
+    }
+
+    /** A worker SIGKILLed while its program runs under gramine-direct takes Gramine with it; the job runs again. */
+    @Test
+    void aWorkerKilledUnderGramineDirectTakesGramineWithItAndTheJobRunsAgain() throws Exception {
+        String prefix = gramine();
+        String id = submit(slowBundle(Optional.empty()), "gramine-direct");
+        Path work = tmp.resolve("work-gk");
+        Path err = tmp.resolve("gk.err");
+        Process w = worker(id, err, prefix + "/bin:/usr/bin:/bin", "--work", work.toString());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (!(Files.exists(work.resolve("enclave/outputs/copy.txt")) && Files.size(work.resolve("enclave/outputs/copy.txt")) > 0)
+                && System.nanoTime() < deadline && w.isAlive()) {
+            Thread.sleep(100);
+        }
+        assertThat(w.isAlive()).as(Files.readString(err)).isTrue();
+        assertThat(Files.readString(err)).contains("[SIMULATED attestation]");
+        List<ProcessHandle> gramine = w.descendants().toList();
+        assertThat(gramine).isNotEmpty();
+        w.destroyForcibly();
+        w.waitFor();
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (gramine.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertThat(gramine).noneMatch(ProcessHandle::isAlive);
+        // Gramine died with the worker, before the program's sleep ended: its output is still the first 5 bytes
+        // (a Gramine left running would have finished it).
+        var partial = new java.io.ByteArrayOutputStream();
+        try (var key = dev.cloister.pf.PfKey.read(tmp.resolve("keys").resolve(id + ".key"));
+                var ch = java.nio.channels.FileChannel.open(work.resolve("enclave/outputs/copy.txt"))) {
+            dev.cloister.pf.ProtectedFiles.decrypt(ch, partial, key, dev.cloister.pf.PathPolicy.expect("outputs/copy.txt"),
+                    "copy", n -> {});
+        }
+        assertThat(partial.toString(StandardCharsets.UTF_8)).isEqualTo("the w");
+        assertThat(tmp.resolve("repo/refs/jobs/" + id + "/result.json")).doesNotExist();
+
+        Path err2 = tmp.resolve("gk2.err");
+        Process again = worker(id, err2, prefix + "/bin:/usr/bin:/bin", "--work", work.toString());
+        assertThat(again.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(again.exitValue()).as(Files.readString(err2)).isZero();
+        CliRun ok = fetch(id, tmp.resolve("out"));
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(tmp.resolve("out/copy")).hasContent("the whole secret text\n");
+    }
+
+    /** {@code cloister worker run --backend gramine-direct} with real Gramine (scripts/gramine-local). */
+    @Test
+    void workerRunUnderRealGramineDirectPublishesOutputsTheOwnerFetches() throws Exception {
+        String prefix = gramine();
+        Bundle cp = Bundle.open(BundleBuilder.build(BuildOptions.binary(Path.of("/usr/bin/cp")), tmp.resolve("bundle-cp"),
+                false).dir());
+        Files.writeString(tmp.resolve("in.txt"), "the whole secret text\n");
+        Path job = Files.writeString(tmp.resolve("job-cp.yaml"), """
+                name: cp
+                bundle: {path: %s, policy: "E:%s SIM:ALLOW"}
+                inputs: [{name: words, file: in.txt, path: /inputs/in.txt}]
+                outputs: [{name: copy, path: /outputs/copy.txt}]
+                args: [/inputs/in.txt, /outputs/copy.txt]
+                backend: gramine-direct
+                broker: %s
+                repository: repo
+                """.formatted(cp.dir(), cp.measurement(), base));
+        CliRun submit = run("job", "submit", job.toString(), "--ca", ca.toString(), "--token-file", token.toString(),
+                "--namespace", "lab", "--keys", tmp.resolve("keys").toString());
+        assertThat(submit.code()).as(submit.err()).isZero();
+        String id = submit.out().strip();
+        Path err = tmp.resolve("gd.err");
+        Process w = worker(id, err, prefix + "/bin:/usr/bin:/bin");
+        assertThat(w.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        String said = Files.readString(err);
+        assertThat(w.exitValue()).as(said).isZero();
+        assertThat(said).contains("[SIMULATED attestation]");
+        assertThat(Files.readString(tmp.resolve("gd.err.out"))).contains("[SIMULATED: gramine-direct]");
+        CliRun ok = fetch(id, tmp.resolve("out"));
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(tmp.resolve("out/copy")).hasContent("the whole secret text\n");
     }
 
     @Test

@@ -71,20 +71,38 @@ final class DirectRun {
             repo.get(ObjectId.parse(in.object()), f);
             ciphertexts.put(in.name(), f);
         }
-        byte[] nonce;
-        try {
-            nonce = Base64.getDecoder().decode(broker.nonce());
-        } catch (IllegalArgumentException e) {
-            throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the broker's nonce is not base64");
+        // One key per distinct secret: the job's own is "default" (the bundle's /inputs and /outputs mounts); a
+        // pipeline step's edges each have theirs, with a mount of their own.
+        Map<String, String> keyNames = new LinkedHashMap<>();
+        keyNames.put(rec.secret(), dev.cloister.bundle.BundleSpec.KEY_NAME);
+        Map<String, String> fileKeys = new LinkedHashMap<>();
+        List<String[]> files = new ArrayList<>();
+        rec.inputs().forEach(i -> files.add(new String[] {i.name(), i.path()}));
+        rec.outputs().forEach(o -> files.add(new String[] {o.name(), o.path()}));
+        for (String[] f : files) {
+            String secret = rec.keyOf(f[0]);
+            String name = keyNames.computeIfAbsent(secret, x -> "cloister-" + keyNames.size());
+            if (!secret.equals(rec.secret())) {
+                fileKeys.put(f[1], name);
+            }
         }
-        GramineLaunch launch = GramineLaunch.prepareDirect(rec, bundle, ciphertexts, launcher, libsysdb,
+        List<DirectSession.Key> keys = new ArrayList<>();
+        for (Map.Entry<String, String> k : keyNames.entrySet()) {
+            byte[] nonce;
+            try {
+                nonce = Base64.getDecoder().decode(broker.nonce());
+            } catch (IllegalArgumentException e) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the broker's nonce is not base64");
+            }
+            // The record hash goes into the report data's second half once the broker binds it (ReleaseBinding);
+            // null sends zeros, which is what the broker expects today.
+            keys.add(new DirectSession.Key(k.getValue(), k.getKey(), nonce, null));
+        }
+        GramineLaunch launch = GramineLaunch.prepareDirect(rec, bundle, ciphertexts, launcher, libsysdb, fileKeys,
                 work.resolve("enclave"));
         DirectSession session = new DirectSession(broker, new SimulatedQuotingEnclave(Clock.systemUTC()),
                 rec.measurement(), log);
-        // The record hash goes into the report data's second half once the broker binds it (ReleaseBinding); null
-        // sends zeros, which is what the broker expects today.
-        DirectSession.Outcome o = session.run(gramineDirect, launch, path,
-                List.of(new DirectSession.Key(dev.cloister.bundle.BundleSpec.KEY_NAME, rec.secret(), nonce, null)));
+        DirectSession.Outcome o = session.run(gramineDirect, launch, path, keys);
         try {
             return publish(rec, repo, bundle, launch, o);
         } catch (CloisterException e) {

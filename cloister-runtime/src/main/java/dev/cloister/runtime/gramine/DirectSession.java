@@ -13,6 +13,7 @@ import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -79,7 +80,15 @@ final class DirectSession {
 
     Outcome run(Path gramineDirect, GramineLaunch launch, String path, List<Key> keys)
             throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(gramineDirect.toString(), "entrypoint").directory(launch.dir().toFile());
+        List<String> cmd = new ArrayList<>();
+        Path setpriv = Path.of("/usr/bin/setpriv");
+        if (Files.isExecutable(setpriv)) {
+            // Gramine dies with the worker (as bubblewrap's --die-with-parent does for sim): a Gramine left running
+            // by a killed worker could otherwise still be writing into outputs/ when the job runs again.
+            cmd.addAll(List.of(setpriv.toString(), "--pdeathsig", "KILL"));
+        }
+        cmd.addAll(List.of(gramineDirect.toString(), "entrypoint"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(launch.dir().toFile());
         pb.environment().clear();
         pb.environment().put("PATH", path == null ? "/usr/bin:/bin" : path);
         String home = System.getProperty("user.home");
@@ -151,6 +160,8 @@ final class DirectSession {
                     String reply;
                     try {
                         reply = release(f, k);
+                        log.accept("launcher: the broker released " + k.secret() + " to the launcher inside Gramine "
+                                + "[SIMULATED attestation]");
                     } catch (CloisterException e) {
                         refusal = e.getMessage();
                         refusalKind = e.kind();

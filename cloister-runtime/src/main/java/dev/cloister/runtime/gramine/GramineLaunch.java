@@ -131,12 +131,13 @@ public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, S
      *
      * @param launcher the compiled launcher ({@link LauncherBinary})
      * @param libsysdb this worker's Gramine LibOS ({@code libsysdb.so})
+     * @param fileKeys enclave path -> key name, for files not under the job key (pipeline steps)
      */
     public static GramineLaunch prepareDirect(JobRecord rec, Bundle bundle, Map<String, Path> ciphertexts,
-            Path launcher, Path libsysdb, Path work) throws CloisterException, IOException {
+            Path launcher, Path libsysdb, Map<String, String> fileKeys, Path work) throws CloisterException, IOException {
         Path bundleManifest = bundle.dir().resolve("entrypoint.manifest");
         byte[] manifest = GramineManifest.renderDirect(bundle.spec(), rec.args(), rec.env(), libsysdb.toString(),
-                sha256(launcher), sha256(bundleManifest));
+                sha256(launcher), sha256(bundleManifest), fileKeys);
         layout(rec, bundle, ciphertexts, work, manifest);
         Path own = work.resolve(GramineManifest.CLOISTER_DIR);
         AtomicFiles.deleteTree(own);

@@ -118,6 +118,18 @@ public final class GramineManifest {
      */
     public static byte[] renderDirect(BundleSpec bundle, List<String> args, Map<String, String> env, String libsysdb,
             String launcherSha256, String bundleManifestSha256) throws CloisterException {
+        return renderDirect(bundle, args, env, libsysdb, launcherSha256, bundleManifestSha256, Map.of());
+    }
+
+    /**
+     * As {@link #renderDirect(BundleSpec, List, Map, String, String, String)}, for a job whose files do not all use
+     * the job key (a pipeline step: one key per edge): each such file gets an encrypted mount of its own, at its
+     * enclave path, keyed by its own {@code /dev/attestation/keys/NAME}.
+     *
+     * @param fileKeys enclave path (under /inputs or /outputs) -> key name, for files not under the job key
+     */
+    public static byte[] renderDirect(BundleSpec bundle, List<String> args, Map<String, String> env, String libsysdb,
+            String launcherSha256, String bundleManifestSha256, Map<String, String> fileKeys) throws CloisterException {
         checkJob(args, env);
         List<String> argv = new ArrayList<>(bundle.argv());
         argv.addAll(args);
@@ -139,6 +151,8 @@ public final class GramineManifest {
             @SuppressWarnings("unchecked")
             List<Object> mounts = (List<Object>) m.get("fs.mounts");
             mounts.add(Map.of("path", CLOISTER_MOUNT, "type", "chroot", "uri", "file:" + CLOISTER_DIR));
+            new TreeMap<>(fileKeys).forEach((p, k) -> mounts.add(Map.of("path", p, "type", "encrypted",
+                    "uri", "file:" + hostBound(p), "key_name", k)));
             @SuppressWarnings("unchecked")
             List<Object> trusted = (List<Object>) m.get("sgx.trusted_files");
             trusted.add(Map.of("uri", "file:" + CLOISTER_DIR + "/launcher", "sha256", launcherSha256));

@@ -76,8 +76,9 @@ public final class Worker {
                 new CloisterException(CloisterException.Kind.BAD_INPUT, "no job " + id + " in " + repo.location())), id);
         String use = backend != null ? backend : rec.backend();
         if (!"sim".equals(use)) {
-            if (!rec.keys().isEmpty()) {
-                // Gramine's secret provisioning delivers one encrypted-files key per enclave.
+            if (!rec.keys().isEmpty() && !"gramine-direct".equals(use)) {
+                // Gramine's secret provisioning delivers one encrypted-files key per enclave; under gramine-direct
+                // Cloister's launcher obtains as many as the step needs.
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "job " + id + " uses several keys (a "
                         + "pipeline step); backend " + use + " provisions one key per enclave, so run it with backend sim");
             }

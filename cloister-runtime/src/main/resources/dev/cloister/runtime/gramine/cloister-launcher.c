@@ -334,8 +334,10 @@ static void obtain(struct keyreq* k) {
     free(ct);
     if (plen < 0)
         die(1, "the sealed key for %s does not open (altered, or sealed for another key)", k->secret);
-    if (plen != 16)
+    if (plen != 16) {
+        OPENSSL_cleanse(plain, (size_t)plen);
         die(3, "the key %s has %d bytes, not 16", k->secret, plen);
+    }
     char path[256];
     snprintf(path, sizeof(path), KEYS_DIR "%s", k->name);
     int fd = open(path, O_WRONLY);

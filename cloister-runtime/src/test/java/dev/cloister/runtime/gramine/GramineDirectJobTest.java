@@ -131,6 +131,41 @@ class GramineDirectJobTest {
     }
 
     @Test
+    void aJobWhoseInputsWereEncryptedForSimIsRefusedBeforeGramineStarts() throws Exception {
+        Bundle b = upperBundle();
+        Files.writeString(tmp.resolve("secret.txt"), "attack at dawn\n");
+        JobSpec spec = new JobSpec("gd", new JobSpec.Bundle(b.dir().toString(), null, "E:" + b.measurement() + " SIM:ALLOW"),
+                List.of(new JobSpec.Input("text", "secret.txt", "/inputs/secret.txt")),
+                List.of(new JobSpec.Output("result", "/outputs/upper.txt")),
+                List.of("/inputs/secret.txt", "/outputs/upper.txt"), Map.of(), "sim", "unused", "unused");
+        JobRecord rec = owner().submit(spec, tmp, b.dir(), b.measurement());
+        assertThat(rec.inputs().getFirst().bound()).isEqualTo("/inputs/secret.txt");
+        Path work = tmp.resolve("work-sim");
+        assertThatThrownBy(() -> worker().run(rec.id(), "gramine-direct", work, p -> {}))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining("input text is bound to /inputs/secret.txt, but Gramine's encrypted mount opens it "
+                        + "only when bound to inputs/secret.txt")
+                .hasMessageContaining("'backend: gramine-direct'")
+                .satisfies(e -> assertThat(kind(e).exitCode()).isEqualTo(3));
+        assertThat(work).doesNotExist();
+        assertThat(repo.getRef(JobResult.ref(rec.id()))).isEmpty();
+    }
+
+    @Test
+    void aBundleBuiltForGramineSecretProvisioningRunsUnderGramineDirectWithTheLauncherInstead() throws Exception {
+        Path bin = upperBinary();
+        Path ca = Files.writeString(tmp.resolve("broker.pem"), broker.certificatePem());
+        Bundle b = Bundle.open(BundleBuilder.build(BuildOptions.dir(bin.getParent(), "upper")
+                .withBroker(java.util.Optional.of(ca), java.util.Optional.empty()), tmp.resolve("bundle-ca"), false).dir());
+        assertThat(b.spec().keyBroker()).isTrue();
+        JobRecord rec = submitUpper(b, "E:" + b.measurement() + " SIM:ALLOW");
+        JobResult res = runJob(rec);
+        assertThat(res.programExit()).as(String.join("\n", log)).isZero();
+        owner().fetch(rec.id(), tmp.resolve("out"));
+        assertThat(tmp.resolve("out/result")).hasContent("ATTACK AT DAWN\n");
+    }
+
+    @Test
     void aWrongKeyStopsTheJobInsideGramineBeforeTheProgramRunsAndNothingIsPublished() throws Exception {
         Bundle b = upperBundle();
         JobRecord rec = submitUpper(b, "E:" + b.measurement() + " SIM:ALLOW");
@@ -308,7 +343,8 @@ class GramineDirectJobTest {
         assertThat(res.programExit()).as(String.join("\n", log)).isZero();
         assertThat(res.backend()).isEqualTo("gramine-direct");
         assertThat(res.simulated()).isTrue();
-        assertThat(log).contains("15000 bytes");
+        assertThat(log).contains("15000 bytes").anySatisfy(l -> assertThat(l).startsWith("launcher: the broker released "
+                + rec.secret()).endsWith("[SIMULATED attestation]"));
         // Gramine's encrypted mount wrote it: ciphertext in the repository, plaintext only after the owner's fetch.
         assertThat(new String(repo.getBytes(ObjectId.parse(res.outputs().getFirst().object())), StandardCharsets.ISO_8859_1))
                 .doesNotContain("ATTACK");

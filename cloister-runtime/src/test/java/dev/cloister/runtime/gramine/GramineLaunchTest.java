@@ -55,6 +55,51 @@ class GramineLaunchTest {
     }
 
     @Test
+    void theGramineDirectManifestIsTheBundlesPlusTheLauncherAndNothingInsecure() throws Exception {
+        String launcherSha = "11".repeat(32);
+        String manifestSha = "22".repeat(32);
+        byte[] manifest = GramineManifest.renderDirect(bundle.spec(), ARGS, Map.of("MODE", "fast"),
+                "/opt/gramine/lib/x86_64-linux-gnu/gramine/libsysdb.so", launcherSha, manifestSha,
+                Map.of("/inputs/data/a.csv", "cloister-1", "/outputs/o.txt", "cloister-2"));
+        String text = new String(manifest, java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(text).doesNotContain("insecure").doesNotContain("SECRET_PROVISION").doesNotContain("LD_PRELOAD")
+                .doesNotContain(BundleSpec.SECRET_PROV_LIB);
+        JsonNode m = new TomlMapper().readTree(manifest);
+        assertThat(m.at("/libos/entrypoint").asText()).isEqualTo("/cloister/launcher");
+        List<String> argv = new ArrayList<>();
+        m.at("/loader/argv").forEach(a -> argv.add(a.asText()));
+        List<String> expected = new ArrayList<>(List.of("/cloister/launcher", "/usr/bin/sed"));
+        expected.addAll(bundle.spec().argv());
+        expected.addAll(ARGS);
+        assertThat(argv).isEqualTo(expected);
+        assertThat(m.at("/loader/entrypoint/uri").asText()).isEqualTo("file:/opt/gramine/lib/x86_64-linux-gnu/gramine/libsysdb.so");
+        assertThat(m.at("/loader/log_level").asText()).isEqualTo("warning");
+        assertThat(m.at("/loader/env/MODE").asText()).isEqualTo("fast");
+        assertThat(m.at("/loader/env/LC_ALL").asText()).isEqualTo("C");
+        Map<String, String> mounts = new java.util.TreeMap<>();
+        m.at("/fs/mounts").forEach(x -> mounts.put(x.path("path").asText(), x.path("type").asText() + " "
+                + x.path("uri").asText() + " " + x.path("key_name").asText()));
+        assertThat(mounts).containsOnly(
+                Map.entry("/tmp", "tmpfs  "),
+                Map.entry("/inputs", "encrypted file:inputs default"),
+                Map.entry("/outputs", "encrypted file:outputs default"),
+                Map.entry("/cloister", "chroot file:cloister "),
+                Map.entry("/inputs/data/a.csv", "encrypted file:inputs/data/a.csv cloister-1"),
+                Map.entry("/outputs/o.txt", "encrypted file:outputs/o.txt cloister-2"));
+        Map<String, String> trusted = new java.util.TreeMap<>();
+        m.at("/sgx/trusted_files").forEach(t -> {
+            assertThat(t.isObject()).as("gramine-direct reads trusted files as tables: " + t).isTrue();
+            trusted.put(t.path("uri").asText(), t.path("sha256").asText());
+        });
+        for (BundleFile f : bundle.files()) {
+            assertThat(trusted).containsEntry("file:root" + f.path(), f.sha256());
+        }
+        assertThat(trusted).containsEntry("file:cloister/launcher", launcherSha)
+                .containsEntry("file:cloister/bundle.manifest", manifestSha)
+                .hasSize(bundle.files().size() + 2);
+    }
+
+    @Test
     void theFinalManifestCarriesTheJobsArgumentsMountsAndKeyProvisioning() throws Exception {
         byte[] manifest = GramineManifest.render(bundle.spec(), ARGS, Map.of("MODE", "fast"));
         JsonNode m = new TomlMapper().readTree(manifest);
