@@ -39,14 +39,15 @@ public final class KbsStore implements AutoCloseable {
     private final LogAnchor anchor;
     private Thread anchorer;
 
-    private KbsStore(String url, KeyEncryptionKey kek, Clock clock, Anchor anchorOptions) throws KbsException {
+    private KbsStore(String url, String password, KeyEncryptionKey kek, Clock clock, Anchor anchorOptions)
+            throws KbsException {
         this.kek = kek;
         this.clock = clock;
         if (url.startsWith("jdbc:sqlite:")) {
             Integrity.checkSqlite(url);
         }
-        boolean rowMacsNew = Migrations.migrate(url).contains(Migrations.ROW_MACS);
-        this.db = new ConnectionPool(url);
+        boolean rowMacsNew = Migrations.migrate(url, password).contains(Migrations.ROW_MACS);
+        this.db = new ConnectionPool(url, password);
         StoreKeys keys;
         try {
             keys = StoreKeys.load(db, kek);
@@ -60,7 +61,7 @@ public final class KbsStore implements AutoCloseable {
         this.namespaces = new NamespaceRows(db, clock, audit, mac);
         this.tokens = new TokenRows(db, clock, audit, mac);
         this.secrets = new SecretRows(db, clock, audit, kek, mac);
-        this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens);
+        this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens, secrets);
         this.anchor = anchorOptions == null ? null : new LogAnchor(anchorOptions.file(), anchorOptions.allowRollback());
         try {
             if (rowMacsNew) {
@@ -148,6 +149,15 @@ public final class KbsStore implements AutoCloseable {
      * database ({@code anchor} null: none): refuses to open a log that does not extend the anchored checkpoint.
      */
     public static KbsStore open(String db, KeyEncryptionKey kek, Clock clock, Anchor anchor) throws KbsException {
+        return open(db, null, kek, clock, anchor);
+    }
+
+    /**
+     * Like {@link #open(String, KeyEncryptionKey, Clock, Anchor)} with the PostgreSQL password given apart from the
+     * URL ({@code password} null: none, or in the URL), so that it need not appear on a command line.
+     */
+    public static KbsStore open(String db, String password, KeyEncryptionKey kek, Clock clock, Anchor anchor)
+            throws KbsException {
         String url;
         if (db.startsWith("jdbc:postgresql:")) {
             url = db;
@@ -161,7 +171,7 @@ public final class KbsStore implements AutoCloseable {
         } else {
             url = "jdbc:sqlite:" + Integrity.prepareSqliteFile(Path.of(db));
         }
-        return new KbsStore(url, kek, clock, anchor);
+        return new KbsStore(url, url.startsWith("jdbc:postgresql:") ? password : null, kek, clock, anchor);
     }
 
     /** The JDBC URL without credentials, for messages. */
@@ -207,12 +217,23 @@ public final class KbsStore implements AutoCloseable {
 
     // ---- tokens -------------------------------------------------------------------------------------------------
 
-    /** A new token: its public id and the bearer value, shown once and stored only as a hash. */
-    public record IssuedToken(String id, String token, Role role, String namespace) {}
+    /** A new token: its public id and the bearer value, shown once and stored only as a hash; null expiry: never. */
+    public record IssuedToken(String id, String token, Role role, String namespace, java.time.Instant expires) {}
 
-    /** Issues a token; owners need a namespace, which must exist. */
+    /** A token's lifetime unless another is asked for. */
+    public static final java.time.Duration DEFAULT_TOKEN_TTL = java.time.Duration.ofDays(90);
+
+    /** The longest lifetime a token may be given. */
+    public static final java.time.Duration MAX_TOKEN_TTL = java.time.Duration.ofDays(3650);
+
+    /** Issues a token valid for {@link #DEFAULT_TOKEN_TTL}; owners need a namespace, which must exist. */
     public IssuedToken createToken(String actor, Role role, String ns) throws KbsException {
-        return tokens.create(actor, role, ns, null);
+        return tokens.create(actor, role, ns, DEFAULT_TOKEN_TTL);
+    }
+
+    /** Issues a token valid for {@code ttl} (at most {@link #MAX_TOKEN_TTL}; null: the default). */
+    public IssuedToken createToken(String actor, Role role, String ns, java.time.Duration ttl) throws KbsException {
+        return tokens.create(actor, role, ns, ttl == null ? DEFAULT_TOKEN_TTL : ttl);
     }
 
     /** Revokes a token by id. */
@@ -225,7 +246,7 @@ public final class KbsStore implements AutoCloseable {
         return tokens.hasAdmin();
     }
 
-    /** Token metadata: id, role, namespace, revoked. */
+    /** Token metadata: id, role, namespace, created, expires, revoked, expired. */
     public List<Map<String, Object>> listTokens() throws KbsException {
         return tokens.list();
     }

@@ -73,8 +73,9 @@ final class TokenRows {
         if (ns != null) {
             KbsNames.checkNamespace(ns);
         }
-        if (ttl != null && (ttl.isNegative() || ttl.isZero())) {
-            throw KbsException.badRequest("a token's lifetime must be positive, got " + ttl);
+        if (ttl != null && (ttl.isNegative() || ttl.isZero() || ttl.compareTo(KbsStore.MAX_TOKEN_TTL) > 0)) {
+            throw KbsException.badRequest("a token's lifetime must be positive and at most "
+                    + KbsStore.MAX_TOKEN_TTL.toDays() + " days, got " + ttl.toSeconds() + " s");
         }
         byte[] idb = new byte[6];
         RANDOM.nextBytes(idb);
@@ -109,7 +110,7 @@ final class TokenRows {
                     + (expires == null ? ", no expiry" : ", expires " + Instant.ofEpochMilli(expires)));
             return null;
         });
-        return new KbsStore.IssuedToken(id, token, role, ns);
+        return new KbsStore.IssuedToken(id, token, role, ns, expires == null ? null : Instant.ofEpochMilli(expires));
     }
 
     void revoke(String actor, String id) throws KbsException {

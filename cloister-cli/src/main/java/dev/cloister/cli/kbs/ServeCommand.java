@@ -80,6 +80,12 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Where to write the first admin token (default: ~/.cloister/kbs-admin.token).")
     Path adminTokenFile;
 
+    @Option(names = "--admin-token-ttl", paramLabel = "DURATION", defaultValue = "90d",
+            description = "Lifetime of the first admin token (s, m, h or d; default: ${DEFAULT-VALUE}). Issue "
+                    + "lasting tokens with it ('kbs token create'); when none is active any more, the next start "
+                    + "writes a new one, and refuses if --admin-token-file still exists.")
+    String adminTokenTtl;
+
     @Option(names = "--allow-simulation",
             description = "Also trust Cloister's simulation root. Simulated evidence is still denied unless a "
                     + "secret's policy says SIM:ALLOW.")
@@ -119,6 +125,7 @@ public final class ServeCommand implements Callable<Integer> {
                     "--gramine-listen and --gramine-secret go together");
         }
         InetSocketAddress addr = parseAddress(listen);
+        Duration firstTokenTtl = TokenCommand.parseTtl(adminTokenTtl);
         Tls t = tls.selfSigned ? Tls.selfSigned(Instant.now()) : Tls.fromPem(tls.files.cert, tls.files.key);
         KbsStore store = local.openAnchored();
         Path home = LocalOptions.home();
@@ -130,11 +137,11 @@ public final class ServeCommand implements Callable<Integer> {
                 // Never overwritten: it may be the only copy of another broker's admin token, and a database
                 // that lost its admin tokens is worth a look before a new one is made.
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the database " + store.describe()
-                        + " has no active admin token, and " + tokenFile + " exists: it is not overwritten; move it "
+                        + " has no active admin token (expired or revoked), and " + tokenFile + " exists: it is not overwritten; move it "
                         + "away (or pass another --admin-token-file) to have a new admin token written");
             }
             KbsStore.IssuedToken admin = store.createToken("local:" + System.getProperty("user.name"), Role.ADMIN,
-                    null);
+                    null, firstTokenTtl);
             Files.createDirectories(tokenFile.toAbsolutePath().getParent());
             AtomicFiles.writeBytes(tokenFile, false, (admin.token() + "\n").getBytes(StandardCharsets.US_ASCII));
             newToken = true;
