@@ -27,6 +27,10 @@ public final class KbsStore implements AutoCloseable {
     private final TokenRows tokens;
     private final SecretRows secrets;
     private final PolicyRows policies;
+    private final RowAuthentication rows;
+
+    /** The audit action recording that the rows present at the upgrade to row MACs were MAC'd. */
+    static final String ROWS_AUTHENTICATED = RowAuthentication.ROWS_AUTHENTICATED;
 
     /**
      * How a broker keeps its log anchored (see {@link LogAnchor}).
@@ -62,10 +66,11 @@ public final class KbsStore implements AutoCloseable {
         this.tokens = new TokenRows(db, clock, audit, mac);
         this.secrets = new SecretRows(db, clock, audit, kek, mac);
         this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens, secrets);
+        this.rows = new RowAuthentication(db, audit, tokens, secrets, namespaces, policies);
         this.anchor = anchorOptions == null ? null : new LogAnchor(anchorOptions.file(), anchorOptions.allowRollback());
         try {
             if (rowMacsNew) {
-                authenticateExistingRows();
+                rows.upgrade();
             }
             if (anchor != null) {
                 anchor.checkAtStart(log);
@@ -93,48 +98,6 @@ public final class KbsStore implements AutoCloseable {
     }
 
     private static final long ANCHOR_INTERVAL_MS = 5_000;
-
-    /** The audit action recording that the rows present at the upgrade to row MACs were MAC'd. */
-    static final String ROWS_AUTHENTICATED = "store.rows-authenticated";
-
-    /**
-     * The upgrade to row MACs, once, in the start that applied the migration adding them: MACs every row that has
-     * none and records it in the audit log. A database whose log already records it was made to look older (MAC
-     * columns dropped, migration history edited) so that forged rows would be MAC'd: refused.
-     */
-    private void authenticateExistingRows() throws KbsException {
-        db.tx(true, c -> {
-            try (var ps = c.prepareStatement("SELECT seq FROM audit WHERE action = ?")) {
-                ps.setString(1, ROWS_AUTHENTICATED);
-                try (var rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        throw KbsException.denied("database " + describe() + " had its rows authenticated already "
-                                + "(audit entry " + rs.getLong(1) + ") but its schema says otherwise: it was "
-                                + "rolled back outside the broker; refusing to MAC its rows again");
-                    }
-                }
-            }
-            int n = authenticateLegacy(c);
-            if (n > 0) {
-                audit.append(c, "local:broker", ROWS_AUTHENTICATED, null, null, "ok", n + " rows authenticated "
-                        + "(schema upgrade to row MACs)");
-            }
-            return null;
-        });
-    }
-
-    /**
-     * MACs every row without one and gives every namespace a rules row: for the upgrade and for restoring a backup
-     * made before row MACs (whose rows the backup key authenticates). Never on a running database.
-     */
-    int authenticateLegacy(java.sql.Connection c) throws java.sql.SQLException {
-        try (Statement s = c.createStatement()) {
-            s.executeUpdate("INSERT INTO namespace_rules (namespace, policy_approvals) SELECT name, 1 FROM "
-                    + "namespaces WHERE name NOT IN (SELECT namespace FROM namespace_rules)");
-        }
-        return tokens.authenticateLegacy(c) + secrets.authenticateLegacy(c) + namespaces.authenticateLegacy(c)
-                + policies.authenticateLegacy(c);
-    }
 
     /**
      * Opens (creating and migrating if needed) the store at {@code db}: a file path for SQLite, or a
@@ -392,40 +355,8 @@ public final class KbsStore implements AutoCloseable {
     public AuditReport verifyAudit() throws KbsException {
         AuditReport chain = audit.verify();
         List<String> problems = new java.util.ArrayList<>(chain.problems());
-        db.tx(false, c -> {
-            tokens.verify(c, problems);
-            secrets.verify(c, problems);
-            namespaces.verify(c, problems);
-            policies.verify(c, problems);
-            oneWayChanges(c, problems);
-            return null;
-        });
+        problems.addAll(rows.verify());
         return new AuditReport(chain.entries(), problems);
-    }
-
-    /**
-     * A row MAC cannot tell a row from an earlier authentic state of the same row (a revoked token's row put back
-     * as it was before, MAC and all). Revocation and retirement only go one way and each is in the audit log, so the
-     * log is checked against the rows: a token the log revoked must be revoked, a version it retired retired.
-     */
-    private static void oneWayChanges(java.sql.Connection c, List<String> problems) throws java.sql.SQLException {
-        try (var ps = c.prepareStatement("SELECT a.seq, a.subject FROM audit a JOIN tokens t ON a.subject = "
-                + "'token:' || t.id WHERE a.action = 'token.revoke' AND a.outcome = 'ok' AND t.revoked = 0 "
-                + "ORDER BY a.seq"); var rs = ps.executeQuery()) {
-            while (rs.next()) {
-                problems.add("token " + rs.getString(2).substring("token:".length()) + ": revoked by audit entry "
-                        + rs.getLong(1) + " but active in the database (row put back outside the broker)");
-            }
-        }
-        try (var ps = c.prepareStatement("SELECT a.seq, a.namespace, a.subject FROM audit a JOIN secrets s ON "
-                + "s.namespace = a.namespace AND a.subject = s.name || '@' || CAST(s.version AS VARCHAR(16)) "
-                + "WHERE a.action = 'secret.retire' AND a.outcome = 'ok' AND s.state = 'active' ORDER BY a.seq");
-                var rs = ps.executeQuery()) {
-            while (rs.next()) {
-                problems.add("secret " + rs.getString(2) + "/" + rs.getString(3) + ": retired by audit entry "
-                        + rs.getLong(1) + " but active in the database (row put back outside the broker)");
-            }
-        }
     }
 
     /** One audit entry by sequence number, or null. */
@@ -515,6 +446,11 @@ public final class KbsStore implements AutoCloseable {
         db.markClosed();
         audit.stop();
         db.close();
+    }
+
+    /** For {@link Backup}: MACs the rows of a backup made before row MACs. */
+    int authenticateLegacy(java.sql.Connection c) throws java.sql.SQLException {
+        return rows.authenticateLegacy(c);
     }
 
     /** For {@link Backup}: the key-encryption key. */
