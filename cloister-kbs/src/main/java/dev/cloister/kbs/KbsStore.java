@@ -359,6 +359,14 @@ public final class KbsStore implements AutoCloseable {
         return new AuditReport(chain.entries(), problems);
     }
 
+    /**
+     * Checks the audit log against the checkpoint kept in {@code anchorFile} without moving it (for {@code kbs audit
+     * verify --db}): why the log does not extend it, or null when it does or the file does not exist.
+     */
+    public String checkLogAnchor(Path anchorFile) throws KbsException {
+        return new LogAnchor(anchorFile, false).problem(log);
+    }
+
     /** One audit entry by sequence number, or null. */
     public AuditEntry auditEntry(long seq) throws KbsException {
         List<AuditEntry> one = audit.list(null, seq - 1, 1);
