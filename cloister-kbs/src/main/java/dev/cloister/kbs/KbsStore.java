@@ -440,7 +440,9 @@ public final class KbsStore implements AutoCloseable {
 
     @Override
     public void close() {
-        if (anchor != null && !db.closed()) {
+        // Only a store whose start passed the anchor check moves the anchor (log.anchor is set after it): a refused
+        // start must leave the anchor as it was.
+        if (anchorer != null && !db.closed()) {
             try {
                 log.checkpoint();
             } catch (KbsException | RuntimeException e) {

@@ -266,4 +266,37 @@ class RowTamperTest {
                             + "the broker)");
         }
     }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void aPolicyForgedToAcceptSimulatedEvidenceReleasesNothingOverHttps(String kind) throws Exception {
+        String db = TestDatabases.fresh(kind, dir);
+        try (KbsStore s = KbsStore.open(db, master, clock)) {
+            s.createNamespace("a", "alice");
+            s.storeSecret("a", "alice", "pf", SecretKind.PF_KEY, V, false);
+            s.setPolicy("a", "alice", "pf", "E:" + "ab".repeat(32) + " PROD:1");
+        }
+        // What the review did: the policy row rewritten to accept the simulated workload, then a broker restart.
+        admin(db, "UPDATE policies SET text = '" + TestSupport.allowPolicy() + "' WHERE name = 'pf'");
+        try (KbsStore s = KbsStore.open(db, master, clock)) {
+            KeyBroker broker = new KeyBroker(s, TestSupport.verifier(),
+                    dev.cloister.attestation.policy.Policies::parse,
+                    new NonceStore(java.time.Duration.ofMinutes(2), 100));
+            Tls tls = Tls.selfSigned(Instant.now());
+            try (KbsServer server = KbsServer.start(broker, new java.net.InetSocketAddress("127.0.0.1", 0), tls, 0)) {
+                KbsClient workload = new KbsClient(java.net.URI.create("https://127.0.0.1:"
+                        + server.address().getPort()), null, Tls.clientContextTrusting(tls.chain()[0]));
+                var evidence = TestSupport.source(TestSupport.good(), dev.cloister.attestation.TcbStatus.UP_TO_DATE,
+                        clock.instant());
+                assertThatThrownBy(() -> workload.release("alice", "pf", null, HpkeSuite.X25519, evidence))
+                        .isInstanceOf(KbsException.class)
+                        .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(403));
+                // The same text set through the broker is authentic: the evidence itself was never the problem.
+                s.setPolicy("a", "alice", "pf", TestSupport.allowPolicy());
+                assertThat(workload.release("alice", "pf", null, HpkeSuite.X25519, evidence).value()).isEqualTo(V);
+            }
+            assertThat(s.audit("alice", 0, 100)).extracting(AuditEntry::action, AuditEntry::outcome)
+                    .contains(org.assertj.core.groups.Tuple.tuple("release", "denied"));
+        }
+    }
 }
