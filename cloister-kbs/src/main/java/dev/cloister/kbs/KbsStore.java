@@ -60,11 +60,12 @@ public final class KbsStore implements AutoCloseable {
             throw e;
         }
         this.audit = new AuditRows(db, clock, keys.auditKey);
-        this.log = new TransparencyLog(audit, keys.logSigner);
+        OneWayChanges oneWay = new OneWayChanges();
+        this.log = new TransparencyLog(audit, keys.logSigner, oneWay);
         RowMac mac = RowMac.of(kek);
         this.namespaces = new NamespaceRows(db, clock, audit, mac);
-        this.tokens = new TokenRows(db, clock, audit, mac);
-        this.secrets = new SecretRows(db, clock, audit, kek, mac);
+        this.tokens = new TokenRows(db, clock, audit, mac, oneWay);
+        this.secrets = new SecretRows(db, clock, audit, kek, mac, oneWay);
         this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens, secrets);
         this.rows = new RowAuthentication(db, audit, tokens, secrets, namespaces, policies);
         this.anchor = anchorOptions == null ? null : new LogAnchor(anchorOptions.file(), anchorOptions.allowRollback());

@@ -265,6 +265,14 @@ class RowTamperTest {
                     "secret alice/pf@1: retired by audit entry 5 but active in the database (row put back outside "
                             + "the broker)");
         }
+        // A broker that has read its log (an anchored one reads it before serving) refuses both on use as well.
+        try (KbsStore s = KbsStore.open(db, master, clock, new KbsStore.Anchor(dir.resolve("anchor"), false))) {
+            assertThatThrownBy(() -> s.authenticate(t.token())).isInstanceOf(KbsException.class)
+                    .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(401));
+            assertThatThrownBy(() -> s.read("alice", "pf", 1)).isInstanceOf(KbsException.class)
+                    .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(404));
+            assertThat(s.hasAdminToken()).isFalse();
+        }
     }
 
     @ParameterizedTest
