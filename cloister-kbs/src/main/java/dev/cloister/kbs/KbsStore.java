@@ -66,7 +66,7 @@ public final class KbsStore implements AutoCloseable {
         this.namespaces = new NamespaceRows(db, clock, audit, mac);
         this.tokens = new TokenRows(db, clock, audit, mac, oneWay);
         this.secrets = new SecretRows(db, clock, audit, kek, mac, oneWay);
-        this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens, secrets);
+        this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens, secrets, oneWay);
         this.rows = new RowAuthentication(db, audit, tokens, secrets, namespaces, policies);
         this.anchor = anchorOptions == null ? null : new LogAnchor(anchorOptions.file(), anchorOptions.allowRollback());
         try {

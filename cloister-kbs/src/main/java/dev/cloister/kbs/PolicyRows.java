@@ -31,9 +31,12 @@ final class PolicyRows {
     /** How long a proposal waits for its approvals before it expires. */
     static final java.time.Duration PROPOSAL_TTL = java.time.Duration.ofDays(7);
 
+    private final OneWayChanges oneWay;
+
     PolicyRows(ConnectionPool db, Clock clock, AuditRows audit, RowMac mac, NamespaceRows namespaces,
-            TokenRows tokens, SecretRows secrets) {
+            TokenRows tokens, SecretRows secrets, OneWayChanges oneWay) {
         this.secrets = secrets;
+        this.oneWay = oneWay;
         this.db = db;
         this.clock = clock;
         this.audit = audit;
@@ -105,7 +108,20 @@ final class PolicyRows {
         if (p == null) {
             return 0;
         }
-        return RowMac.check(p.mac(), p.expected(mac), p.label()) ? p.version() : -1;
+        return authentic(p) ? p.version() : -1;
+    }
+
+    /** Whether the row passes its MAC and is not older than the changes the audit log records. */
+    private boolean authentic(Policy p) {
+        if (!RowMac.check(p.mac(), p.expected(mac), p.label())) {
+            return false;
+        }
+        if (p.version() < oneWay.policyChanges(p.ns(), p.name())) {
+            RowMac.contradicted(p.label(), "version " + p.version() + ", but the audit log records "
+                    + oneWay.policyChanges(p.ns(), p.name()) + " changes");
+            return false;
+        }
+        return true;
     }
 
     private void apply(Connection c, String actor, String ns, String name, String text, String how)
@@ -145,7 +161,7 @@ final class PolicyRows {
     /** The policy text of a secret, or null when there is none or its row fails its MAC. */
     String text(Connection c, String ns, String name) throws SQLException {
         Policy p = row(c, ns, name);
-        return p != null && RowMac.check(p.mac(), p.expected(mac), p.label()) ? p.text() : null;
+        return p != null && authentic(p) ? p.text() : null;
     }
 
     PolicyProposal propose(String actor, String tokenId, String ns, String name, String text) throws KbsException {

@@ -46,7 +46,8 @@ final class RowAuthentication {
     /**
      * A row MAC cannot tell a row from an earlier authentic state of the same row (a revoked token's row put back
      * as it was before, MAC and all). Revocation and retirement only go one way and each is in the audit log, so the
-     * log is checked against the rows: a token the log revoked must be revoked, a version it retired retired.
+     * log is checked against the rows: a token the log revoked must be revoked, a version it retired retired, and a
+     * policy's version (which counts its changes) at least the number of changes the log records.
      */
     private static void oneWayChanges(Connection c, List<String> problems) throws SQLException {
         try (var ps = c.prepareStatement("SELECT a.seq, a.subject FROM audit a JOIN tokens t ON a.subject = "
@@ -64,6 +65,17 @@ final class RowAuthentication {
             while (rs.next()) {
                 problems.add("secret " + rs.getString(2) + "/" + rs.getString(3) + ": retired by audit entry "
                         + rs.getLong(1) + " but active in the database (row put back outside the broker)");
+            }
+        }
+        try (var ps = c.prepareStatement("SELECT p.namespace, p.name, p.version, (SELECT COUNT(*) FROM audit a WHERE "
+                + "a.action = 'policy.set' AND a.outcome = 'ok' AND a.namespace = p.namespace AND a.subject = p.name) "
+                + "FROM policies p ORDER BY p.namespace, p.name"); var rs = ps.executeQuery()) {
+            while (rs.next()) {
+                if (rs.getInt(3) < rs.getLong(4)) {
+                    problems.add("policy of " + rs.getString(1) + "/" + rs.getString(2) + ": version " + rs.getInt(3)
+                            + " but the audit log records " + rs.getLong(4) + " changes (an older policy put back "
+                            + "outside the broker)");
+                }
             }
         }
     }
@@ -105,6 +117,14 @@ final class RowAuthentication {
         try (Statement s = c.createStatement()) {
             s.executeUpdate("INSERT INTO namespace_rules (namespace, policy_approvals) SELECT name, 1 FROM "
                     + "namespaces WHERE name NOT IN (SELECT namespace FROM namespace_rules)");
+        }
+        try (Statement s = c.createStatement()) {
+            // As migration V3 does: a policy's version counts the changes the audit log records.
+            s.executeUpdate("UPDATE policies SET version = CASE WHEN (SELECT COUNT(*) FROM audit a WHERE a.action = "
+                    + "'policy.set' AND a.outcome = 'ok' AND a.namespace = policies.namespace AND a.subject = "
+                    + "policies.name) > 1 THEN (SELECT COUNT(*) FROM audit a WHERE a.action = 'policy.set' AND "
+                    + "a.outcome = 'ok' AND a.namespace = policies.namespace AND a.subject = policies.name) ELSE 1 END "
+                    + "WHERE mac IS NULL");
         }
         return tokens.authenticateLegacy(c) + secrets.authenticateLegacy(c) + namespaces.authenticateLegacy(c)
                 + policies.authenticateLegacy(c);
