@@ -6,7 +6,8 @@
 # from each release's scheduled start (no coordinated omission). Prints a line per SAMPLE seconds (the interval's
 # rate and percentiles, the broker's resident memory and the load average), then the generator's summary and the
 # broker's CPU per release.
-# Everything stays on 127.0.0.1; the broker is stopped at the end.
+# Everything stays on 127.0.0.1; the broker is stopped and its temporary folder (master key, token, database)
+# removed at the end, also on failure or Ctrl-C (KEEP=1 keeps the folder).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 clients=${1:-16}
@@ -14,6 +15,16 @@ seconds=${2:-60}
 warmup=${3:-15}
 java_home=$("$root/scripts/java-home")
 work=$(mktemp -d /tmp/kbs-load.XXXXXX)
+server=
+sampler=
+# The folder holds a master key, an admin token and the database: removed on every exit (KEEP=1 keeps it).
+cleanup() {
+  [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 db=${4:-$work/kbs.db}
 if [ -z "${SKIP_BUILD:-}" ]; then
   "$root/mvnw" -q -B -o -DskipTests -pl cloister-cli,bench -am package >&2 || \
@@ -26,7 +37,6 @@ fi
   --listen 127.0.0.1:0 --tls-self-signed --allow-simulation --rate-limit 0 --cert-out "$work/cert.pem" \
   --admin-token-file "$work/admin.token" --json >"$work/serve.json" 2>"$work/serve.err" &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do grep -q '"url"' "$work/serve.json" 2>/dev/null && grep -q '^}' "$work/serve.json" && break; sleep 0.5; done
 url=$(sed -n 's/.*"url" : "\(.*\)".*/\1/p' "$work/serve.json")
 [ -n "$url" ] || { cat "$work/serve.err" >&2; exit 4; }

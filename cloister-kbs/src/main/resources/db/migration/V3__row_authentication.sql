@@ -11,6 +11,12 @@ ALTER TABLE policy_proposals ADD COLUMN base_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE policy_proposals ADD COLUMN expires_at BIGINT;
 ALTER TABLE policy_proposals ADD COLUMN mac ${blob};
 ALTER TABLE policy_approvals ADD COLUMN mac ${blob};
+-- A policy's version counts its changes, each of which is a policy.set audit entry: the log can then tell an older
+-- policy put back whole (MAC and all) from the current one.
+UPDATE policies SET version = CASE WHEN (SELECT COUNT(*) FROM audit a WHERE a.action = 'policy.set'
+    AND a.outcome = 'ok' AND a.namespace = policies.namespace AND a.subject = policies.name) > 1
+    THEN (SELECT COUNT(*) FROM audit a WHERE a.action = 'policy.set' AND a.outcome = 'ok'
+        AND a.namespace = policies.namespace AND a.subject = policies.name) ELSE 1 END;
 UPDATE policy_proposals SET base_version = COALESCE((SELECT p.version FROM policies p
     WHERE p.namespace = policy_proposals.namespace AND p.name = policy_proposals.name), 0);
 -- Each namespace has its rules row from now on, so that a deleted row reads as tampering, not as "1 approval".

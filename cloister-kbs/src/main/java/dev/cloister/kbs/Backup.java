@@ -87,6 +87,12 @@ public final class Backup {
      */
     public static int restore(String db, KeyEncryptionKey master, KeyEncryptionKey backupKey, Path in,
             java.time.Clock clock) throws KbsException, IOException {
+        return restore(db, null, master, backupKey, in, clock);
+    }
+
+    /** Like {@link #restore(String, KeyEncryptionKey, KeyEncryptionKey, Path, java.time.Clock)}, with a password. */
+    public static int restore(String db, String password, KeyEncryptionKey master, KeyEncryptionKey backupKey,
+            Path in, java.time.Clock clock) throws KbsException, IOException {
         byte[] file = Files.readAllBytes(in);
         if (file.length < MAGIC.length || !Arrays.equals(Arrays.copyOf(file, MAGIC.length), MAGIC)) {
             throw KbsException.badRequest(in + " is not a Cloister key broker backup");
@@ -103,7 +109,7 @@ public final class Backup {
                         + new String(bytes(m.get("v")), StandardCharsets.UTF_8) + ", not " + master.id());
             }
         }
-        try (KbsStore store = KbsStore.open(db, master, clock)) {
+        try (KbsStore store = KbsStore.open(db, password, master, clock, null)) {
             return store.tx(true, c -> {
                 if (count(c, "namespaces") + count(c, "secrets") + count(c, "audit") + count(c, "tokens") > 0) {
                     throw KbsException.conflict("database " + store.describe() + " is not empty; restore needs an "

@@ -44,6 +44,8 @@ final class ConnectionPool implements AutoCloseable {
     }
 
     private final String url;
+    /** The database password when not in the URL (from a file or the environment), or null. */
+    private final String password;
     private final boolean sqlite;
     private final BlockingQueue<Slot> pool;
     /** Connections for read-only transactions: {@link #pool} itself, or separate ones for SQLite. */
@@ -56,8 +58,9 @@ final class ConnectionPool implements AutoCloseable {
     /** The first sign of a damaged database (SQLite CORRUPT/NOTADB, PostgreSQL XX001/XX002), or null. */
     private volatile String damage;
 
-    ConnectionPool(String url) throws KbsException {
+    ConnectionPool(String url, String password) throws KbsException {
         this.url = url;
+        this.password = password;
         this.sqlite = url.startsWith("jdbc:sqlite:");
         int poolSize = sqlite ? 1 : 8;
         this.pool = new ArrayBlockingQueue<>(poolSize);
@@ -107,6 +110,9 @@ final class ConnectionPool implements AutoCloseable {
                 props.setProperty("connectTimeout", "5");
                 props.setProperty("socketTimeout", "30");
                 props.setProperty("tcpKeepAlive", "true");
+                if (password != null) {
+                    props.setProperty("password", password);
+                }
             }
             Connection c = DriverManager.getConnection(url, props);
             c.setAutoCommit(true);

@@ -126,7 +126,15 @@ public final class KbsClient {
 
     /** Issues a token (admin); the answer has {@code id} and {@code token}. */
     public JsonNode createToken(Role role, String ns) throws KbsException {
+        return createToken(role, ns, null);
+    }
+
+    /** Issues a token valid for {@code ttl} (null: the broker's default) (admin). */
+    public JsonNode createToken(Role role, String ns, java.time.Duration ttl) throws KbsException {
         ObjectNode b = JSON.createObjectNode();
+        if (ttl != null) {
+            b.put("ttlSeconds", ttl.toSeconds());
+        }
         b.put("role", role.label());
         if (ns != null) {
             b.put("namespace", ns);

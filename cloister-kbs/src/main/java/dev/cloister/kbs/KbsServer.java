@@ -277,15 +277,23 @@ public final class KbsServer implements AutoCloseable {
     private ObjectNode tokens(String method, String[] p, HttpsTransport.Exchange x, Principal who) throws CloisterException,
             IOException {
         if (p.length == 1 && method.equals("POST")) {
-            JsonNode j = readJson(x, "role", "namespace");
+            JsonNode j = readJson(x, "role", "namespace", "ttlSeconds");
+            java.time.Duration ttl = null;
+            if (j.has("ttlSeconds")) {
+                if (!j.get("ttlSeconds").canConvertToLong() || !j.get("ttlSeconds").isIntegralNumber()) {
+                    throw KbsException.badRequest("ttlSeconds must be an integer");
+                }
+                ttl = java.time.Duration.ofSeconds(j.get("ttlSeconds").asLong());
+            }
             KbsStore.IssuedToken t = broker.createToken(who, Role.parse(text(j, "role")),
-                    j.hasNonNull("namespace") ? text(j, "namespace") : null);
+                    j.hasNonNull("namespace") ? text(j, "namespace") : null, ttl);
             ObjectNode n = JSON.createObjectNode();
             n.put("_status", 201);
             n.put("id", t.id());
             n.put("token", t.token());
             n.put("role", t.role().label());
             n.put("namespace", t.namespace());
+            n.put("expires", t.expires() == null ? null : t.expires().toString());
             return n;
         }
         if (p.length == 1 && method.equals("GET")) {

@@ -27,6 +27,10 @@ public final class KbsStore implements AutoCloseable {
     private final TokenRows tokens;
     private final SecretRows secrets;
     private final PolicyRows policies;
+    private final RowAuthentication rows;
+
+    /** The audit action recording that the rows present at the upgrade to row MACs were MAC'd. */
+    static final String ROWS_AUTHENTICATED = RowAuthentication.ROWS_AUTHENTICATED;
 
     /**
      * How a broker keeps its log anchored (see {@link LogAnchor}).
@@ -39,14 +43,15 @@ public final class KbsStore implements AutoCloseable {
     private final LogAnchor anchor;
     private Thread anchorer;
 
-    private KbsStore(String url, KeyEncryptionKey kek, Clock clock, Anchor anchorOptions) throws KbsException {
+    private KbsStore(String url, String password, KeyEncryptionKey kek, Clock clock, Anchor anchorOptions)
+            throws KbsException {
         this.kek = kek;
         this.clock = clock;
         if (url.startsWith("jdbc:sqlite:")) {
             Integrity.checkSqlite(url);
         }
-        boolean rowMacsNew = Migrations.migrate(url).contains(Migrations.ROW_MACS);
-        this.db = new ConnectionPool(url);
+        boolean rowMacsNew = Migrations.migrate(url, password).contains(Migrations.ROW_MACS);
+        this.db = new ConnectionPool(url, password);
         StoreKeys keys;
         try {
             keys = StoreKeys.load(db, kek);
@@ -55,16 +60,18 @@ public final class KbsStore implements AutoCloseable {
             throw e;
         }
         this.audit = new AuditRows(db, clock, keys.auditKey);
-        this.log = new TransparencyLog(audit, keys.logSigner);
+        OneWayChanges oneWay = new OneWayChanges();
+        this.log = new TransparencyLog(audit, keys.logSigner, oneWay);
         RowMac mac = RowMac.of(kek);
         this.namespaces = new NamespaceRows(db, clock, audit, mac);
-        this.tokens = new TokenRows(db, clock, audit, mac);
-        this.secrets = new SecretRows(db, clock, audit, kek, mac);
-        this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens);
+        this.tokens = new TokenRows(db, clock, audit, mac, oneWay);
+        this.secrets = new SecretRows(db, clock, audit, kek, mac, oneWay);
+        this.policies = new PolicyRows(db, clock, audit, mac, namespaces, tokens, secrets, oneWay);
+        this.rows = new RowAuthentication(db, audit, tokens, secrets, namespaces, policies);
         this.anchor = anchorOptions == null ? null : new LogAnchor(anchorOptions.file(), anchorOptions.allowRollback());
         try {
             if (rowMacsNew) {
-                authenticateExistingRows();
+                rows.upgrade();
             }
             if (anchor != null) {
                 anchor.checkAtStart(log);
@@ -93,48 +100,6 @@ public final class KbsStore implements AutoCloseable {
 
     private static final long ANCHOR_INTERVAL_MS = 5_000;
 
-    /** The audit action recording that the rows present at the upgrade to row MACs were MAC'd. */
-    static final String ROWS_AUTHENTICATED = "store.rows-authenticated";
-
-    /**
-     * The upgrade to row MACs, once, in the start that applied the migration adding them: MACs every row that has
-     * none and records it in the audit log. A database whose log already records it was made to look older (MAC
-     * columns dropped, migration history edited) so that forged rows would be MAC'd: refused.
-     */
-    private void authenticateExistingRows() throws KbsException {
-        db.tx(true, c -> {
-            try (var ps = c.prepareStatement("SELECT seq FROM audit WHERE action = ?")) {
-                ps.setString(1, ROWS_AUTHENTICATED);
-                try (var rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        throw KbsException.denied("database " + describe() + " had its rows authenticated already "
-                                + "(audit entry " + rs.getLong(1) + ") but its schema says otherwise: it was "
-                                + "rolled back outside the broker; refusing to MAC its rows again");
-                    }
-                }
-            }
-            int n = authenticateLegacy(c);
-            if (n > 0) {
-                audit.append(c, "local:broker", ROWS_AUTHENTICATED, null, null, "ok", n + " rows authenticated "
-                        + "(schema upgrade to row MACs)");
-            }
-            return null;
-        });
-    }
-
-    /**
-     * MACs every row without one and gives every namespace a rules row: for the upgrade and for restoring a backup
-     * made before row MACs (whose rows the backup key authenticates). Never on a running database.
-     */
-    int authenticateLegacy(java.sql.Connection c) throws java.sql.SQLException {
-        try (Statement s = c.createStatement()) {
-            s.executeUpdate("INSERT INTO namespace_rules (namespace, policy_approvals) SELECT name, 1 FROM "
-                    + "namespaces WHERE name NOT IN (SELECT namespace FROM namespace_rules)");
-        }
-        return tokens.authenticateLegacy(c) + secrets.authenticateLegacy(c) + namespaces.authenticateLegacy(c)
-                + policies.authenticateLegacy(c);
-    }
-
     /**
      * Opens (creating and migrating if needed) the store at {@code db}: a file path for SQLite, or a
      * {@code jdbc:postgresql://} or {@code jdbc:sqlite:} URL.
@@ -148,6 +113,15 @@ public final class KbsStore implements AutoCloseable {
      * database ({@code anchor} null: none): refuses to open a log that does not extend the anchored checkpoint.
      */
     public static KbsStore open(String db, KeyEncryptionKey kek, Clock clock, Anchor anchor) throws KbsException {
+        return open(db, null, kek, clock, anchor);
+    }
+
+    /**
+     * Like {@link #open(String, KeyEncryptionKey, Clock, Anchor)} with the PostgreSQL password given apart from the
+     * URL ({@code password} null: none, or in the URL), so that it need not appear on a command line.
+     */
+    public static KbsStore open(String db, String password, KeyEncryptionKey kek, Clock clock, Anchor anchor)
+            throws KbsException {
         String url;
         if (db.startsWith("jdbc:postgresql:")) {
             url = db;
@@ -161,7 +135,7 @@ public final class KbsStore implements AutoCloseable {
         } else {
             url = "jdbc:sqlite:" + Integrity.prepareSqliteFile(Path.of(db));
         }
-        return new KbsStore(url, kek, clock, anchor);
+        return new KbsStore(url, url.startsWith("jdbc:postgresql:") ? password : null, kek, clock, anchor);
     }
 
     /** The JDBC URL without credentials, for messages. */
@@ -207,12 +181,23 @@ public final class KbsStore implements AutoCloseable {
 
     // ---- tokens -------------------------------------------------------------------------------------------------
 
-    /** A new token: its public id and the bearer value, shown once and stored only as a hash. */
-    public record IssuedToken(String id, String token, Role role, String namespace) {}
+    /** A new token: its public id and the bearer value, shown once and stored only as a hash; null expiry: never. */
+    public record IssuedToken(String id, String token, Role role, String namespace, java.time.Instant expires) {}
 
-    /** Issues a token; owners need a namespace, which must exist. */
+    /** A token's lifetime unless another is asked for. */
+    public static final java.time.Duration DEFAULT_TOKEN_TTL = java.time.Duration.ofDays(90);
+
+    /** The longest lifetime a token may be given. */
+    public static final java.time.Duration MAX_TOKEN_TTL = java.time.Duration.ofDays(3650);
+
+    /** Issues a token valid for {@link #DEFAULT_TOKEN_TTL}; owners need a namespace, which must exist. */
     public IssuedToken createToken(String actor, Role role, String ns) throws KbsException {
-        return tokens.create(actor, role, ns, null);
+        return tokens.create(actor, role, ns, DEFAULT_TOKEN_TTL);
+    }
+
+    /** Issues a token valid for {@code ttl} (at most {@link #MAX_TOKEN_TTL}; null: the default). */
+    public IssuedToken createToken(String actor, Role role, String ns, java.time.Duration ttl) throws KbsException {
+        return tokens.create(actor, role, ns, ttl == null ? DEFAULT_TOKEN_TTL : ttl);
     }
 
     /** Revokes a token by id. */
@@ -225,7 +210,7 @@ public final class KbsStore implements AutoCloseable {
         return tokens.hasAdmin();
     }
 
-    /** Token metadata: id, role, namespace, revoked. */
+    /** Token metadata: id, role, namespace, created, expires, revoked, expired. */
     public List<Map<String, Object>> listTokens() throws KbsException {
         return tokens.list();
     }
@@ -371,40 +356,16 @@ public final class KbsStore implements AutoCloseable {
     public AuditReport verifyAudit() throws KbsException {
         AuditReport chain = audit.verify();
         List<String> problems = new java.util.ArrayList<>(chain.problems());
-        db.tx(false, c -> {
-            tokens.verify(c, problems);
-            secrets.verify(c, problems);
-            namespaces.verify(c, problems);
-            policies.verify(c, problems);
-            oneWayChanges(c, problems);
-            return null;
-        });
+        problems.addAll(rows.verify());
         return new AuditReport(chain.entries(), problems);
     }
 
     /**
-     * A row MAC cannot tell a row from an earlier authentic state of the same row (a revoked token's row put back
-     * as it was before, MAC and all). Revocation and retirement only go one way and each is in the audit log, so the
-     * log is checked against the rows: a token the log revoked must be revoked, a version it retired retired.
+     * Checks the audit log against the checkpoint kept in {@code anchorFile} without moving it (for {@code kbs audit
+     * verify --db}): why the log does not extend it, or null when it does or the file does not exist.
      */
-    private static void oneWayChanges(java.sql.Connection c, List<String> problems) throws java.sql.SQLException {
-        try (var ps = c.prepareStatement("SELECT a.seq, a.subject FROM audit a JOIN tokens t ON a.subject = "
-                + "'token:' || t.id WHERE a.action = 'token.revoke' AND a.outcome = 'ok' AND t.revoked = 0 "
-                + "ORDER BY a.seq"); var rs = ps.executeQuery()) {
-            while (rs.next()) {
-                problems.add("token " + rs.getString(2).substring("token:".length()) + ": revoked by audit entry "
-                        + rs.getLong(1) + " but active in the database (row put back outside the broker)");
-            }
-        }
-        try (var ps = c.prepareStatement("SELECT a.seq, a.namespace, a.subject FROM audit a JOIN secrets s ON "
-                + "s.namespace = a.namespace AND a.subject = s.name || '@' || CAST(s.version AS VARCHAR(16)) "
-                + "WHERE a.action = 'secret.retire' AND a.outcome = 'ok' AND s.state = 'active' ORDER BY a.seq");
-                var rs = ps.executeQuery()) {
-            while (rs.next()) {
-                problems.add("secret " + rs.getString(2) + "/" + rs.getString(3) + ": retired by audit entry "
-                        + rs.getLong(1) + " but active in the database (row put back outside the broker)");
-            }
-        }
+    public String checkLogAnchor(Path anchorFile) throws KbsException {
+        return new LogAnchor(anchorFile, false).problem(log);
     }
 
     /** One audit entry by sequence number, or null. */
@@ -480,7 +441,9 @@ public final class KbsStore implements AutoCloseable {
 
     @Override
     public void close() {
-        if (anchor != null && !db.closed()) {
+        // Only a store whose start passed the anchor check moves the anchor (log.anchor is set after it): a refused
+        // start must leave the anchor as it was.
+        if (anchorer != null && !db.closed()) {
             try {
                 log.checkpoint();
             } catch (KbsException | RuntimeException e) {
@@ -494,6 +457,11 @@ public final class KbsStore implements AutoCloseable {
         db.markClosed();
         audit.stop();
         db.close();
+    }
+
+    /** For {@link Backup}: MACs the rows of a backup made before row MACs. */
+    int authenticateLegacy(java.sql.Connection c) throws java.sql.SQLException {
+        return rows.authenticateLegacy(c);
     }
 
     /** For {@link Backup}: the key-encryption key. */

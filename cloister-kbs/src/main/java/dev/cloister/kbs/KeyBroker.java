@@ -99,8 +99,14 @@ public final class KeyBroker {
 
     /** Issues a token (admin). */
     public KbsStore.IssuedToken createToken(Principal p, Role role, String ns) throws KbsException {
+        return createToken(p, role, ns, null);
+    }
+
+    /** Issues a token valid for {@code ttl} (null: {@link KbsStore#DEFAULT_TOKEN_TTL}) (admin). */
+    public KbsStore.IssuedToken createToken(Principal p, Role role, String ns, java.time.Duration ttl)
+            throws KbsException {
         requireAdmin(p);
-        return store.createToken(p.actor(), role, ns);
+        return store.createToken(p.actor(), role, ns, ttl);
     }
 
     /** Revokes a token (admin). */

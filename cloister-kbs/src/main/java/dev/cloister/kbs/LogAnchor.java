@@ -37,6 +37,18 @@ final class LogAnchor {
 
     /** Checks the log against the kept checkpoint (reading the log into its tree now), then anchors the log. */
     void checkAtStart(TransparencyLog log) throws KbsException {
+        String problem = problem(log);
+        if (problem != null) {
+            refuse(problem);
+        }
+        log.checkpoint();
+    }
+
+    /**
+     * Why the log does not extend the kept checkpoint, or null when it does (or none is kept yet). Reads the log
+     * into its tree.
+     */
+    String problem(TransparencyLog log) throws KbsException {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
@@ -48,42 +60,35 @@ final class LogAnchor {
         try {
             log.prepare();
         } catch (KbsException e) {
-            refuse("the audit log cannot be read into its tree (" + e.getMessage() + ")");
-            return;
+            return "the audit log cannot be read into its tree (" + e.getMessage() + ")";
         }
         long n = log.size();
         if (text == null) {
             LOG.info("no log anchor at {} yet: anchoring the audit log of {} entries", file, n);
-        } else {
-            check(text, log, n);
+            return null;
         }
-        log.checkpoint();
-    }
-
-    private void check(String text, TransparencyLog log, long n) throws KbsException {
         Checkpoint kept;
         try {
             kept = Checkpoint.open(text, NoteVerifier.parse(log.verifierKey()));
         } catch (ProofException e) {
-            refuse("the log anchor " + file + " does not verify under this database's log key (" + e.getMessage()
-                    + "): the database is another broker's, or the anchor was altered");
-            return;
+            return "the log anchor " + file + " does not verify under this database's log key (" + e.getMessage()
+                    + "): the database is another broker's, or the anchor was altered";
         }
         if (n < kept.size()) {
-            refuse("the audit log has " + n + " entries, fewer than the " + kept.size() + " of the checkpoint kept in "
-                    + file + ": entries were cut off the log or an older copy of the database was restored");
-            return;
+            return "the audit log has " + n + " entries, fewer than the " + kept.size() + " of the checkpoint kept in "
+                    + file + ": entries were cut off the log or an older copy of the database was restored";
         }
         if (kept.size() == 0) {
-            return;
+            return null;
         }
         try {
             MerkleTree.verifyConsistency(kept.size(), n, kept.rootHash(), log.root(n),
                     log.consistencyProof(kept.size(), n));
+            return null;
         } catch (ProofException e) {
-            refuse("the audit log of " + n + " entries does not extend the checkpoint of " + kept.size()
+            return "the audit log of " + n + " entries does not extend the checkpoint of " + kept.size()
                     + " entries kept in " + file + " (" + e.getMessage() + "): entries it covered were changed or "
-                    + "replaced");
+                    + "replaced";
         }
     }
 

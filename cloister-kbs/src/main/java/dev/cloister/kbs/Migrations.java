@@ -15,11 +15,11 @@ final class Migrations {
     static final String ROW_MACS = "3";
 
     /** Brings the database at {@code url} to the newest schema; returns the versions applied now. */
-    static java.util.Set<String> migrate(String url) throws KbsException {
+    static java.util.Set<String> migrate(String url, String password) throws KbsException {
         boolean sqlite = url.startsWith("jdbc:sqlite:");
         try {
             var result = Flyway.configure()
-                    .dataSource(url, null, null)
+                    .dataSource(url, null, password)
                     .locations("classpath:db/migration")
                     .placeholders(Map.of("blob", sqlite ? "BLOB" : "BYTEA"))
                     .table("kbs_schema_history")

@@ -26,9 +26,17 @@ final class PolicyRows {
     private final RowMac mac;
     private final NamespaceRows namespaces;
     private final TokenRows tokens;
+    private final SecretRows secrets;
+
+    /** How long a proposal waits for its approvals before it expires. */
+    static final java.time.Duration PROPOSAL_TTL = java.time.Duration.ofDays(7);
+
+    private final OneWayChanges oneWay;
 
     PolicyRows(ConnectionPool db, Clock clock, AuditRows audit, RowMac mac, NamespaceRows namespaces,
-            TokenRows tokens) {
+            TokenRows tokens, SecretRows secrets, OneWayChanges oneWay) {
+        this.secrets = secrets;
+        this.oneWay = oneWay;
         this.db = db;
         this.clock = clock;
         this.audit = audit;
@@ -81,9 +89,39 @@ final class PolicyRows {
         KbsNames.checkSecretName(name);
         db.tx(true, c -> {
             NamespaceRows.require(c, ns);
+            requireSecret(c, ns, name);
             apply(c, actor, ns, name, text, "");
             return null;
         });
+    }
+
+    /** A policy governs a secret: setting one for a secret that does not exist is a 404, not a dormant rule. */
+    private void requireSecret(Connection c, String ns, String name) throws SQLException, KbsException {
+        if (!secrets.exists(c, ns, name)) {
+            throw KbsException.notFound("no secret " + ns + "/" + name);
+        }
+    }
+
+    /** The version of the current policy (0: none; -1: its row fails its MAC, so no proposal matches it). */
+    private int currentVersion(Connection c, String ns, String name) throws SQLException {
+        Policy p = row(c, ns, name);
+        if (p == null) {
+            return 0;
+        }
+        return authentic(p) ? p.version() : -1;
+    }
+
+    /** Whether the row passes its MAC and is not older than the changes the audit log records. */
+    private boolean authentic(Policy p) {
+        if (!RowMac.check(p.mac(), p.expected(mac), p.label())) {
+            return false;
+        }
+        if (p.version() < oneWay.policyChanges(p.ns(), p.name())) {
+            RowMac.contradicted(p.label(), "version " + p.version() + ", but the audit log records "
+                    + oneWay.policyChanges(p.ns(), p.name()) + " changes");
+            return false;
+        }
+        return true;
     }
 
     private void apply(Connection c, String actor, String ns, String name, String text, String how)
@@ -123,7 +161,7 @@ final class PolicyRows {
     /** The policy text of a secret, or null when there is none or its row fails its MAC. */
     String text(Connection c, String ns, String name) throws SQLException {
         Policy p = row(c, ns, name);
-        return p != null && RowMac.check(p.mac(), p.expected(mac), p.label()) ? p.text() : null;
+        return p != null && authentic(p) ? p.text() : null;
     }
 
     PolicyProposal propose(String actor, String tokenId, String ns, String name, String text) throws KbsException {
@@ -131,6 +169,7 @@ final class PolicyRows {
         KbsNames.checkSecretName(name);
         return db.tx(true, c -> {
             NamespaceRows.require(c, ns);
+            requireSecret(c, ns, name);
             int required = namespaces.policyApprovals(c, ns);
             if (required <= 1) {
                 apply(c, actor, ns, name, text, "");
@@ -139,9 +178,9 @@ final class PolicyRows {
             byte[] raw = new byte[8];
             RANDOM.nextBytes(raw);
             String id = HexFormat.of().formatHex(raw);
-            Policy current = row(c, ns, name);
-            Proposal p = new Proposal(id, ns, name, text, clock.millis(), "pending",
-                    current == null ? 0 : current.version(), null, null);
+            long now = clock.millis();
+            Proposal p = new Proposal(id, ns, name, text, now, "pending", currentVersion(c, ns, name),
+                    now + PROPOSAL_TTL.toMillis(), null);
             try (PreparedStatement ps = c.prepareStatement("INSERT INTO policy_proposals (" + Proposal.COLUMNS
                     + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                 ps.setString(1, id);
@@ -178,6 +217,18 @@ final class PolicyRows {
             }
             if (p.approvers().contains(tokenId)) {
                 throw KbsException.conflict("this token approved proposal " + id + " already; another must");
+            }
+            Proposal row = proposalRow(c, ns, id);
+            if (expired(row)) {
+                throw KbsException.conflict("proposal " + id + " expired at "
+                        + java.time.Instant.ofEpochMilli(row.expires()) + "; propose the change again");
+            }
+            int current = currentVersion(c, ns, row.name());
+            if (current != row.baseVersion()) {
+                // Applying it would silently replace a policy its approvers never saw.
+                throw KbsException.conflict("the policy of " + ns + "/" + row.name() + " changed since proposal "
+                        + id + " was made (it amends version " + row.baseVersion() + ", the policy is now "
+                        + (current < 0 ? "unauthentic" : "version " + current) + "); propose the change again");
             }
             addApproval(c, id, tokenId);
             PolicyProposal now = proposal(c, ns, id);
@@ -281,8 +332,17 @@ final class PolicyRows {
                 approvers.add(r[0]);
             }
         }
-        return new PolicyProposal(id, ns, p.name(), p.text(), p.state(), approvers,
-                namespaces.policyApprovals(c, ns));
+        String state = p.state();
+        if (state.equals("pending") && expired(p)) {
+            state = "expired";
+        } else if (state.equals("pending") && currentVersion(c, ns, p.name()) != p.baseVersion()) {
+            state = "stale";
+        }
+        return new PolicyProposal(id, ns, p.name(), p.text(), state, approvers, namespaces.policyApprovals(c, ns));
+    }
+
+    private boolean expired(Proposal p) {
+        return p.expires() != null && clock.millis() >= p.expires();
     }
 
     /** Names every policy, proposal and approval row whose MAC does not match (for {@code audit verify}). */

@@ -75,6 +75,11 @@ final class RowMac {
         return false;
     }
 
+    /** Logs at ERROR that an authentic {@code row} is refused because the audit log contradicts it ({@code why}). */
+    static void contradicted(String row, String why) {
+        LOG.error("{}: {} (put back outside the broker?): treated as absent", row, why);
+    }
+
     /** Like {@link #check} without the log line, for {@code audit verify}. */
     static boolean matches(byte[] stored, byte[] expected) {
         return stored != null && MessageDigest.isEqual(stored, expected);

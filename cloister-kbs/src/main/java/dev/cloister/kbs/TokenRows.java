@@ -30,8 +30,10 @@ final class TokenRows {
     private final Clock clock;
     private final AuditRows audit;
     private final RowMac mac;
+    private final OneWayChanges oneWay;
 
-    TokenRows(ConnectionPool db, Clock clock, AuditRows audit, RowMac mac) {
+    TokenRows(ConnectionPool db, Clock clock, AuditRows audit, RowMac mac, OneWayChanges oneWay) {
+        this.oneWay = oneWay;
         this.db = db;
         this.clock = clock;
         this.audit = audit;
@@ -73,8 +75,9 @@ final class TokenRows {
         if (ns != null) {
             KbsNames.checkNamespace(ns);
         }
-        if (ttl != null && (ttl.isNegative() || ttl.isZero())) {
-            throw KbsException.badRequest("a token's lifetime must be positive, got " + ttl);
+        if (ttl != null && (ttl.isNegative() || ttl.isZero() || ttl.compareTo(KbsStore.MAX_TOKEN_TTL) > 0)) {
+            throw KbsException.badRequest("a token's lifetime must be positive and at most "
+                    + KbsStore.MAX_TOKEN_TTL.toDays() + " days, got " + ttl.toSeconds() + " s");
         }
         byte[] idb = new byte[6];
         RANDOM.nextBytes(idb);
@@ -109,7 +112,7 @@ final class TokenRows {
                     + (expires == null ? ", no expiry" : ", expires " + Instant.ofEpochMilli(expires)));
             return null;
         });
-        return new KbsStore.IssuedToken(id, token, role, ns);
+        return new KbsStore.IssuedToken(id, token, role, ns, expires == null ? null : Instant.ofEpochMilli(expires));
     }
 
     void revoke(String actor, String id) throws KbsException {
@@ -142,7 +145,7 @@ final class TokenRows {
     boolean active(Connection c, String id) throws SQLException {
         Row r = byId(c, id);
         return r != null && r.revoked() == 0 && (r.expires() == null || clock.millis() < r.expires())
-                && r.authentic(mac);
+                && r.authentic(mac) && !oneWay.revoked(r.id());
     }
 
     /** Whether an authentic, active admin token exists (the server creates the first one when none does). */
@@ -154,7 +157,7 @@ final class TokenRows {
                     ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     Row r = Row.read(rs);
-                    if ((r.expires() == null || now < r.expires()) && r.authentic(mac)) {
+                    if ((r.expires() == null || now < r.expires()) && r.authentic(mac) && !oneWay.revoked(r.id())) {
                         return true;
                     }
                 }
@@ -205,6 +208,10 @@ final class TokenRows {
                     }
                     Row r = Row.read(rs);
                     if (r.revoked() != 0 || !MessageDigest.isEqual(h, r.hash()) || !r.authentic(mac)) {
+                        throw KbsException.unauthorized("unknown or revoked token");
+                    }
+                    if (oneWay.revoked(r.id())) {
+                        RowMac.contradicted(r.label(), "revoked in the audit log, active in its row");
                         throw KbsException.unauthorized("unknown or revoked token");
                     }
                     if (r.expires() != null && now >= r.expires()) {

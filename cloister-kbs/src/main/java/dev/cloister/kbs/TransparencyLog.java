@@ -19,9 +19,12 @@ final class TransparencyLog {
     /** Why the log could not be read (entries missing), or null: the broker's health reports it. */
     private volatile String damage;
 
-    TransparencyLog(AuditRows audit, NoteSigner signer) {
+    private final OneWayChanges oneWay;
+
+    TransparencyLog(AuditRows audit, NoteSigner signer, OneWayChanges oneWay) {
         this.audit = audit;
         this.signer = signer;
+        this.oneWay = oneWay;
     }
 
     void anchor(LogAnchor a) {
@@ -103,6 +106,7 @@ final class TransparencyLog {
                             + " is missing; no checkpoint is signed over it", null);
                 }
                 tree.append(MerkleTree.leafHash(e.canonical()));
+                oneWay.see(e);
             }
         }
     }

@@ -61,6 +61,15 @@ class LogAnchorTest {
         assertThatThrownBy(() -> open(db, false)).isInstanceOf(KbsException.class)
                 .hasMessageContaining("the audit log has 3 entries, fewer than the 6 of the checkpoint kept in")
                 .hasMessageContaining("--allow-log-rollback");
+        // A refused start leaves the anchor as it was: the next attempt is refused too.
+        assertThatThrownBy(() -> open(db, false)).isInstanceOf(KbsException.class)
+                .hasMessageContaining("fewer than the 6");
+        // 'kbs audit verify --db' reports the same without moving the anchor.
+        try (KbsStore s = KbsStore.open(db, master, clock)) {
+            assertThat(s.checkLogAnchor(dir.resolve("log.anchor"))).contains("fewer than the 6");
+            assertThat(s.checkLogAnchor(dir.resolve("no-such.anchor"))).isNull();
+        }
+        assertThat(Files.readString(dir.resolve("log.anchor"))).contains("\n6\n");
         // Allowed explicitly: it starts (with a warning) and the anchor follows the log as it is now.
         try (KbsStore s = open(db, true)) {
             assertThat(s.audit(null, 0, 100)).hasSize(3);

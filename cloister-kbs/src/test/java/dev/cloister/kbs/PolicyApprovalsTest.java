@@ -88,6 +88,7 @@ class PolicyApprovalsTest {
             String c = s.createToken("t", Role.OWNER, "lab").id();
             s.setPolicyApprovals("t", "lab", 3);
             assertThat(s.policyApprovals("lab")).isEqualTo(3);
+            s.storeSecret("t", "lab", "k", SecretKind.AES256, null, false);
             PolicyProposal p = s.proposePolicy("token:" + a, a, "lab", "k", "SIM:ALLOW");
             assertThat(s.approvePolicy("token:" + b, b, "lab", p.id()).approvers()).containsExactly(a, b);
             assertThat(s.policy("lab", "k")).isNull();

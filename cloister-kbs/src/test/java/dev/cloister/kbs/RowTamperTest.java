@@ -247,23 +247,73 @@ class RowTamperTest {
             s.createNamespace("a", "alice");
             t = s.createToken("a", Role.OWNER, "alice");
             s.storeSecret("a", "alice", "pf", SecretKind.PF_KEY, V, false);
+            s.storeSecret("a", "alice", "pf", SecretKind.PF_KEY, null, true);
+            s.setPolicy("a", "alice", "pf", "SIM:ALLOW");
         }
         // The administrator keeps copies of the rows as they are now (a backup, a replica)...
-        admin(db, "CREATE TABLE old_tokens AS SELECT * FROM tokens", "CREATE TABLE old_secrets AS SELECT * FROM secrets");
+        admin(db, "CREATE TABLE old_tokens AS SELECT * FROM tokens", "CREATE TABLE old_secrets AS SELECT * FROM secrets",
+                "CREATE TABLE old_policies AS SELECT * FROM policies");
         try (KbsStore s = KbsStore.open(db, master, clock)) {
             s.revokeToken("a", t.id());
             s.retire("a", "alice", "pf", 1);
+            s.setPolicy("a", "alice", "pf", "PROD:1");
             assertThat(s.verifyAudit().intact()).isTrue();
         }
-        // ...and puts them back after the revocation and the retirement: each row is authentic on its own.
+        // ...and puts them back after the revocation, the retirement and the policy change: each row is authentic
+        // on its own.
         admin(db, "DELETE FROM tokens", "INSERT INTO tokens SELECT * FROM old_tokens",
-                "DELETE FROM secrets", "INSERT INTO secrets SELECT * FROM old_secrets");
+                "DELETE FROM secrets", "INSERT INTO secrets SELECT * FROM old_secrets",
+                "DELETE FROM policies", "INSERT INTO policies SELECT * FROM old_policies");
         try (KbsStore s = KbsStore.open(db, master, clock)) {
             assertThat(problems(s)).containsExactly(
-                    "token " + t.id() + ": revoked by audit entry 4 but active in the database (row put back "
+                    "token " + t.id() + ": revoked by audit entry 6 but active in the database (row put back "
                             + "outside the broker)",
-                    "secret alice/pf@1: retired by audit entry 5 but active in the database (row put back outside "
-                            + "the broker)");
+                    "secret alice/pf@1: retired by audit entry 7 but active in the database (row put back outside "
+                            + "the broker)",
+                    "policy of alice/pf: version 1 but the audit log records 2 changes (an older policy put back "
+                            + "outside the broker)");
+        }
+        // A broker that has read its log (an anchored one reads it before serving) refuses both on use as well.
+        try (KbsStore s = KbsStore.open(db, master, clock, new KbsStore.Anchor(dir.resolve("anchor"), false))) {
+            assertThatThrownBy(() -> s.authenticate(t.token())).isInstanceOf(KbsException.class)
+                    .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(401));
+            assertThatThrownBy(() -> s.read("alice", "pf", 1)).isInstanceOf(KbsException.class)
+                    .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(404));
+            assertThat(s.read("alice", "pf", 2).info().version()).isEqualTo(2);
+            assertThat(s.readForRelease("alice", "pf", 2).policy()).isNull();
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("dbs")
+    void aPolicyForgedToAcceptSimulatedEvidenceReleasesNothingOverHttps(String kind) throws Exception {
+        String db = TestDatabases.fresh(kind, dir);
+        try (KbsStore s = KbsStore.open(db, master, clock)) {
+            s.createNamespace("a", "alice");
+            s.storeSecret("a", "alice", "pf", SecretKind.PF_KEY, V, false);
+            s.setPolicy("a", "alice", "pf", "E:" + "ab".repeat(32) + " PROD:1");
+        }
+        // What the review did: the policy row rewritten to accept the simulated workload, then a broker restart.
+        admin(db, "UPDATE policies SET text = '" + TestSupport.allowPolicy() + "' WHERE name = 'pf'");
+        try (KbsStore s = KbsStore.open(db, master, clock)) {
+            KeyBroker broker = new KeyBroker(s, TestSupport.verifier(),
+                    dev.cloister.attestation.policy.Policies::parse,
+                    new NonceStore(java.time.Duration.ofMinutes(2), 100));
+            Tls tls = Tls.selfSigned(Instant.now());
+            try (KbsServer server = KbsServer.start(broker, new java.net.InetSocketAddress("127.0.0.1", 0), tls, 0)) {
+                KbsClient workload = new KbsClient(java.net.URI.create("https://127.0.0.1:"
+                        + server.address().getPort()), null, Tls.clientContextTrusting(tls.chain()[0]));
+                var evidence = TestSupport.source(TestSupport.good(), dev.cloister.attestation.TcbStatus.UP_TO_DATE,
+                        clock.instant());
+                assertThatThrownBy(() -> workload.release("alice", "pf", null, HpkeSuite.X25519, evidence))
+                        .isInstanceOf(KbsException.class)
+                        .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(403));
+                // The same text set through the broker is authentic: the evidence itself was never the problem.
+                s.setPolicy("a", "alice", "pf", TestSupport.allowPolicy());
+                assertThat(workload.release("alice", "pf", null, HpkeSuite.X25519, evidence).value()).isEqualTo(V);
+            }
+            assertThat(s.audit("alice", 0, 100)).extracting(AuditEntry::action, AuditEntry::outcome)
+                    .contains(org.assertj.core.groups.Tuple.tuple("release", "denied"));
         }
     }
 }

@@ -30,7 +30,7 @@ public final class ImportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int rows = Backup.restore(local.db(), local.masterKey(false), MasterKey.load(backupKey, false), in,
+        int rows = Backup.restore(local.db(), local.password(), local.masterKey(false), MasterKey.load(backupKey, false), in,
                 Clock.systemUTC());
         spec.commandLine().getOut().println("restored " + rows + " rows into " + local.db());
         return 0;

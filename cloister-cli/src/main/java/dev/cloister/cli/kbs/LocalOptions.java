@@ -11,9 +11,17 @@ import picocli.CommandLine.Option;
 /** The broker's database and master key, for commands that work on them directly. */
 public final class LocalOptions {
     @Option(names = "--db", paramLabel = "PATH|URL",
-            description = "SQLite file or jdbc:postgresql://host:port/db?user=..&password=.. "
-                    + "(default: ~/.cloister/kbs.db).")
+            description = "SQLite file or jdbc:postgresql://host:port/db?user=.. (default: ~/.cloister/kbs.db). "
+                    + "Give a PostgreSQL password with --db-password-file or $" + LocalOptions.PASSWORD_ENV
+                    + ", not in the URL: a command line is visible to every user (ps).")
     String db;
+
+    /** The environment variable holding the database password. */
+    static final String PASSWORD_ENV = "CLOISTER_KBS_DB_PASSWORD";
+
+    @Option(names = "--db-password-file", paramLabel = "FILE",
+            description = "File holding the PostgreSQL password (one line; default: $" + PASSWORD_ENV + " if set).")
+    Path dbPasswordFile;
 
     @Option(names = "--master-key", paramLabel = "FILE",
             description = "Master key file, 32 bytes base64 (default: $CLOISTER_KBS_MASTER_KEY if set, else "
@@ -59,7 +67,27 @@ public final class LocalOptions {
                         + "'cloister kbs serve')");
             }
         }
-        return KbsStore.open(d, masterKey(create), Clock.systemUTC());
+        return KbsStore.open(d, password(), masterKey(create), Clock.systemUTC(), null);
+    }
+
+    /** The database password from --db-password-file or the environment, or null. */
+    String password() throws CloisterException {
+        if (dbPasswordFile != null) {
+            try {
+                String p = java.nio.file.Files.readString(dbPasswordFile, java.nio.charset.StandardCharsets.UTF_8)
+                        .strip();
+                if (p.isEmpty() || p.contains("\n")) {
+                    throw new CloisterException(CloisterException.Kind.BAD_INPUT, "database password file "
+                            + dbPasswordFile + " must hold one non-empty line");
+                }
+                return p;
+            } catch (java.io.IOException e) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "cannot read database password file "
+                        + dbPasswordFile + ": " + e.getMessage(), e);
+            }
+        }
+        String env = System.getenv(PASSWORD_ENV);
+        return env == null || env.isEmpty() ? null : env;
     }
 
     /** The file the broker's log anchor is kept in (see {@code --log-anchor}). */
@@ -83,7 +111,7 @@ public final class LocalOptions {
 
     /** Opens the database for a broker: created if new, its audit log checked against and kept in the anchor. */
     KbsStore openAnchored() throws CloisterException {
-        return KbsStore.open(db(), masterKey(true), Clock.systemUTC(),
+        return KbsStore.open(db(), password(), masterKey(true), Clock.systemUTC(),
                 new KbsStore.Anchor(anchorFile(), allowLogRollback));
     }
 }

@@ -83,6 +83,12 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Where to write the first admin token (default: ~/.cloister/kbs-admin.token).")
     Path adminTokenFile;
 
+    @Option(names = "--admin-token-ttl", paramLabel = "DURATION", defaultValue = "90d",
+            description = "Lifetime of the first admin token (s, m, h or d; default: ${DEFAULT-VALUE}). Issue "
+                    + "lasting tokens with it ('kbs token create'); when none is active any more, the next start "
+                    + "writes a new one, and refuses if --admin-token-file still exists.")
+    String adminTokenTtl;
+
     @Option(names = "--allow-simulation",
             description = "Also trust Cloister's simulation root. Simulated evidence is still denied unless a "
                     + "secret's policy says SIM:ALLOW.")
@@ -147,6 +153,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         ConnectionLimits limits = new ConnectionLimits(maxConnectionsPerClient, Duration.ofSeconds(handshakeTimeout),
                 ConnectionLimits.DEFAULT.idleTimeout());
+        Duration firstTokenTtl = TokenCommand.parseTtl(adminTokenTtl);
         Path home = LocalOptions.home();
         Path cert = certOut != null ? certOut : home.resolve("kbs-cert.pem");
         var verifier = Verifiers.select(allowSimulation, pccs,
@@ -164,11 +171,11 @@ public final class ServeCommand implements Callable<Integer> {
                 // Never overwritten: it may be the only copy of another broker's admin token, and a database
                 // that lost its admin tokens is worth a look before a new one is made.
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the database " + store.describe()
-                        + " has no active admin token, and " + tokenFile + " exists: it is not overwritten; move it "
+                        + " has no active admin token (expired or revoked), and " + tokenFile + " exists: it is not overwritten; move it "
                         + "away (or pass another --admin-token-file) to have a new admin token written");
             }
             KbsStore.IssuedToken admin = store.createToken("local:" + System.getProperty("user.name"), Role.ADMIN,
-                    null);
+                    null, firstTokenTtl);
             Files.createDirectories(tokenFile.toAbsolutePath().getParent());
             AtomicFiles.writeBytes(tokenFile, false, (admin.token() + "\n").getBytes(StandardCharsets.US_ASCII));
             newToken = true;

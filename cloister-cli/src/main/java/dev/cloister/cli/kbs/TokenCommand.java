@@ -39,6 +39,11 @@ public final class TokenCommand {
         @Option(names = "--force", description = "Overwrite --out if it exists.")
         boolean force;
 
+        @Option(names = "--ttl", paramLabel = "DURATION", defaultValue = "90d",
+                description = "How long the token is valid: a number with s, m, h or d (default: ${DEFAULT-VALUE}; "
+                        + "at most 3650d). Expired tokens are refused like revoked ones.")
+        String ttl;
+
         @Option(names = "--json", description = "Print {id, role, namespace, file}.")
         boolean json;
 
@@ -47,20 +52,39 @@ public final class TokenCommand {
 
         @Override
         public Integer call() throws Exception {
-            JsonNode t = client.client(true).createToken(Role.parse(role), ns);
+            java.time.Duration lifetime = parseTtl(ttl);
+            JsonNode t = client.client(true).createToken(Role.parse(role), ns, lifetime);
             AtomicFiles.writeBytes(out, force, (t.get("token").asText() + "\n").getBytes(StandardCharsets.US_ASCII));
             if (json) {
                 var o = Json.object();
                 o.put("id", t.get("id").asText());
                 o.put("role", t.get("role").asText());
                 o.set("namespace", t.get("namespace"));
+                o.set("expires", t.get("expires"));
                 o.put("file", out.toString());
                 Json.print(spec.commandLine().getOut(), o);
             } else {
-                spec.commandLine().getOut().println("token " + t.get("id").asText() + " (" + role + ") written to " + out);
+                spec.commandLine().getOut().println("token " + t.get("id").asText() + " (" + role + ", expires "
+                        + t.path("expires").asText("never") + ") written to " + out);
             }
             return 0;
         }
+    }
+
+    /** Parses {@code 90d}, {@code 12h}, {@code 30m} or {@code 45s}. */
+    static java.time.Duration parseTtl(String s) throws dev.cloister.core.CloisterException {
+        var m = java.util.regex.Pattern.compile("([1-9][0-9]{0,9})([smhd])").matcher(s == null ? "" : s);
+        if (!m.matches()) {
+            throw new dev.cloister.core.CloisterException(dev.cloister.core.CloisterException.Kind.BAD_INPUT,
+                    "bad duration '" + s + "' (a positive number with s, m, h or d, e.g. 90d)");
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "s" -> java.time.Duration.ofSeconds(n);
+            case "m" -> java.time.Duration.ofMinutes(n);
+            case "h" -> java.time.Duration.ofHours(n);
+            default -> java.time.Duration.ofDays(n);
+        };
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, header = "List tokens (ids and roles, never values).")
@@ -81,9 +105,10 @@ public final class TokenCommand {
                 Json.print(spec.commandLine().getOut(), r);
             } else {
                 for (JsonNode t : r.get("tokens")) {
-                    spec.commandLine().getOut().printf("%s  %-8s %-20s %s%n", t.get("id").asText(),
+                    spec.commandLine().getOut().printf("%s  %-8s %-20s %-8s expires %s%n", t.get("id").asText(),
                             t.get("role").asText(), t.get("namespace").isNull() ? "-" : t.get("namespace").asText(),
-                            t.get("revoked").asBoolean() ? "revoked" : "active");
+                            t.get("revoked").asBoolean() ? "revoked" : t.path("expired").asBoolean() ? "expired"
+                                    : "active", t.path("expires").isNull() ? "never" : t.path("expires").asText("never"));
                 }
             }
             return 0;

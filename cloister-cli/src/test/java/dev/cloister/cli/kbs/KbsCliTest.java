@@ -247,6 +247,22 @@ class KbsCliTest {
     }
 
     @Test
+    void tokensAreIssuedWithALifetime() throws Exception {
+        Path out = dir.resolve("ttl.token");
+        Run bad = run(client("kbs", "token", "create", "--role", "auditor", "--ttl", "90x", "--out", out.toString()));
+        assertThat(bad.exit()).isEqualTo(3);
+        assertThat(bad.err()).contains("bad duration '90x'");
+        assertThat(out).doesNotExist();
+        Run ok = run(client("kbs", "token", "create", "--role", "auditor", "--ttl", "2h", "--out", out.toString(),
+                "--json"));
+        assertThat(ok.exit()).as(ok.err()).isEqualTo(0);
+        java.time.Instant expires = java.time.Instant.parse(Json.mapper().readTree(ok.out()).get("expires").asText());
+        assertThat(expires).isBetween(java.time.Instant.now().plusSeconds(7000), java.time.Instant.now().plusSeconds(7300));
+        Run list = run(client("kbs", "token", "list"));
+        assertThat(list.out()).contains("expires " + expires);
+    }
+
+    @Test
     void helpDescribesEveryCommand() {
         for (String c : new String[] {"serve", "secret", "policy", "release", "audit", "token", "export", "import",
             "namespace"}) {
@@ -338,6 +354,11 @@ class KbsCliTest {
         assertThat(run(concat(new String[] {"kbs", "namespace", "rules", "dave", "--policy-approvals", "1"}, one))
                 .exit()).as("only an admin sets the rules").isNotZero();
 
+        Run nosecret = run(concat(new String[] {"kbs", "policy", "set", "dave/k", "--text", "SIM:ALLOW"}, one));
+        assertThat(nosecret.exit()).isEqualTo(3);
+        assertThat(nosecret.err()).contains("no secret dave/k");
+        assertThat(run(concat(new String[] {"kbs", "secret", "generate", "dave/k", "--kind", "pf-key"}, one)).exit())
+                .isEqualTo(0);
         Run set = run(concat(new String[] {"kbs", "policy", "set", "dave/k", "--text", "SIM:ALLOW"}, one));
         assertThat(set.exit()).as(set.err()).isEqualTo(0);
         assertThat(set.out()).contains("1 of 2 approvals; not in force yet").contains("cloister kbs policy approve dave ");
