@@ -61,12 +61,20 @@ public final class Volume {
 
     /** Reads and authenticates the record of the volume in {@code dir}. */
     public static VolumeRecord read(Path dir, PfKey key) throws IOException, VolumeException {
-        return VolumeRecord.parse(recordBytes(dir), key);
+        try {
+            return VolumeRecord.parse(recordBytes(dir), key);
+        } catch (VolumeException e) {
+            throw named(dir, e);
+        }
     }
 
     /** Reads the record without authenticating it (no key): what it claims, for {@code inspect}. */
     public static VolumeRecord readUnauthenticated(Path dir) throws IOException, VolumeException {
-        return VolumeRecord.parseUnauthenticated(recordBytes(dir));
+        try {
+            return VolumeRecord.parseUnauthenticated(recordBytes(dir));
+        } catch (VolumeException e) {
+            throw named(dir, e);
+        }
     }
 
     /** Whether an import into {@code dir} was interrupted and has not been resumed to its end. */
@@ -119,6 +127,14 @@ public final class Volume {
     /** Writes a new record over the old one, atomically. */
     static void write(Path dir, VolumeRecord r, PfKey key) throws IOException {
         AtomicFiles.writeBytes(dir.resolve(RECORD), true, r.toBytes(key));
+    }
+
+    /** The same failure, naming the record file (the record's parser does not know where it came from). */
+    private static VolumeException named(Path dir, VolumeException e) {
+        if (e.getMessage().startsWith(dir.toString())) {
+            return e;
+        }
+        return new VolumeException(e.kind(), dir.resolve(RECORD) + ": " + e.getMessage(), e);
     }
 
     private static byte[] recordBytes(Path dir) throws IOException, VolumeException {
