@@ -73,13 +73,15 @@ rm -rf "$work/vol"
 say "load after import: $(load)"
 
 # The raw cipher: one key, 4 KiB records (the format needs a fresh key per 4 KiB node, which costs more:
-# docs/pf.md's PfCpuTime gives both), one thread, then all cores.
+# docs/pf.md's PfCpuTime gives both), one process, then one per core. `openssl speed` divides by the user CPU time
+# of each process (not wall time, unless -elapsed), and -multi adds the processes' rates: so the figure below is
+# CPU-seconds per GiB, comparable with the import's user time.
 for multi in 1 "$jobs"; do
   line=$(openssl speed -evp aes-128-gcm -bytes 4096 -seconds 3 ${multi:+-multi "$multi"} 2>/dev/null \
     | grep -i '^aes-128-gcm' | tail -1)
   kbs=$(awk '{ v = $NF; sub(/k$/, "", v); print v }' <<<"$line")
   awk -v k="$kbs" -v m="$multi" 'BEGIN {
-    bps = k * 1000; printf "openssl speed aes-128-gcm 4 KiB, %s process(es): %.2f GB/s = %.2f CPU-s per GiB\n",
+    bps = k * 1000; printf "openssl speed aes-128-gcm 4 KiB, %s process(es): %.2f GB per user-CPU-second (summed) = %.2f user CPU-s per GiB\n",
       m, bps / 1e9, m * 1073741824 / bps }'
 done
 say "load at end: $(load), $(date -u '+%H:%M:%S UTC')"
