@@ -75,6 +75,9 @@ public final class VolumeImporter {
     public static Result importTree(Path src, Path dir, PfKey key, String prefix, int jobs, LongConsumer progress)
             throws Exception {
         VolumeImporter imp = new VolumeImporter(dir, key, jobs, progress);
+        if (dir.toAbsolutePath().normalize().startsWith(src.toAbsolutePath().normalize())) {
+            throw VolumeException.bad(dir + " is inside the source " + src + "; import into a folder outside it");
+        }
         List<Source> sources = list(src);
         imp.begin(prefix);
         List<Source> bySize = new ArrayList<>(sources);
@@ -244,7 +247,7 @@ public final class VolumeImporter {
 
     /** Writes one encrypted file. */
     private interface Encryption {
-        void run(FileChannel out, String embeddedPath) throws Exception;
+        dev.cloister.pf.PfInfo run(FileChannel out, String embeddedPath) throws Exception;
     }
 
     private void encrypt(String path, long size, Encryption enc) throws Exception {
@@ -253,15 +256,18 @@ public final class VolumeImporter {
         boolean ok = false;
         try {
             byte[] mac;
+            long plain;
             try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                enc.run(out, base.embeddedPath(path));
+                // The size recorded is what was encrypted, not what a listing said: a source file that changed
+                // size in between must not give a record that its own file contradicts.
+                plain = enc.run(out, base.embeddedPath(path)).plaintextSize();
                 out.force(true);
                 mac = ProtectedFiles.metadataMac(out, path);
             }
             Files.createDirectories(target.getParent());
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             ok = true;
-            done.put(path, new VolumeRecord.Entry(path, size, HexFormat.of().formatHex(mac)));
+            done.put(path, new VolumeRecord.Entry(path, plain, HexFormat.of().formatHex(mac)));
             written.incrementAndGet();
         } finally {
             if (!ok) {

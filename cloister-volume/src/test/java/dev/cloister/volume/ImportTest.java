@@ -50,6 +50,10 @@ class ImportTest {
             assertThat(VolumeVerifier.export(tmp.resolve("vol"), out, key, VolumeVerifier.Expected.NONE, true, 1,
                     n -> {}).ok()).isTrue();
             assertThat(Trees.content(out)).isEqualTo(Trees.content(src));
+            // A volume inside its own source would import itself: refused before anything is written.
+            assertThatThrownBy(() -> VolumeImporter.importTree(src, src.resolve("db/vol"), key, "state", 1, n -> {}))
+                    .hasMessageContaining("inside the source");
+            assertThat(src.resolve("db/vol")).doesNotExist();
             // A second import into a volume that holds files is refused.
             assertThatThrownBy(() -> VolumeImporter.importTree(src, tmp.resolve("vol"), key, "state", 1, n -> {}))
                     .hasMessageContaining("already holds files");

@@ -26,32 +26,50 @@ class RollbackTest {
     @TempDir
     Path tmp;
 
+    /** The history is made once (imports and checkpoints take a while); each test works on its own copy. */
+    @TempDir
+    static Path template;
+
+    static byte[] keyBytes;
+    static VolumeVerifier.Expected expected;
+
     PfKey key;
     Path vol;
     Path old;
     Path other;
-    VolumeVerifier.Expected expected;
 
-    @BeforeEach
-    void history() throws Exception {
-        key = PfKey.generate();
-        Path src = Trees.make(tmp.resolve("src"), 1);
-        vol = tmp.resolve("vol");
-        VolumeImporter.importTree(src, vol, key, "state", 2, n -> {});
-        old = tmp.resolve("old");
-        Trees.copyTree(vol, old); // the host keeps version 1
-        append(vol, "db/small.txt", "a later write");
-        VolumeRecord v2 = Volume.checkpoint(vol, key, 2);
-        assertThat(v2.version()).isEqualTo(2);
-        expected = new VolumeVerifier.Expected(v2.version(), v2.rootHex());
-        // Another volume with the same key and prefix, brought to the same version.
-        other = tmp.resolve("other");
-        VolumeImporter.importTree(Trees.make(tmp.resolve("src2"), 1), other, key, "state", 2, n -> {});
-        append(other, "db/small.txt", "another write");
-        Volume.checkpoint(other, key, 2);
+    @org.junit.jupiter.api.BeforeAll
+    static void history() throws Exception {
+        try (PfKey k = PfKey.generate()) {
+            keyBytes = k.toBytes();
+            Path src = Trees.make(template.resolve("src"), 1);
+            Path v = template.resolve("vol");
+            VolumeImporter.importTree(src, v, k, "state", 2, n -> {});
+            Trees.copyTree(v, template.resolve("old")); // the host keeps version 1
+            append(k, v, "db/small.txt", "a later write");
+            VolumeRecord v2 = Volume.checkpoint(v, k, 2);
+            assertThat(v2.version()).isEqualTo(2);
+            expected = new VolumeVerifier.Expected(v2.version(), v2.rootHex());
+            // Another volume with the same key and prefix, brought to the same version.
+            Path o = template.resolve("other");
+            VolumeImporter.importTree(Trees.make(template.resolve("src2"), 1), o, k, "state", 2, n -> {});
+            append(k, o, "db/small.txt", "another write");
+            Volume.checkpoint(o, k, 2);
+        }
     }
 
-    private void append(Path volume, String path, String text) throws Exception {
+    @BeforeEach
+    void copy() throws Exception {
+        key = PfKey.of(keyBytes);
+        vol = tmp.resolve("vol");
+        old = tmp.resolve("old");
+        other = tmp.resolve("other");
+        Trees.copyTree(template.resolve("vol"), vol);
+        Trees.copyTree(template.resolve("old"), old);
+        Trees.copyTree(template.resolve("other"), other);
+    }
+
+    private static void append(PfKey key, Path volume, String path, String text) throws Exception {
         try (PfChannel ch = ProtectedFiles.open(volume.resolve("files").resolve(path), key,
                 PathPolicy.expect("state/" + path), ProtectedFiles.Mode.APPEND, PfVersion.V2)) {
             ch.write(ByteBuffer.wrap(text.getBytes()));
