@@ -57,6 +57,7 @@ public final class Cloister implements Runnable {
             dev.cloister.cli.bundle.BuildCommand.class,
             dev.cloister.cli.bundle.BundleCommand.class,
             dev.cloister.cli.pf.PfCommand.class,
+            dev.cloister.cli.volume.VolumeCommand.class,
             dev.cloister.cli.job.JobCommand.class,
             dev.cloister.cli.job.WorkerCommand.class,
             dev.cloister.cli.job.DemoCommand.class,

@@ -25,7 +25,7 @@ public final class Progress implements AutoCloseable {
         this.err = err;
     }
 
-    /** A bar for {@code total} bytes, drawn only if stderr is an interactive terminal and not {@code quiet}. */
+    /** A bar for {@code total} bytes (negative: unknown, then bytes and rate only), drawn only if stderr is an interactive terminal and not {@code quiet}. */
     public static Progress bytes(String label, long total, boolean quiet) {
         var console = System.console();
         boolean tty = console != null && console.isTerminal() && System.getenv("CI") == null;
@@ -39,13 +39,19 @@ public final class Progress implements AutoCloseable {
             return;
         }
         long t = System.nanoTime();
-        if (t - lastDraw >= REDRAW_NANOS || now >= total) {
+        if (t - lastDraw >= REDRAW_NANOS || (total >= 0 && now >= total)) {
             lastDraw = t;
             draw(now, t);
         }
     }
 
     private synchronized void draw(long now, long t) {
+        if (total < 0) { // unknown total (a stream): bytes and rate only
+            double secs = Math.max(1e-9, (t - start) / 1e9);
+            err.printf("\r%s %,d MB %,.0f MB/s", label, now / 1_000_000, now / secs / 1e6);
+            err.flush();
+            return;
+        }
         double frac = total <= 0 ? 1.0 : Math.min(1.0, (double) now / total);
         int width = 30;
         int filled = (int) Math.round(frac * width);

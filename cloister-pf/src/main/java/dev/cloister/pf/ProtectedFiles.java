@@ -169,6 +169,21 @@ public final class ProtectedFiles {
         return new Header(h.version(), h.minor(), (h.flags() & 1) != 0, host);
     }
 
+    /**
+     * The 16-byte GCM tag of a file's encrypted metadata (header bytes 42-57), read without the key. It
+     * authenticates the metadata, which holds the plaintext size, the embedded path and the root Merkle node's key
+     * and tag, under a key derived from a nonce that changes on every write: so it identifies one written state
+     * of the file's whole content. Alone it proves nothing (anyone can copy bytes); a caller that has authenticated
+     * the file (with {@link #decrypt}) and compares this tag with one it holds authentically knows the file is
+     * that exact state. State volumes use it as the file's MAC in their root digest.
+     */
+    public static byte[] metadataMac(FileChannel in, String name) throws IOException, PfException {
+        header(in, name); // validates magic, version, flags and size first
+        byte[] node0 = new byte[Layout.NODE];
+        PfFile.readFully(in, node0, 0, name);
+        return java.util.Arrays.copyOfRange(node0, 42, 42 + Layout.TAG);
+    }
+
     /** Authenticates the metadata and reports what the file holds (reads node 0 and, if present, the root node). */
     public static PfInfo inspect(FileChannel in, PfKey key, PathPolicy policy, String name) throws IOException, PfException {
         PfFile f = PfFile.open(in, name, key, policy, false, null);
