@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Times `cloister volume import` of a generated plaintext tree against, in the same run, `cp -r` of the same tree
-# and this machine's raw AES-128-GCM (`openssl speed -evp aes-128-gcm`, one key, 4 KiB records), and reports CPU
+# this machine's raw AES-128-GCM (`openssl speed -evp aes-128-gcm`, one key, 4 KiB records) and Gramine's own
+# gramine-sgx-pf-crypt (when scripts/gramine-local has built it), and reports CPU
 # (user + sys, whole process) per GiB and wall time.
 #
 #   bench/volume-import.sh [SIZE_MIB [WORKDIR]]    (default 1024 and a fresh folder in /dev/shm)
@@ -71,6 +72,16 @@ read -r _ w2 u2 s2 < <(CLOISTER_JAVA_OPTS="${VOLUME_JAVA_OPTS:-}" timed verify \
 report "cloister volume verify" "$w2" "$u2" "$s2"
 rm -rf "$work/vol"
 say "load after import: $(load)"
+
+# Gramine's own tool on the same tree (one thread; built by scripts/gramine-local), if present.
+gpf=${GRAMINE_PF_CRYPT:-$(ls ~/.cache/cloister/gramine/*/bin/gramine-sgx-pf-crypt 2>/dev/null | head -1 || true)}
+if [ -n "$gpf" ] && [ -x "$gpf" ]; then
+  read -r _ w u s < <(cd "$work" && timed gramine "$gpf" encrypt -w "$key" -i src -o gramine-out 2>/dev/null)
+  report "gramine-sgx-pf-crypt encrypt" "$w" "$u" "$s"
+  rm -rf "$work/gramine-out"
+else
+  say "gramine-sgx-pf-crypt: not built here (scripts/gramine-local), skipped"
+fi
 
 # The raw cipher: one key, 4 KiB records (the format needs a fresh key per 4 KiB node, which costs more:
 # docs/pf.md's PfCpuTime gives both), one process, then one per core. `openssl speed` divides by the user CPU time
