@@ -125,8 +125,9 @@ public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, S
 
     /**
      * Lays out the working folder for {@code gramine-direct}: as {@link #prepare}, plus {@code cloister/launcher}
-     * (Cloister's launcher, which Gramine starts first) and {@code cloister/bundle.manifest} (the bundle's manifest,
-     * whose hash the launcher states), and the manifest of {@link GramineManifest#renderDirect}. No broker address:
+     * (Cloister's launcher, which Gramine starts first), {@code cloister/bundle.manifest} (the bundle's manifest,
+     * whose hash the launcher states) and {@code cloister/job.json} (the record's canonical bytes, which the launcher
+     * hashes into its evidence and checks the run against; all three trusted files), and the manifest of {@link GramineManifest#renderDirect}. No broker address:
      * the launcher talks to the broker through the worker, on its stdin and stdout.
      *
      * @param launcher the compiled launcher ({@link LauncherBinary})

@@ -614,6 +614,9 @@ static void check_env(void) {
         char* name = strndup(*e, n);
         if (!name)
             die(4, "out of memory");
+        for (char** f = environ; f < e; f++)
+            if (!strncmp(*f, *e, n + 1))
+                refuse("the environment sets %s twice", name);
         struct jv* r = jget(env, name);
         if (r) { /* checked above: the record's value */
             free(name);
