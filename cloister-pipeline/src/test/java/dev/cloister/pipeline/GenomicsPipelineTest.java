@@ -224,13 +224,15 @@ class GenomicsPipelineTest {
                 """.formatted(broker.url, m.get("minimap2"), m.get("samtools"));
         PipelineSpec spec = PipelineSpec.parse(yaml.getBytes(StandardCharsets.UTF_8), "pipeline.yaml");
         String runId = ConfidentialRun.create(spec, tmp, tmp.resolve("runs"), "local", new ConfidentialRun.Setup(repo,
-                repo.location(), broker.ownerBroker(), broker.url.toString(), broker.ca, d -> Bundle.open(d).measurement()));
+                repo.location(), broker.ownerBroker(), broker.url.toString(), broker.ca, d -> Bundle.open(d).measurement(),
+                tmp.resolve("keys")));
         Path runDir = tmp.resolve("runs").resolve(runId);
-        RunState end = new Orchestrator(new LocalExecutor(), new ConfidentialSteps(runDir, repo, StepMain::command), 2,
+        RunState end = new Orchestrator(new LocalExecutor(), new ConfidentialSteps(runDir, repo, StepMain::command,
+                broker.ownerBroker(), tmp.resolve("keys")), 2,
                 Duration.ofMillis(100), Clock.systemUTC()).run(runDir, s -> {});
         assertThat(end.steps()).allSatisfy((n, st) -> assertThat(st.phase()).as(n + ": " + st.reason())
                 .isEqualTo(RunState.Phase.DONE));
-        ConfidentialRun.fetch(runDir, repo, tmp.resolve("results"));
+        ConfidentialRun.fetch(runDir, repo, tmp.resolve("results"), tmp.resolve("keys"));
         Path d = Files.createDirectories(tmp.resolve("direct"));
         directStep("align", Map.of("ref.fa", tmp.resolve("data/ref.fa"), "reads.fq", tmp.resolve("data/reads.fq")),
                 "/usr/bin/minimap2", "-a", "-x", "sr", "/inputs/ref.fa", "/inputs/reads.fq", "-o", "/outputs/aligned.sam");

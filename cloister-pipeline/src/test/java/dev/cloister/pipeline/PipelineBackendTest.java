@@ -48,11 +48,13 @@ class PipelineBackendTest {
             PipelineSpec spec = PipelineSpecTest.parse(yaml);
             assertThat(spec.backendOf(spec.step("split"))).isEqualTo("gramine-direct");
             Path runs = tmp.resolve("runs");
-            // What stops this run is the next check (there is no bundle here), not the backend.
-            assertThatThrownBy(() -> ConfidentialRun.create(spec, tmp, runs, "local", null))
+            // Past the backend check, the next step measures the first step's bundle: this measurer stops the run there.
+            ConfidentialRun.Setup setup = new ConfidentialRun.Setup(null, null, null, null, null, d -> {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "measuring " + d.getFileName());
+            }, tmp.resolve("keys"));
+            assertThatThrownBy(() -> ConfidentialRun.create(spec, tmp, runs, "local", setup))
                     .isInstanceOf(CloisterException.class)
-                    .hasMessageNotContaining("not supported for pipelines")
-                    .hasMessageContaining("split");
+                    .hasMessage("measuring split");
             assertThat(runs).doesNotExist();
         }
     }
