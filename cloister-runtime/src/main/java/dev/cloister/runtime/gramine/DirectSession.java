@@ -87,9 +87,6 @@ class DirectSession {
             // by a killed worker could otherwise still be writing into outputs/ when the job runs again.
             cmd.addAll(List.of(setpriv.toString(), "--pdeathsig", "KILL"));
         }
-        // A program that forks runs as more Gramine processes (one per child), which the death signal above does
-        // not reach: in a PID namespace of its own, the kernel kills them all when Gramine's first process dies.
-        cmd.addAll(PidNamespace.prefix());
         cmd.addAll(List.of(gramineDirect.toString(), "entrypoint"));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(launch.dir().toFile());
         pb.environment().clear();
