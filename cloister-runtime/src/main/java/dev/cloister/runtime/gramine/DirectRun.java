@@ -70,6 +70,15 @@ final class DirectRun {
         return this;
     }
 
+    /** Tests only: what a lying host does to Gramine's working folder once it is laid out, or null. */
+    private java.util.function.Consumer<Path> afterLayout;
+
+    /** Plays a host that changes Gramine's working folder after laying it out (tests). */
+    DirectRun lyingAfterLayout(java.util.function.Consumer<Path> change) {
+        this.afterLayout = change;
+        return this;
+    }
+
     /** Plays a host that states a record hash in its key requests (tests). */
     DirectRun lyingKeyLines(String suffix) {
         this.keyLineSuffix = suffix;
@@ -124,6 +133,9 @@ final class DirectRun {
         }
         GramineLaunch launch = GramineLaunch.prepareDirect(rec, recordFile != null ? recordFile : rec.canonicalBytes(),
                 bundle, ciphertexts, launcher, libsysdb, fileKeys, work.resolve("enclave"));
+        if (afterLayout != null) {
+            afterLayout.accept(launch.dir());
+        }
         String suffix = keyLineSuffix;
         DirectSession session = new DirectSession(broker, new SimulatedQuotingEnclave(Clock.systemUTC()),
                 rec.measurement(), log) {

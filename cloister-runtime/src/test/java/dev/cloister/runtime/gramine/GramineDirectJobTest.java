@@ -258,6 +258,19 @@ class GramineDirectJobTest {
         }
         assertThat(log).anySatisfy(l -> assertThat(l).contains("the program's argv[1] is not the record's args[0]"))
                 .anySatisfy(l -> assertThat(l).contains("the record's env MODE is not set to the record's value"));
+        // The edited record written over the listed one after the manifest was made: Gramine refuses to open it.
+        JobRecord argsEdit = edits.get("args");
+        assertThatThrownBy(() -> new DirectRun(TestGramine.path(), log::add).lyingAfterLayout(dir -> {
+            try {
+                Files.write(dir.resolve("cloister/job.json"), argsEdit.canonicalBytes());
+            } catch (java.io.IOException x) {
+                throw new java.io.UncheckedIOException(x);
+            }
+        }).run(rec, repo, anon, b, gd, tmp.resolve("work-lie-file"), true))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining("Gramine refused cloister/job.json: its content does not match the SHA-256")
+                .satisfies(x -> assertThat(kind(x)).isEqualTo(CloisterException.Kind.DENIED));
+        assertThat(log).noneMatch(l -> l.contains("bytes"));
         // 3. A host that states a record hash of its own (the genuine one) in its key requests: the launcher takes
         // none from the host, so it refuses the request and asks for no key.
         repo.putRef(JobRecord.ref(rec.id()), genuine);
