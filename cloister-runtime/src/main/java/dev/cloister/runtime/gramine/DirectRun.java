@@ -45,10 +45,44 @@ final class DirectRun {
 
     private final String path;
     private final Consumer<String> log;
+    /** Tests only: the bytes a lying host puts at /cloister/job.json instead of the record it runs, or null. */
+    private byte[] recordFile;
+    /** Tests only: what a lying host appends to each key request (a record hash of its own), or null. */
+    private String keyLineSuffix;
 
     DirectRun(String path, Consumer<String> log) {
         this.path = path;
         this.log = log;
+    }
+
+    /** Plays a host that lays out {@code rec} but gives the launcher {@code bytes} as the record (tests). */
+    DirectRun lyingRecordFile(byte[] bytes) {
+        this.recordFile = bytes.clone();
+        return this;
+    }
+
+    /** Tests only: input name -> the file a lying host puts in its place, whatever the record says. */
+    private final Map<String, Path> inputFiles = new LinkedHashMap<>();
+
+    /** Plays a host that puts {@code file} where input {@code name} goes (tests). */
+    DirectRun lyingInput(String name, Path file) {
+        inputFiles.put(name, file);
+        return this;
+    }
+
+    /** Tests only: what a lying host does to Gramine's working folder once it is laid out, or null. */
+    private java.util.function.Consumer<Path> afterLayout;
+
+    /** Plays a host that changes Gramine's working folder after laying it out (tests). */
+    DirectRun lyingAfterLayout(java.util.function.Consumer<Path> change) {
+        this.afterLayout = change;
+        return this;
+    }
+
+    /** Plays a host that states a record hash in its key requests (tests). */
+    DirectRun lyingKeyLines(String suffix) {
+        this.keyLineSuffix = suffix;
+        return this;
     }
 
     /**
@@ -69,7 +103,7 @@ final class DirectRun {
             Path f = ct.resolve(in.name() + ".pf");
             Files.deleteIfExists(f);
             repo.get(ObjectId.parse(in.object()), f);
-            ciphertexts.put(in.name(), f);
+            ciphertexts.put(in.name(), inputFiles.getOrDefault(in.name(), f));
         }
         // One key per distinct secret: the job's own is "default" (the bundle's /inputs and /outputs mounts); a
         // pipeline step's edges each have theirs, with a mount of their own.
@@ -94,14 +128,22 @@ final class DirectRun {
             } catch (IllegalArgumentException e) {
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT, "the broker's nonce is not base64");
             }
-            // The record hash goes into the report data's second half once the broker binds it (ReleaseBinding);
-            // null sends zeros, which is what the broker expects today.
-            keys.add(new DirectSession.Key(k.getValue(), k.getKey(), nonce, null));
+            // No record hash from here: the launcher hashes /cloister/job.json itself (ReleaseBinding's second half).
+            keys.add(new DirectSession.Key(k.getValue(), k.getKey(), nonce));
         }
-        GramineLaunch launch = GramineLaunch.prepareDirect(rec, bundle, ciphertexts, launcher, libsysdb, fileKeys,
-                work.resolve("enclave"));
+        GramineLaunch launch = GramineLaunch.prepareDirect(rec, recordFile != null ? recordFile : rec.canonicalBytes(),
+                bundle, ciphertexts, launcher, libsysdb, fileKeys, work.resolve("enclave"));
+        if (afterLayout != null) {
+            afterLayout.accept(launch.dir());
+        }
+        String suffix = keyLineSuffix;
         DirectSession session = new DirectSession(broker, new SimulatedQuotingEnclave(Clock.systemUTC()),
-                rec.measurement(), log);
+                rec.measurement(), log) {
+            @Override
+            String keyLine(DirectSession.Key k) {
+                return suffix == null ? super.keyLine(k) : super.keyLine(k) + suffix;
+            }
+        };
         DirectSession.Outcome o = session.run(gramineDirect, launch, path, keys);
         try {
             return publish(rec, repo, bundle, launch, o);

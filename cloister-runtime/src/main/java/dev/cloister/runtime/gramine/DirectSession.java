@@ -34,7 +34,7 @@ import java.util.regex.Pattern;
  * <p>Everything here is SIMULATED attestation: gramine-direct has no SGX, so the evidence comes from Cloister's
  * public simulation root and the broker releases the key only under a policy that says {@code SIM:ALLOW}.
  */
-final class DirectSession {
+class DirectSession {
     private static final HexFormat HEX = HexFormat.of();
     private static final Pattern TAMPERED = Pattern.compile("Hash of trusted file '([^']+)' does not match");
     private static final Pattern DISALLOWED = Pattern.compile("Disallowing access to file '([^']+)'");
@@ -63,7 +63,7 @@ final class DirectSession {
             String launcherError, List<String> tampered, List<String> disallowed, List<String> console) {}
 
     /** One key for the launcher to obtain and install as {@code /dev/attestation/keys/NAME}. */
-    record Key(String name, String secret, byte[] nonce, byte[] recordHash) {}
+    record Key(String name, String secret, byte[] nonce) {}
 
     private final Broker broker;
     private final SimulatedQuotingEnclave quotingEnclave;
@@ -137,8 +137,8 @@ final class DirectSession {
                 PrintStream to = new PrintStream(raw, true, StandardCharsets.UTF_8);
                 BufferedReader from = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             for (Key k : keys) {
-                to.println("key " + k.name() + " " + k.secret() + " " + HEX.formatHex(k.nonce()) + " "
-                        + (k.recordHash() == null ? "-" : HEX.formatHex(k.recordHash())));
+                // No record hash: the launcher hashes the record file Gramine integrity-checked itself.
+                to.println(keyLine(k));
             }
             to.println("go");
             for (String line; (line = from.readLine()) != null; ) {
@@ -176,6 +176,13 @@ final class DirectSession {
                     to.close(); // the program reads no stdin: the launcher gave it /dev/null
                 } else {
                     log.accept(line);
+                    int at = line.indexOf(LAUNCHER_SAYS);
+                    if (at >= 0) {
+                        // Gramine may hand the launcher's stderr to the host's stdout: its last word either way.
+                        synchronized (console) {
+                            launcherError[0] = line.substring(at + LAUNCHER_SAYS.length());
+                        }
+                    }
                 }
             }
         } finally {
@@ -194,6 +201,11 @@ final class DirectSession {
             return new Outcome(status, execed, refusal, refusalKind, inputRefused, launcherError[0], List.copyOf(tampered),
                     List.copyOf(disallowed), List.copyOf(console));
         }
+    }
+
+    /** The host's key request line; a method so that a test can play a host that adds a record hash of its own. */
+    String keyLine(Key k) {
+        return "key " + k.name() + " " + k.secret() + " " + HEX.formatHex(k.nonce());
     }
 
     private static void keep(Deque<String> console, String line) {

@@ -125,8 +125,9 @@ public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, S
 
     /**
      * Lays out the working folder for {@code gramine-direct}: as {@link #prepare}, plus {@code cloister/launcher}
-     * (Cloister's launcher, which Gramine starts first) and {@code cloister/bundle.manifest} (the bundle's manifest,
-     * whose hash the launcher states), and the manifest of {@link GramineManifest#renderDirect}. No broker address:
+     * (Cloister's launcher, which Gramine starts first), {@code cloister/bundle.manifest} (the bundle's manifest,
+     * whose hash the launcher states) and {@code cloister/job.json} (the record's canonical bytes, which the launcher
+     * hashes into its evidence and checks the run against; all three trusted files), and the manifest of {@link GramineManifest#renderDirect}. No broker address:
      * the launcher talks to the broker through the worker, on its stdin and stdout.
      *
      * @param launcher the compiled launcher ({@link LauncherBinary})
@@ -135,16 +136,38 @@ public record GramineLaunch(Path dir, List<List<String>> commands, Map<String, S
      */
     public static GramineLaunch prepareDirect(JobRecord rec, Bundle bundle, Map<String, Path> ciphertexts,
             Path launcher, Path libsysdb, Map<String, String> fileKeys, Path work) throws CloisterException, IOException {
+        return prepareDirect(rec, rec.canonicalBytes(), bundle, ciphertexts, launcher, libsysdb, fileKeys, work);
+    }
+
+    /**
+     * As {@link #prepareDirect(JobRecord, Bundle, Map, Path, Path, Map, Path)}, with the bytes placed at
+     * {@code /cloister/job.json} given separately: only for tests that play a host which lays out one record and
+     * hands the launcher another.
+     */
+    static GramineLaunch prepareDirect(JobRecord rec, byte[] recordFile, Bundle bundle, Map<String, Path> ciphertexts,
+            Path launcher, Path libsysdb, Map<String, String> fileKeys, Path work) throws CloisterException, IOException {
         Path bundleManifest = bundle.dir().resolve("entrypoint.manifest");
+        String recordSha256 = java.util.HexFormat.of().formatHex(sha256(recordFile));
         byte[] manifest = GramineManifest.renderDirect(bundle.spec(), rec.args(), rec.env(), libsysdb.toString(),
-                sha256(launcher), sha256(bundleManifest), fileKeys);
+                sha256(launcher), sha256(bundleManifest), recordSha256, fileKeys);
         layout(rec, bundle, ciphertexts, work, manifest);
         Path own = work.resolve(GramineManifest.CLOISTER_DIR);
         AtomicFiles.deleteTree(own);
         Files.createDirectories(own);
         Files.copy(launcher, own.resolve("launcher"), StandardCopyOption.COPY_ATTRIBUTES);
         Files.copy(bundleManifest, own.resolve("bundle.manifest"));
+        // The record the launcher hashes into its evidence and checks the run against; Gramine refuses it if its
+        // bytes differ from the hash above (and on SGX that hash is part of MRENCLAVE).
+        Files.write(own.resolve("job.json"), recordFile);
         return new GramineLaunch(work, List.of(List.of("gramine-direct", "entrypoint")), Map.of());
+    }
+
+    private static byte[] sha256(byte[] b) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(b);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static String sha256(Path p) throws IOException {

@@ -96,6 +96,11 @@ public final class GramineManifest {
     public static final String LAUNCHER = CLOISTER_MOUNT + "/launcher";
     /** The bundle's own manifest, whose hash the launcher states as the measurement. */
     public static final String BUNDLE_MANIFEST = CLOISTER_MOUNT + "/bundle.manifest";
+    /**
+     * The job record's canonical JSON ({@code JobRecord.canonicalBytes()}), a trusted file: the launcher hashes it
+     * itself for its evidence and checks what it runs against it (docs/jobs.md, "What the record binds").
+     */
+    public static final String JOB_RECORD = CLOISTER_MOUNT + "/job.json";
     /** The folder, in Gramine's working folder, that holds them. */
     public static final String CLOISTER_DIR = "cloister";
 
@@ -107,8 +112,9 @@ public final class GramineManifest {
      *       launcher, the bundle's entrypoint, then the bundle's argv and the job's args): it obtains the key from
      *       the broker with simulated evidence, writes it to {@code /dev/attestation/keys/default}, and execve()s
      *       the program in the same Gramine process;</li>
-     *   <li>a chroot mount {@code /cloister} of the working folder's {@code cloister/}, whose two files, the
-     *       launcher and the bundle's manifest, are trusted files with their SHA-256;</li>
+     *   <li>a chroot mount {@code /cloister} of the working folder's {@code cloister/}, whose three files, the
+     *       launcher, the bundle's manifest and the job record's canonical JSON ({@code job.json}), are trusted files
+     *       with their SHA-256;</li>
      *   <li>{@code loader.entrypoint.uri} = this worker's {@code libsysdb.so} (where Gramine is installed is a
      *       fact of the host; a hash the bundle pinned stays);</li>
      *   <li>{@code loader.log_level = "warning"}: Gramine names a refused file only at that level.</li>
@@ -117,19 +123,20 @@ public final class GramineManifest {
      * {@code fs.insecure__keys} never appears.
      */
     public static byte[] renderDirect(BundleSpec bundle, List<String> args, Map<String, String> env, String libsysdb,
-            String launcherSha256, String bundleManifestSha256) throws CloisterException {
-        return renderDirect(bundle, args, env, libsysdb, launcherSha256, bundleManifestSha256, Map.of());
+            String launcherSha256, String bundleManifestSha256, String recordSha256) throws CloisterException {
+        return renderDirect(bundle, args, env, libsysdb, launcherSha256, bundleManifestSha256, recordSha256, Map.of());
     }
 
     /**
-     * As {@link #renderDirect(BundleSpec, List, Map, String, String, String)}, for a job whose files do not all use
+     * As {@link #renderDirect(BundleSpec, List, Map, String, String, String, String)}, for a job whose files do not all use
      * the job key (a pipeline step: one key per edge): each such file gets an encrypted mount of its own, at its
      * enclave path, keyed by its own {@code /dev/attestation/keys/NAME}.
      *
      * @param fileKeys enclave path (under /inputs or /outputs) -> key name, for files not under the job key
      */
     public static byte[] renderDirect(BundleSpec bundle, List<String> args, Map<String, String> env, String libsysdb,
-            String launcherSha256, String bundleManifestSha256, Map<String, String> fileKeys) throws CloisterException {
+            String launcherSha256, String bundleManifestSha256, String recordSha256, Map<String, String> fileKeys)
+            throws CloisterException {
         checkJob(args, env);
         List<String> argv = new ArrayList<>(bundle.argv());
         argv.addAll(args);
@@ -157,6 +164,7 @@ public final class GramineManifest {
             List<Object> trusted = (List<Object>) m.get("sgx.trusted_files");
             trusted.add(Map.of("uri", "file:" + CLOISTER_DIR + "/launcher", "sha256", launcherSha256));
             trusted.add(Map.of("uri", "file:" + CLOISTER_DIR + "/bundle.manifest", "sha256", bundleManifestSha256));
+            trusted.add(Map.of("uri", "file:" + CLOISTER_DIR + "/job.json", "sha256", recordSha256));
         });
     }
 

@@ -166,7 +166,7 @@ class GramineDirectJobTest {
     }
 
     @Test
-    void aWrongKeyStopsTheJobInsideGramineBeforeTheProgramRunsAndNothingIsPublished() throws Exception {
+    void anInputSwappedInTheRecordGetsNoKeyAndAnInputSwappedUnderTheRecordDoesNotAuthenticate() throws Exception {
         Bundle b = upperBundle();
         JobRecord rec = submitUpper(b, "E:" + b.measurement() + " SIM:ALLOW");
         // The untrusted side swaps the input for a well-formed encrypted file under another key, bound correctly.
@@ -181,13 +181,119 @@ class GramineDirectJobTest {
                 rec.secret(), rec.broker(), rec.backend(), rec.args(), rec.env(),
                 List.of(new JobRecord.Input(in.name(), in.path(), repo.put(forged).hex(), 8, in.bound())), rec.outputs());
         repo.putRef(JobRecord.ref(rec.id()), swapped.toBytes());
+        // The edited record is what the launcher hashes: the broker releases no key for it (uniform denial; the
+        // owner's audit log has the reason).
         assertThatThrownBy(() -> runJob(rec))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining(dev.cloister.kbs.KeyBroker.RELEASE_DENIED)
+                .satisfies(e -> assertThat(kind(e)).isEqualTo(CloisterException.Kind.DENIED));
+        assertThat(new KbsBroker(broker.owner(), "alice").history(rec.secret()))
+                .anySatisfy(l -> assertThat(l).contains("release denied").contains("not the registered " + rec.hashHex()))
+                .noneSatisfy(l -> assertThat(l).contains("release ok"));
+        assertThat(repo.getRef(JobResult.ref(rec.id()))).isEmpty();
+        assertThat(tmp.resolve("work-" + rec.id()).resolve("enclave/outputs")).doesNotExist();
+        assertThat(log).noneMatch(l -> l.contains("bytes")); // the program never ran
+        // A host that keeps the genuine record but puts the forged file where its input goes: the key is released
+        // for the genuine record, and Gramine's encrypted mount refuses the file (another key).
+        Path work = Files.createDirectories(tmp.resolve("work-swap-under"));
+        DirectRun liar = new DirectRun(TestGramine.path(), log::add).lyingInput(rec.inputs().getFirst().name(), forged);
+        assertThatThrownBy(() -> liar.run(rec, repo, new KbsBroker(broker.anonymous(), "alice"), b,
+                TestGramine.prefix().resolve("bin/gramine-direct"), work, true))
                 .isInstanceOf(CloisterException.class)
                 .hasMessageContaining("input /inputs/secret.txt does not authenticate with the key the broker released")
                 .satisfies(e -> assertThat(kind(e)).isEqualTo(CloisterException.Kind.DENIED));
         assertThat(repo.getRef(JobResult.ref(rec.id()))).isEmpty();
-        assertThat(tmp.resolve("work-" + rec.id()).resolve("enclave/outputs")).doesNotExist();
-        assertThat(log).noneMatch(l -> l.contains("bytes")); // the program never ran
+        assertThat(log).noneMatch(l -> l.contains("bytes"));
+    }
+
+    /** The record with other args, env or inputs (the host's edits). */
+    private static JobRecord edited(JobRecord r, List<String> args, Map<String, String> env, List<JobRecord.Input> in) {
+        return new JobRecord(r.id(), r.name(), r.bundlePath(), r.measurement(), r.policy(), r.secret(), r.broker(),
+                r.backend(), args, env, in, r.outputs(), r.keys());
+    }
+
+    @Test
+    void aRecordEditedByTheHostGetsNoKeyAndTheProgramNeverRunsUnderGramineDirect() throws Exception {
+        Bundle b = upperBundle();
+        Files.writeString(tmp.resolve("a.txt"), "attack at dawn\n");
+        Files.writeString(tmp.resolve("b.txt"), "retreat at dusk\n");
+        JobSpec spec = new JobSpec("gd", new JobSpec.Bundle(b.dir().toString(), null, "E:" + b.measurement() + " SIM:ALLOW"),
+                List.of(new JobSpec.Input("a", "a.txt", "/inputs/a.txt"), new JobSpec.Input("b", "b.txt", "/inputs/b.txt")),
+                List.of(new JobSpec.Output("result", "/outputs/upper.txt")),
+                List.of("/inputs/a.txt", "/outputs/upper.txt"), Map.of("MODE", "plain"), "gramine-direct", "unused",
+                "unused");
+        JobRecord rec = owner().submit(spec, tmp, b.dir(), b.measurement());
+        byte[] genuine = repo.getRef(JobRecord.ref(rec.id())).orElseThrow();
+        JobRecord.Input a = rec.inputs().get(0);
+        JobRecord.Input bIn = rec.inputs().get(1);
+        Map<String, JobRecord> edits = new java.util.LinkedHashMap<>();
+        edits.put("args", edited(rec, List.of("/inputs/b.txt", "/outputs/upper.txt"), rec.env(), rec.inputs()));
+        edits.put("env", edited(rec, rec.args(), Map.of("MODE", "tampered"), rec.inputs()));
+        edits.put("input paths swapped", edited(rec, rec.args(), rec.env(), List.of(
+                new JobRecord.Input(a.name(), bIn.path(), a.object(), a.size(), bIn.bound()),
+                new JobRecord.Input(bIn.name(), a.path(), bIn.object(), bIn.size(), a.bound()))));
+        edits.put("input objects swapped", edited(rec, rec.args(), rec.env(), List.of(
+                new JobRecord.Input(a.name(), a.path(), bIn.object(), bIn.size(), a.bound()),
+                new JobRecord.Input(bIn.name(), bIn.path(), a.object(), a.size(), bIn.bound()))));
+        Path gd = TestGramine.prefix().resolve("bin/gramine-direct");
+        KbsBroker anon = new KbsBroker(broker.anonymous(), "alice");
+        for (Map.Entry<String, JobRecord> e : edits.entrySet()) {
+            // 1. The host runs its edited record: the launcher hashes what it runs, the broker wants the owner's.
+            repo.putRef(JobRecord.ref(rec.id()), e.getValue().toBytes());
+            assertThatThrownBy(() -> runJob(rec)).as(e.getKey())
+                    .isInstanceOf(CloisterException.class)
+                    .hasMessageContaining(dev.cloister.kbs.KeyBroker.RELEASE_DENIED)
+                    .satisfies(x -> assertThat(kind(x)).isEqualTo(CloisterException.Kind.DENIED));
+            // 2. The host lays out its edit but hands the launcher the genuine record (whose hash the broker would
+            // accept): the launcher finds that what it was set up to run is not that record.
+            assertThatThrownBy(() -> new DirectRun(TestGramine.path(), log::add).lyingRecordFile(rec.canonicalBytes())
+                    .run(e.getValue(), repo, anon, b, gd, tmp.resolve("work-lie-" + e.getKey().replace(' ', '-')), true))
+                    .as(e.getKey())
+                    .isInstanceOf(CloisterException.class)
+                    .satisfies(x -> assertThat(kind(x)).isEqualTo(CloisterException.Kind.DENIED))
+                    .satisfies(x -> assertThat(x.getMessage()).containsAnyOf("differs from the job record",
+                            "does not authenticate with the key the broker released"));
+            assertThat(log).as(e.getKey()).noneMatch(l -> l.contains("bytes")); // the program never ran
+            assertThat(repo.getRef(JobResult.ref(rec.id()))).as(e.getKey()).isEmpty();
+        }
+        assertThat(log).anySatisfy(l -> assertThat(l).contains("the program's argv[1] is not the record's args[0]"))
+                .anySatisfy(l -> assertThat(l).contains("the record's env MODE is not set to the record's value"));
+        // The edited record written over the listed one after the manifest was made: Gramine refuses to open it.
+        JobRecord argsEdit = edits.get("args");
+        assertThatThrownBy(() -> new DirectRun(TestGramine.path(), log::add).lyingAfterLayout(dir -> {
+            try {
+                Files.write(dir.resolve("cloister/job.json"), argsEdit.canonicalBytes());
+            } catch (java.io.IOException x) {
+                throw new java.io.UncheckedIOException(x);
+            }
+        }).run(rec, repo, anon, b, gd, tmp.resolve("work-lie-file"), true))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining("Gramine refused cloister/job.json: its content does not match the SHA-256")
+                .satisfies(x -> assertThat(kind(x)).isEqualTo(CloisterException.Kind.DENIED));
+        assertThat(log).noneMatch(l -> l.contains("bytes"));
+        // 3. A host that states a record hash of its own (the genuine one) in its key requests: the launcher takes
+        // none from the host, so it refuses the request and asks for no key.
+        repo.putRef(JobRecord.ref(rec.id()), genuine);
+        assertThatThrownBy(() -> new DirectRun(TestGramine.path(), log::add).lyingKeyLines(" " + rec.hashHex())
+                .run(rec, repo, anon, b, gd, tmp.resolve("work-lie-hash"), true))
+                .isInstanceOf(CloisterException.class)
+                .hasMessageContaining("the host states no record hash");
+        // Every edited record was denied; the key went out only to launchers holding the genuine record, twice: the
+        // two input swaps under it (the record names who goes where, Gramine's encrypted mount refused the files).
+        List<String> history = new KbsBroker(broker.owner(), "alice").history(rec.secret());
+        assertThat(history.stream().filter(l -> l.contains("release denied")
+                && l.contains("not the registered " + rec.hashHex()))).hasSize(edits.size());
+        assertThat(history.stream().filter(l -> l.contains("release ok"))).hasSize(2)
+                .allSatisfy(l -> assertThat(l).contains(" record " + rec.hashHex() + " "));
+        assertThat(log).noneMatch(l -> l.contains("bytes"));
+
+        // The genuine record runs, and the release names it.
+        JobResult res = runJob(rec);
+        assertThat(res.programExit()).as(String.join("\n", log)).isZero();
+        owner().fetch(rec.id(), tmp.resolve("out"));
+        assertThat(tmp.resolve("out/result")).hasContent("ATTACK AT DAWN\n");
+        assertThat(new KbsBroker(broker.owner(), "alice").history(rec.secret()))
+                .anySatisfy(l -> assertThat(l).contains("release ok").contains(" record " + rec.hashHex() + " "));
     }
 
     @Test

@@ -58,8 +58,9 @@ class GramineLaunchTest {
     void theGramineDirectManifestIsTheBundlesPlusTheLauncherAndNothingInsecure() throws Exception {
         String launcherSha = "11".repeat(32);
         String manifestSha = "22".repeat(32);
+        String recordSha = "33".repeat(32);
         byte[] manifest = GramineManifest.renderDirect(bundle.spec(), ARGS, Map.of("MODE", "fast"),
-                "/opt/gramine/lib/x86_64-linux-gnu/gramine/libsysdb.so", launcherSha, manifestSha,
+                "/opt/gramine/lib/x86_64-linux-gnu/gramine/libsysdb.so", launcherSha, manifestSha, recordSha,
                 Map.of("/inputs/data/a.csv", "cloister-1", "/outputs/o.txt", "cloister-2"));
         String text = new String(manifest, java.nio.charset.StandardCharsets.UTF_8);
         assertThat(text).doesNotContain("insecure").doesNotContain("SECRET_PROVISION").doesNotContain("LD_PRELOAD")
@@ -96,7 +97,8 @@ class GramineLaunchTest {
         }
         assertThat(trusted).containsEntry("file:cloister/launcher", launcherSha)
                 .containsEntry("file:cloister/bundle.manifest", manifestSha)
-                .hasSize(bundle.files().size() + 2);
+                .containsEntry("file:cloister/job.json", recordSha)
+                .hasSize(bundle.files().size() + 3);
     }
 
     @Test
