@@ -7,7 +7,8 @@ import java.util.Optional;
 
 /**
  * Runs steps as processes on this machine, each in its own session so that it survives the orchestrator and
- * can be found again by PID.
+ * can be found again by PID. A step's time limit is enforced by the step's own wrapper (coreutils'
+ * {@code timeout}), so it holds even while no orchestrator runs.
  */
 public final class LocalExecutor implements StepExecutor {
     @Override
@@ -18,7 +19,7 @@ public final class LocalExecutor implements StepExecutor {
     @Override
     public String submit(StepLaunch l) throws IOException {
         Files.createDirectories(l.dir());
-        ProcessBuilder pb = new ProcessBuilder(List.of("setsid", "/bin/sh", "-c", StepExecutor.wrapperScript(l)))
+        ProcessBuilder pb = new ProcessBuilder(List.of("setsid", "/bin/sh", "-c", StepExecutor.wrapperScript(l, true)))
                 .directory(l.dir().toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(l.log().toFile()))
