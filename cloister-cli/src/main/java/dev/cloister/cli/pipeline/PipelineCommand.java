@@ -229,7 +229,7 @@ public final class PipelineCommand implements Runnable {
             description = {"Checks the spec (cycles, missing producers, names) and every bundle and input before "
                     + "anything is created; then stores the run's keys in the broker, uploads the encrypted owner "
                     + "inputs, prints the run id on stderr, and runs steps as their inputs become ready. Progress "
-                    + "(each step's transitions and the counts of pending, running, done and failed steps) goes to "
+                    + "(each step's transitions and the counts of pending, running, done, failed and skipped steps) goes to "
                     + "stderr; the final state to stdout. Killing this command does not stop running steps; "
                     + "'cloister pipeline resume RUN_ID' picks the run up again."},
             footerHeading = "%nExit status:%n",
