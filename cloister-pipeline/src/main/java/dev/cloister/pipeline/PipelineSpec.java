@@ -2,6 +2,7 @@ package dev.cloister.pipeline;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.cloister.core.CloisterException;
+import dev.cloister.runtime.enclave.EnclaveLauncher;
 import dev.cloister.runtime.job.JobSpec;
 import dev.cloister.runtime.job.SpecRules;
 import java.util.ArrayDeque;
@@ -57,20 +58,36 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
      * @param onFailure {@code stop} or {@code continue}, or null for the pipeline's {@code on_failure}
      * @param timeLimit the longest an attempt may run (a duration like {@code 30s} or {@code 2h}), or null for no
      *     limit; the local executor kills the attempt's process group, SLURM gets it as {@code --time}
+     * @param stdout the name of an output that is the program's stdout, or null; it becomes an output at
+     *     {@link EnclaveLauncher#STDOUT_PATH} (with a key of its own, like any output), so later steps read it
+     * @param stderr the same for the program's stderr, at {@link EnclaveLauncher#STDERR_PATH}
      */
     public record Step(
             String name, JobSpec.Bundle bundle, List<Input> inputs, List<JobSpec.Output> outputs, List<String> args,
             Map<String, String> env, Resources resources, String backend, Integer retries,
             @JsonProperty("retry_backoff") String retryBackoff, @JsonProperty("on_failure") String onFailure,
-            @JsonProperty("time_limit") String timeLimit) {
+            @JsonProperty("time_limit") String timeLimit, String stdout, String stderr) {
         public Step {
             retries = retries == null ? 0 : retries;
             inputs = inputs == null ? List.of() : List.copyOf(inputs);
-            outputs = outputs == null ? List.of() : List.copyOf(outputs);
+            outputs = withStream(withStream(outputs == null ? List.of() : outputs, stdout, EnclaveLauncher.STDOUT_PATH),
+                    stderr, EnclaveLauncher.STDERR_PATH);
             args = args == null ? List.of() : List.copyOf(args);
             env = env == null ? Map.of() : Map.copyOf(env);
             resources = resources == null ? Resources.DEFAULT : resources;
         }
+    }
+
+    /**
+     * The outputs with a stream output ({@code name} at the stream's path) added, unless there is none or the list
+     * has it already (a spec written back by {@link #toBytes()} lists it among the outputs).
+     */
+    private static List<JobSpec.Output> withStream(List<JobSpec.Output> outputs, String name, String path) {
+        List<JobSpec.Output> all = new ArrayList<>(outputs);
+        if (name != null && all.stream().noneMatch(o -> o != null && path.equals(o.path()))) {
+            all.add(new JobSpec.Output(name, path));
+        }
+        return List.copyOf(all);
     }
 
     /**
@@ -240,6 +257,23 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
             }
             for (int j = 0; j < s.outputs().size(); j++) {
                 JobSpec.Output o = s.outputs().get(j);
+                String stream = EnclaveLauncher.STDOUT_PATH.equals(o.path()) ? "stdout"
+                        : EnclaveLauncher.STDERR_PATH.equals(o.path()) ? "stderr" : null;
+                if (stream != null) {
+                    // The output 'stdout: NAME' stands for; written out by toBytes and read back, so it may be listed.
+                    String named = stream.equals("stdout") ? s.stdout() : s.stderr();
+                    SpecRules.outputName(src, f + " " + stream, o.name(), names);
+                    if (!o.name().equals(named)) {
+                        throw SpecRules.bad(src, f + " outputs[" + j + "].path: " + o.path() + " is the program's "
+                                + stream + "; write '" + stream + ": " + o.name() + "' instead");
+                    }
+                    if (!"sim".equals(backendOf(s))) {
+                        throw SpecRules.bad(src, f + " " + stream + ": a " + backendOf(s) + " step's console stays on "
+                                + "its worker, unencrypted, so it cannot be an output; run this step with backend sim");
+                    }
+                    outs.add(o.name());
+                    continue;
+                }
                 SpecRules.outputName(src, f + " outputs[" + j + "].name", o.name(), names);
                 SpecRules.enclavePath(src, f + " outputs[" + j + "].path", o.path(), "/outputs/", paths);
                 outs.add(o.name());

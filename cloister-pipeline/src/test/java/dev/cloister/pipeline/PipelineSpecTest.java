@@ -93,6 +93,25 @@ class PipelineSpecTest {
     }
 
     @Test
+    void stdoutAndStderrBecomeOutputsAtTheStreamsPaths() throws Exception {
+        PipelineSpec p = parse(DIAMOND.replace("  - name: b\n", "  - name: b\n    stdout: said\n    stderr: moaned\n")
+                .replace("{name: y, from: b.out, path: /inputs/y.txt}", "{name: y, from: b.said, path: /inputs/y.txt}"));
+        assertThat(p.step("b").outputs()).containsExactly(new dev.cloister.runtime.job.JobSpec.Output("out", "/outputs/out.txt"),
+                new dev.cloister.runtime.job.JobSpec.Output("said", "/cloister/stdout"),
+                new dev.cloister.runtime.job.JobSpec.Output("moaned", "/cloister/stderr"));
+        assertThat(PipelineSpec.parse(p.toBytes(), "again")).isEqualTo(p);
+        // a step may have only stream outputs
+        parse(DIAMOND.replace("outputs: [{name: report, path: /outputs/report.txt}]", "stdout: report"));
+        assertThatThrownBy(() -> parse(DIAMOND.replace("  - name: b\n", "  - name: b\n    stdout: out\n")))
+                .hasMessageContaining("step 'b' stdout: 'out' is used twice");
+        assertThatThrownBy(() -> parse(DIAMOND.replace("{name: report, path: /outputs/report.txt}",
+                "{name: report, path: /cloister/stdout}")))
+                .hasMessageContaining("step 'join' outputs[0].path: /cloister/stdout is the program's stdout; write 'stdout: report' instead");
+        assertThatThrownBy(() -> parse(DIAMOND.replace("  - name: split\n", "  - name: split\n    backend: gramine-direct\n    stderr: e\n")))
+                .hasMessageContaining("step 'split' stderr: a gramine-direct step's console stays on its worker");
+    }
+
+    @Test
     void aGramineDirectStepReadsOnlyTheOwnersFiles() throws Exception {
         PipelineSpec p = parse(DIAMOND.replace("  - name: split\n", "  - name: split\n    backend: gramine-direct\n"));
         assertThat(p.backendOf(p.step("split"))).isEqualTo("gramine-direct");
