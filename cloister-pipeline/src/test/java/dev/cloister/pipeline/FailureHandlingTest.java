@@ -168,4 +168,62 @@ class FailureHandlingTest {
         assertThat(slurm.sbatchArguments(new StepExecutor.StepLaunch("r", "s", List.of("true"), tmp.resolve("s"),
                 PipelineSpec.Resources.DEFAULT, null))).noneMatch(a -> a.startsWith("--time"));
     }
+
+    @Test
+    void onARealSlurmClusterStepsGetTheirTimeLimitAndArrayTasksEnforceTheirOwn() throws Exception {
+        Path root = Path.of(System.getProperty("cloister.repo.root", "..")).toAbsolutePath();
+        Process p = new ProcessBuilder(root.resolve("scripts/slurm-local").toString(), "start").start();
+        String conf = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS);
+        org.junit.jupiter.api.Assumptions.assumeTrue(p.exitValue() != 4 || !err.contains("not found"),
+                "SLURM is not installed: " + err);
+        assertThat(p.exitValue()).as(err).isZero();
+        SlurmExecutor slurm = new SlurmExecutor(null, Path.of(conf));
+        // a and b become ready together (one job array); each sleeps past its 2 s limit on its first attempt only
+        Path flag = tmp.resolve("slow");
+        OrchestratorTest.ShellSteps steps = new OrchestratorTest.ShellSteps(tmp.resolve("data"),
+                "case STEP in a|b) if [ ! -e " + flag + "-STEP ]; then touch " + flag + "-STEP; sleep 60; fi;; esac");
+        PipelineSpec spec = PipelineSpec.parse(PipelineSpecTest.DIAMOND.replace("cores: 2", "cores: 1")
+                .replace("  - name: a\n", "  - name: a\n    time_limit: 2s\n    retries: 1\n")
+                .replace("  - name: b\n", "  - name: b\n    time_limit: 90s\n").getBytes(StandardCharsets.UTF_8), "p.yaml");
+        Path run = tmp.resolve("runs").resolve(Orchestrator.create(spec, tmp.resolve("runs"), "slurm"));
+        Orchestrator o = new Orchestrator(slurm, steps, 4, Duration.ofMillis(200), Clock.systemUTC());
+        java.util.concurrent.atomic.AtomicReference<String> bJob = new java.util.concurrent.atomic.AtomicReference<>("");
+        Thread watcher = new Thread(() -> {
+            // b runs for a minute on its first attempt: once a has been retried and is done, stop b (scancel).
+            try {
+                for (int i = 0; i < 600; i++) {
+                    RunState s = RunState.load(run);
+                    if (s.steps().get("a").phase() == RunState.Phase.DONE && s.steps().get("b").handle() != null) {
+                        bJob.set(run(conf, "scontrol", "show", "job", s.steps().get("b").handle()));
+                        slurm.cancel(s.steps().get("b").handle());
+                        return;
+                    }
+                    Thread.sleep(100);
+                }
+            } catch (Exception e) {
+                bJob.set(e.toString());
+            }
+        });
+        watcher.start();
+        RunState end = o.run(run, s -> {});
+        watcher.join();
+        RunState.Step a = end.steps().get("a");
+        assertThat(a.phase()).as(a.reason()).isEqualTo(RunState.Phase.DONE);
+        assertThat(a.attempt()).isEqualTo(2);
+        // the first attempt ran as an array task and stopped itself at its own 2 s, not the array's 2 minutes
+        assertThat(Files.readString(Orchestrator.attemptDir(run, "a", 1).resolve("exit")).strip()).isEqualTo("124");
+        assertThat(end.steps().get("b").phase()).isEqualTo(RunState.Phase.FAILED);
+        assertThat(bJob.get()).contains("TimeLimit=00:02:00"); // b's 90 s, rounded up to whole minutes
+    }
+
+    static String run(String conf, String... cmd) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("SLURM_CONF", conf);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        return out;
+    }
 }
