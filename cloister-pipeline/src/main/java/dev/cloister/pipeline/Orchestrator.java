@@ -96,6 +96,8 @@ public final class Orchestrator {
             throw new CloisterException(CloisterException.Kind.BAD_INPUT, "run " + state.runId() + " was started with the "
                     + state.executor() + " executor; resume it with the same one");
         }
+        // Started again by a person: a cancel of the earlier run no longer holds.
+        Files.deleteIfExists(runDir.resolve(CANCELLED));
         // A resumed run retries what failed last time, what was skipped because of it and what waited for a retry.
         for (var e : state.steps().entrySet()) {
             RunState.Step s = e.getValue();
@@ -117,7 +119,8 @@ public final class Orchestrator {
                 }
                 RunState.Step next = check(spec, state.runId(), runDir, e.getKey(), s);
                 PipelineSpec.Step step = spec.step(e.getKey());
-                if (next.phase() == RunState.Phase.FAILED && next.retried() < step.retries()) {
+                if (next.phase() == RunState.Phase.FAILED && next.retried() < step.retries()
+                        && !Files.exists(runDir.resolve(CANCELLED))) {
                     Duration wait = PipelineSpec.backoffOf(step, next.retried() + 1);
                     LOG.debug("step {} failed ({}), retrying in {}", e.getKey(), next.reason(), wait);
                     next = next.retryAfter(clock.instant().plus(wait));
@@ -134,8 +137,9 @@ public final class Orchestrator {
                 changed = true;
             }
             // 3. Start steps whose producers are done, unless a failed step stops the run (then only drain).
-            boolean stopped = state.steps().entrySet().stream().anyMatch(e -> e.getValue().phase() == RunState.Phase.FAILED
-                    && !spec.continuesAfter(spec.step(e.getKey())));
+            boolean stopped = Files.exists(runDir.resolve(CANCELLED))
+                    || state.steps().entrySet().stream().anyMatch(e -> e.getValue().phase() == RunState.Phase.FAILED
+                            && !spec.continuesAfter(spec.step(e.getKey())));
             int running = state.counts().get(RunState.Phase.RUNNING);
             java.time.Instant now = clock.instant();
             boolean waiting = false;
@@ -313,9 +317,17 @@ public final class Orchestrator {
         return "";
     }
 
+    /**
+     * Written by {@link #cancel} before it stops anything: an orchestrator still driving the run then starts
+     * nothing more, not even an automatic retry of the steps the cancel killed. {@code run} (resume) removes it.
+     */
+    static final String CANCELLED = "cancelled";
+
     /** Cancels every running step of a run (best effort) and marks them failed. */
     public RunState cancel(Path runDir) throws IOException, CloisterException {
         RunState state = RunState.load(runDir);
+        dev.cloister.core.AtomicFiles.writeBytes(runDir.resolve(CANCELLED), true,
+                ("cancelled at " + clock.instant() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
         for (var e : state.steps().entrySet()) {
             if (e.getValue().phase() == RunState.Phase.RUNNING) {
                 executor.cancel(e.getValue().handle());

@@ -156,6 +156,37 @@ class FailureHandlingTest {
     }
 
     @Test
+    void aCancelledStepIsNotRetriedByTheOrchestratorStillDrivingTheRun() throws Exception {
+        Path up = tmp.resolve("b.up");
+        OrchestratorTest.ShellSteps steps = new OrchestratorTest.ShellSteps(tmp.resolve("data"),
+                "if [ STEP = b ]; then touch " + up + "; sleep 30; fi");
+        Path run = runDir(PipelineSpecTest.DIAMOND.replace("  - name: b\n", "  - name: b\n    retries: 3\n"));
+        Orchestrator o = local(steps);
+        Thread canceller = new Thread(() -> {
+            try {
+                for (int i = 0; i < 300 && !Files.exists(up); i++) {
+                    Thread.sleep(50);
+                }
+                o.cancel(run); // as 'cloister pipeline cancel' does, from another process
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        canceller.start();
+        RunState end = o.run(run, s -> {});
+        canceller.join();
+        assertThat(end.steps().get("b").phase()).isEqualTo(RunState.Phase.FAILED);
+        assertThat(end.steps().get("b").attempt()).isEqualTo(1);
+        assertThat(steps.runs("b")).isEqualTo(1);
+        assertThat(end.steps().get("join").phase()).isEqualTo(RunState.Phase.PENDING);
+        // resume lifts the cancel
+        Files.delete(up);
+        RunState resumed = local(new OrchestratorTest.ShellSteps(tmp.resolve("data"), "true")).run(run, s -> {});
+        assertThat(resumed.steps().values()).allMatch(s -> s.phase() == RunState.Phase.DONE);
+        assertThat(run.resolve(Orchestrator.CANCELLED)).doesNotExist();
+    }
+
+    @Test
     void slurmGetsTheTimeLimitInWholeMinutesRoundedUp() {
         SlurmExecutor slurm = new SlurmExecutor("debug", null);
         StepExecutor.StepLaunch l = new StepExecutor.StepLaunch("r", "s", List.of("true"), tmp.resolve("s"),
