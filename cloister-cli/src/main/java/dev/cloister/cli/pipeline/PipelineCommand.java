@@ -234,7 +234,8 @@ public final class PipelineCommand implements Runnable {
                     + "'cloister pipeline resume RUN_ID' picks the run up again."},
             footerHeading = "%nExit status:%n",
             footer = {"  0 every step done, 1 the broker refused a step's key or an input failed authentication, 3 bad "
-                    + "spec, bundle or input, 4 broker, repository, sandbox or SLURM unavailable, 5 a step's program "
+                    + "spec, bundle or input, 4 broker, repository, sandbox or SLURM unavailable, or a step killed, lost or "
+                    + "over its time_limit, 5 a step's program "
                     + "failed"})
     static final class Run implements Callable<Integer> {
         @Parameters(paramLabel = "SPEC.yaml", description = "The pipeline file (docs/pipelines.md).")
