@@ -47,8 +47,11 @@ public final class LocalExecutor implements StepExecutor {
     @Override
     public void cancel(String handle) {
         long pid = Long.parseLong(handle);
-        // setsid made the wrapper a process-group leader: signal the whole group, the program included.
+        // setsid made the wrapper a session and process-group leader: signal the whole session, the program
+        // included. The group alone is not enough: timeout(1), which runs a step with a time limit, puts itself
+        // and the program into a group of their own (within the same session).
         try {
+            new ProcessBuilder("pkill", "-TERM", "-s", Long.toString(pid)).start().waitFor();
             new ProcessBuilder("kill", "-TERM", "--", "-" + pid).start().waitFor();
         } catch (IOException e) {
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);

@@ -158,9 +158,11 @@ class FailureHandlingTest {
     @Test
     void aCancelledStepIsNotRetriedByTheOrchestratorStillDrivingTheRun() throws Exception {
         Path up = tmp.resolve("b.up");
+        Path childPid = tmp.resolve("child.pid");
+        // b has a time limit, so it runs under timeout(1) (its own process group), and a child of its own
         OrchestratorTest.ShellSteps steps = new OrchestratorTest.ShellSteps(tmp.resolve("data"),
-                "if [ STEP = b ]; then touch " + up + "; sleep 30; fi");
-        Path run = runDir(PipelineSpecTest.DIAMOND.replace("  - name: b\n", "  - name: b\n    retries: 3\n"));
+                "if [ STEP = b ]; then sleep 30 & echo $! > " + childPid + "; touch " + up + "; wait; fi");
+        Path run = runDir(PipelineSpecTest.DIAMOND.replace("  - name: b\n", "  - name: b\n    retries: 3\n    time_limit: 1m\n"));
         Orchestrator o = local(steps);
         Thread canceller = new Thread(() -> {
             try {
@@ -179,6 +181,11 @@ class FailureHandlingTest {
         assertThat(end.steps().get("b").attempt()).isEqualTo(1);
         assertThat(steps.runs("b")).isEqualTo(1);
         assertThat(end.steps().get("join").phase()).isEqualTo(RunState.Phase.PENDING);
+        long child = Long.parseLong(Files.readString(childPid).strip());
+        for (int i = 0; i < 100 && ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false); i++) {
+            Thread.sleep(50);
+        }
+        assertThat(ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false)).as("b's child").isFalse();
         // resume lifts the cancel
         Files.delete(up);
         RunState resumed = local(new OrchestratorTest.ShellSteps(tmp.resolve("data"), "true")).run(run, s -> {});
