@@ -41,7 +41,7 @@ import picocli.CommandLine.ScopeType;
             "  2   usage error",
             "  3   bad input (unreadable, malformed, wrong size)",
             "  4   environment problem (missing dependency, service unreachable,",
-            "      a pipeline step that was killed or lost)",
+            "      a pipeline step that was killed, lost or timed out)",
             "  5   a pipeline step's program failed ('cloister pipeline logs' says why)",
             "  70  internal error (a bug: please report it with the output of --verbose)",
             "",

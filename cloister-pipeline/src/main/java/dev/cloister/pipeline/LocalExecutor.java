@@ -7,7 +7,8 @@ import java.util.Optional;
 
 /**
  * Runs steps as processes on this machine, each in its own session so that it survives the orchestrator and
- * can be found again by PID.
+ * can be found again by PID. A step's time limit is enforced by the step's own wrapper (coreutils'
+ * {@code timeout}), so it holds even while no orchestrator runs.
  */
 public final class LocalExecutor implements StepExecutor {
     @Override
@@ -18,7 +19,7 @@ public final class LocalExecutor implements StepExecutor {
     @Override
     public String submit(StepLaunch l) throws IOException {
         Files.createDirectories(l.dir());
-        ProcessBuilder pb = new ProcessBuilder(List.of("setsid", "/bin/sh", "-c", StepExecutor.wrapperScript(l)))
+        ProcessBuilder pb = new ProcessBuilder(List.of("setsid", "/bin/sh", "-c", StepExecutor.wrapperScript(l, true)))
                 .directory(l.dir().toFile())
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(l.log().toFile()))
@@ -46,8 +47,11 @@ public final class LocalExecutor implements StepExecutor {
     @Override
     public void cancel(String handle) {
         long pid = Long.parseLong(handle);
-        // setsid made the wrapper a process-group leader: signal the whole group, the program included.
+        // setsid made the wrapper a session and process-group leader: signal the whole session, the program
+        // included. The group alone is not enough: timeout(1), which runs a step with a time limit, puts itself
+        // and the program into a group of their own (within the same session).
         try {
+            new ProcessBuilder("pkill", "-TERM", "-s", Long.toString(pid)).start().waitFor();
             new ProcessBuilder("kill", "-TERM", "--", "-" + pid).start().waitFor();
         } catch (IOException e) {
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);

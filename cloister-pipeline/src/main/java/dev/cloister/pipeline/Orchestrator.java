@@ -20,6 +20,10 @@ import org.slf4j.LoggerFactory;
  * records every change in the run's {@link RunState}. Started again on the same run, it picks up where the last
  * orchestrator stopped: done steps are not run again, steps still running are waited for, failed steps are
  * retried.
+ *
+ * <p>A failed attempt of a step with {@code retries} left is started again as a new attempt after its back-off.
+ * A step's final failure stops the run ({@code on_failure: stop}: running steps finish, nothing new starts) or,
+ * under {@code continue}, marks the steps that depend on it skipped while the others run on.
  */
 public final class Orchestrator {
     private static final Logger LOG = LoggerFactory.getLogger(Orchestrator.class);
@@ -92,10 +96,14 @@ public final class Orchestrator {
             throw new CloisterException(CloisterException.Kind.BAD_INPUT, "run " + state.runId() + " was started with the "
                     + state.executor() + " executor; resume it with the same one");
         }
-        // A resumed run retries what failed last time.
+        // Started again by a person: a cancel of the earlier run no longer holds.
+        Files.deleteIfExists(runDir.resolve(CANCELLED));
+        // A resumed run retries what failed last time, what was skipped because of it and what waited for a retry.
         for (var e : state.steps().entrySet()) {
-            if (e.getValue().phase() == RunState.Phase.FAILED) {
-                state = state.with(e.getKey(), e.getValue().retry());
+            RunState.Step s = e.getValue();
+            if (s.phase() == RunState.Phase.FAILED || s.phase() == RunState.Phase.SKIPPED
+                    || (s.phase() == RunState.Phase.PENDING && s.retryAt() != null)) {
+                state = state.with(e.getKey(), s.retry());
             }
         }
         state.save(runDir);
@@ -103,30 +111,50 @@ public final class Orchestrator {
         Map<String, Set<String>> deps = spec.dependencies();
         while (true) {
             boolean changed = false;
-            // 1. Collect steps that finished.
+            // 1. Collect steps that finished; a failed one with retries left waits for its back-off.
             for (var e : state.steps().entrySet()) {
                 RunState.Step s = e.getValue();
                 if (s.phase() != RunState.Phase.RUNNING) {
                     continue;
                 }
                 RunState.Step next = check(spec, state.runId(), runDir, e.getKey(), s);
+                PipelineSpec.Step step = spec.step(e.getKey());
+                if (next.phase() == RunState.Phase.FAILED && next.retried() < step.retries()
+                        && !Files.exists(runDir.resolve(CANCELLED))) {
+                    Duration wait = PipelineSpec.backoffOf(step, next.retried() + 1);
+                    LOG.debug("step {} failed ({}), retrying in {}", e.getKey(), next.reason(), wait);
+                    next = next.retryAfter(clock.instant().plus(wait));
+                }
                 if (next != s) {
                     state = state.with(e.getKey(), next);
                     changed = true;
                 }
             }
-            // 2. Start steps whose producers are done, unless something failed (then only drain).
-            Map<RunState.Phase, Integer> counts = state.counts();
-            boolean failed = counts.get(RunState.Phase.FAILED) > 0;
-            int running = counts.get(RunState.Phase.RUNNING);
-            if (!failed) {
+            // 2. Under on_failure: continue, what depends on a failed step will never run: say so now.
+            RunState skipped = skipDependants(spec, state, deps);
+            if (skipped != state) {
+                state = skipped;
+                changed = true;
+            }
+            // 3. Start steps whose producers are done, unless a failed step stops the run (then only drain).
+            boolean stopped = Files.exists(runDir.resolve(CANCELLED))
+                    || state.steps().entrySet().stream().anyMatch(e -> e.getValue().phase() == RunState.Phase.FAILED
+                            && !spec.continuesAfter(spec.step(e.getKey())));
+            int running = state.counts().get(RunState.Phase.RUNNING);
+            java.time.Instant now = clock.instant();
+            boolean waiting = false;
+            if (!stopped) {
                 List<PipelineSpec.Step> ready = new ArrayList<>();
                 for (PipelineSpec.Step step : spec.steps()) {
-                    if (running + ready.size() >= maxParallel) {
-                        break;
-                    }
                     RunState.Step s = state.steps().get(step.name());
-                    if (s.phase() == RunState.Phase.PENDING && allDone(state, deps.get(step.name()))) {
+                    if (s.phase() != RunState.Phase.PENDING || !allDone(state, deps.get(step.name()))) {
+                        continue;
+                    }
+                    if (s.retryAt() != null && now.isBefore(s.retryAt())) {
+                        waiting = true;
+                        continue;
+                    }
+                    if (running + ready.size() < maxParallel) {
                         ready.add(step);
                     }
                 }
@@ -143,7 +171,7 @@ public final class Orchestrator {
                             throw naming(List.of(step.name()), e);
                         }
                         launches.add(new StepExecutor.StepLaunch(state.runId(), step.name(), command, dir,
-                                step.resources()));
+                                step.resources(), PipelineSpec.timeLimitOf(step)));
                     }
                     List<String> handles;
                     try {
@@ -164,11 +192,43 @@ public final class Orchestrator {
                 state.save(runDir);
                 listener.changed(state);
             }
-            if (running == 0) {
+            if (running == 0 && !waiting) {
                 return state;
             }
             Thread.sleep(poll.toMillis());
         }
+    }
+
+    /**
+     * The state with every pending step that depends (directly or not) on a failed step whose failure lets the
+     * run continue marked skipped, naming that step; the same state if there is none.
+     */
+    static RunState skipDependants(PipelineSpec spec, RunState state, Map<String, Set<String>> deps) {
+        boolean more = true;
+        while (more) {
+            more = false;
+            for (PipelineSpec.Step step : spec.steps()) {
+                RunState.Step s = state.steps().get(step.name());
+                if (s.phase() != RunState.Phase.PENDING) {
+                    continue;
+                }
+                for (String p : deps.get(step.name()).stream().sorted().toList()) {
+                    RunState.Step ps = state.steps().get(p);
+                    String why = null;
+                    if (ps.phase() == RunState.Phase.FAILED && spec.continuesAfter(spec.step(p))) {
+                        why = "not run: step " + p + ", which it depends on, failed";
+                    } else if (ps.phase() == RunState.Phase.SKIPPED) {
+                        why = ps.reason(); // the same root cause, one step further down
+                    }
+                    if (why != null) {
+                        state = state.with(step.name(), s.skipped(why));
+                        more = true;
+                        break;
+                    }
+                }
+            }
+        }
+        return state;
     }
 
     /**
@@ -208,8 +268,21 @@ public final class Orchestrator {
             // The process may have written its status just after we looked: look once more.
             exit = StepExecutor.recordedExit(dir.resolve("exit"));
             if (exit == null) {
-                return s.failed(null, "step " + name + ": " + executor.lostReason(s.handle()), clock.instant());
+                String lost = executor.lostReason(s.handle());
+                Duration limit = PipelineSpec.timeLimitOf(spec.step(name));
+                if (limit != null && lost.contains(" ended TIMEOUT")) {
+                    return s.failed(null, "step " + name + " timed out after " + PipelineSpec.format(limit)
+                            + " (time_limit): " + lost, clock.instant());
+                }
+                return s.failed(null, "step " + name + ": " + lost, clock.instant());
             }
+        }
+        Duration limit = PipelineSpec.timeLimitOf(spec.step(name));
+        if (limit != null && StepExecutor.timeoutStatus(exit) && s.startedAt() != null
+                && Duration.between(s.startedAt(), clock.instant()).compareTo(limit) >= 0) {
+            // timeout(1)'s status after its signal, once the attempt has run for its limit: the limit stopped it.
+            return s.failed(exit, "step " + name + " timed out after " + PipelineSpec.format(limit)
+                    + " (time_limit; its processes were killed; log: " + dir.resolve("log") + ")", clock.instant());
         }
         if (exit != 0) {
             String why = exit > 128 ? "killed by signal " + (exit - 128) : "exited with status " + exit;
@@ -244,9 +317,17 @@ public final class Orchestrator {
         return "";
     }
 
+    /**
+     * Written by {@link #cancel} before it stops anything: an orchestrator still driving the run then starts
+     * nothing more, not even an automatic retry of the steps the cancel killed. {@code run} (resume) removes it.
+     */
+    static final String CANCELLED = "cancelled";
+
     /** Cancels every running step of a run (best effort) and marks them failed. */
     public RunState cancel(Path runDir) throws IOException, CloisterException {
         RunState state = RunState.load(runDir);
+        dev.cloister.core.AtomicFiles.writeBytes(runDir.resolve(CANCELLED), true,
+                ("cancelled at " + clock.instant() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
         for (var e : state.steps().entrySet()) {
             if (e.getValue().phase() == RunState.Phase.RUNNING) {
                 executor.cancel(e.getValue().handle());

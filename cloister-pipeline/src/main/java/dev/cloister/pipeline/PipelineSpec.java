@@ -1,9 +1,12 @@
 package dev.cloister.pipeline;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.cloister.core.CloisterException;
+import dev.cloister.runtime.enclave.EnclaveLauncher;
 import dev.cloister.runtime.job.JobSpec;
 import dev.cloister.runtime.job.SpecRules;
 import java.util.ArrayDeque;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
@@ -12,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A confidential workflow: steps, each a bundle run in its own enclave, connected by named outputs. Written as
@@ -23,8 +28,17 @@ import java.util.Set;
  * @param repository where ciphertext is exchanged between steps
  * @param backend the backend every step uses; parsed as for jobs, but runs refuse all except {@code sim}
  *     (docs/pipelines.md, "Backends")
+ * @param onFailure what a step's final failure does to the rest of the run unless the step says otherwise:
+ *     {@code stop} (the default: nothing new starts) or {@code continue} (steps that do not depend on it go on)
  */
-public record PipelineSpec(String name, List<Step> steps, String broker, String repository, String backend) {
+public record PipelineSpec(String name, List<Step> steps, String broker, String repository, String backend,
+        @JsonProperty("on_failure") String onFailure) {
+
+    /** {@code on_failure: stop}: after a step's final failure nothing new starts. */
+    public static final String STOP = "stop";
+    /** {@code on_failure: continue}: after a step's final failure, steps that do not depend on it still run. */
+    public static final String CONTINUE = "continue";
+    private static final Pattern DURATION = Pattern.compile("([0-9]{1,7})([dhms])");
 
     /**
      * One step.
@@ -38,17 +52,42 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
      * @param resources what the step needs from the machine or cluster
      * @param backend this step's backend, or null for the pipeline's ({@code sim} or {@code gramine-direct}; a
      *     gramine-direct step reads only the owner's files, docs/pipelines.md)
+     * @param retries how many times a failed attempt is started again automatically (0-10, default 0)
+     * @param retryBackoff the wait before the first automatic retry, doubled for each further one (a duration
+     *     like {@code 1s} or {@code 2m}; default {@code 1s})
+     * @param onFailure {@code stop} or {@code continue}, or null for the pipeline's {@code on_failure}
+     * @param timeLimit the longest an attempt may run (a duration like {@code 30s} or {@code 2h}), or null for no
+     *     limit; the local executor kills the attempt's process group, SLURM gets it as {@code --time}
+     * @param stdout the name of an output that is the program's stdout, or null; it becomes an output at
+     *     {@link EnclaveLauncher#STDOUT_PATH} (with a key of its own, like any output), so later steps read it
+     * @param stderr the same for the program's stderr, at {@link EnclaveLauncher#STDERR_PATH}
      */
     public record Step(
             String name, JobSpec.Bundle bundle, List<Input> inputs, List<JobSpec.Output> outputs, List<String> args,
-            Map<String, String> env, Resources resources, String backend) {
+            Map<String, String> env, Resources resources, String backend, Integer retries,
+            @JsonProperty("retry_backoff") String retryBackoff, @JsonProperty("on_failure") String onFailure,
+            @JsonProperty("time_limit") String timeLimit, String stdout, String stderr) {
         public Step {
+            retries = retries == null ? 0 : retries;
             inputs = inputs == null ? List.of() : List.copyOf(inputs);
-            outputs = outputs == null ? List.of() : List.copyOf(outputs);
+            outputs = withStream(withStream(outputs == null ? List.of() : outputs, stdout, EnclaveLauncher.STDOUT_PATH),
+                    stderr, EnclaveLauncher.STDERR_PATH);
             args = args == null ? List.of() : List.copyOf(args);
             env = env == null ? Map.of() : Map.copyOf(env);
             resources = resources == null ? Resources.DEFAULT : resources;
         }
+    }
+
+    /**
+     * The outputs with a stream output ({@code name} at the stream's path) added, unless there is none or the list
+     * has it already (a spec written back by {@link #toBytes()} lists it among the outputs).
+     */
+    private static List<JobSpec.Output> withStream(List<JobSpec.Output> outputs, String name, String path) {
+        List<JobSpec.Output> all = new ArrayList<>(outputs);
+        if (name != null && all.stream().noneMatch(o -> o != null && path.equals(o.path()))) {
+            all.add(new JobSpec.Output(name, path));
+        }
+        return List.copyOf(all);
     }
 
     /**
@@ -86,6 +125,72 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
     public PipelineSpec {
         steps = steps == null ? List.of() : List.copyOf(steps);
         backend = backend == null ? "sim" : backend;
+        onFailure = onFailure == null ? STOP : onFailure;
+    }
+
+    /** Whether a step's final failure lets independent steps go on ({@code continue}): its own, else the pipeline's. */
+    public boolean continuesAfter(Step s) {
+        return CONTINUE.equals(s.onFailure() != null ? s.onFailure() : onFailure);
+    }
+
+    /** A step's time limit, or null for none. */
+    public static Duration timeLimitOf(Step s) {
+        return s.timeLimit() == null ? null : duration(s.timeLimit());
+    }
+
+    /**
+     * The wait before automatic retry number {@code n} (1 for the first) of a step: its {@code retry_backoff}
+     * (default 1 s) doubled for each retry after the first, at most one hour.
+     */
+    public static Duration backoffOf(Step s, int n) {
+        Duration base = s.retryBackoff() == null ? Duration.ofSeconds(1) : duration(s.retryBackoff());
+        Duration d = base.multipliedBy(1L << Math.min(Math.max(n - 1, 0), 20));
+        return d.compareTo(Duration.ofHours(1)) > 0 ? Duration.ofHours(1) : d;
+    }
+
+    /**
+     * Parses a duration written as one or more number-unit pairs ({@code d}, {@code h}, {@code m}, {@code s}),
+     * e.g. {@code 30s}, {@code 2h}, {@code 1h30m}; null if it is not one.
+     */
+    static Duration durationOrNull(String text) {
+        if (text == null || text.isEmpty() || !text.matches("([0-9]{1,7}[dhms])+")) {
+            return null;
+        }
+        Duration d = Duration.ZERO;
+        Matcher m = DURATION.matcher(text);
+        while (m.find()) {
+            long n = Long.parseLong(m.group(1));
+            d = d.plus(switch (m.group(2)) {
+                case "d" -> Duration.ofDays(n);
+                case "h" -> Duration.ofHours(n);
+                case "m" -> Duration.ofMinutes(n);
+                default -> Duration.ofSeconds(n);
+            });
+        }
+        return d;
+    }
+
+    private static Duration duration(String text) {
+        Duration d = durationOrNull(text);
+        if (d == null) {
+            throw new IllegalStateException("unvalidated duration " + text);
+        }
+        return d;
+    }
+
+    /** A duration as the spec would write it, e.g. {@code 1h30m} or {@code 45s}. */
+    static String format(Duration d) {
+        StringBuilder b = new StringBuilder();
+        long s = d.toSeconds();
+        long[] units = {86400, 3600, 60, 1};
+        String[] names = {"d", "h", "m", "s"};
+        for (int i = 0; i < units.length; i++) {
+            if (s >= units[i]) {
+                b.append(s / units[i]).append(names[i]);
+                s %= units[i];
+            }
+        }
+        return b.isEmpty() ? "0s" : b.toString();
     }
 
     /** Parses and validates a pipeline file; errors name the step and field at fault. */
@@ -129,6 +234,7 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
     private void validate(String src) throws CloisterException {
         SpecRules.name(src, "name", name, null);
         SpecRules.backend(src, backend);
+        onFailure(src, "on_failure", onFailure);
         if (steps.isEmpty()) {
             throw SpecRules.bad(src, "steps: a pipeline needs at least one step");
         }
@@ -151,6 +257,23 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
             }
             for (int j = 0; j < s.outputs().size(); j++) {
                 JobSpec.Output o = s.outputs().get(j);
+                String stream = EnclaveLauncher.STDOUT_PATH.equals(o.path()) ? "stdout"
+                        : EnclaveLauncher.STDERR_PATH.equals(o.path()) ? "stderr" : null;
+                if (stream != null) {
+                    // The output 'stdout: NAME' stands for; written out by toBytes and read back, so it may be listed.
+                    String named = stream.equals("stdout") ? s.stdout() : s.stderr();
+                    SpecRules.outputName(src, f + " " + stream, o.name(), names);
+                    if (!o.name().equals(named)) {
+                        throw SpecRules.bad(src, f + " outputs[" + j + "].path: " + o.path() + " is the program's "
+                                + stream + "; write '" + stream + ": " + o.name() + "' instead");
+                    }
+                    if (!"sim".equals(backendOf(s))) {
+                        throw SpecRules.bad(src, f + " " + stream + ": a " + backendOf(s) + " step's console stays on "
+                                + "its worker, unencrypted, so it cannot be an output; run this step with backend sim");
+                    }
+                    outs.add(o.name());
+                    continue;
+                }
                 SpecRules.outputName(src, f + " outputs[" + j + "].name", o.name(), names);
                 SpecRules.enclavePath(src, f + " outputs[" + j + "].path", o.path(), "/outputs/", paths);
                 outs.add(o.name());
@@ -174,6 +297,22 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
             Resources r = s.resources();
             if (r.cores() < 1 || r.cores() > 1024 || r.memoryMb() < 16 || !r.enclaveSize().matches("[1-9][0-9]*[MG]")) {
                 throw SpecRules.bad(src, f + " resources: cores 1-1024, memoryMb >= 16, enclaveSize like 512M or 4G");
+            }
+            if (s.retries() < 0 || s.retries() > 10) {
+                throw SpecRules.bad(src, f + " retries: " + s.retries() + " is not 0 to 10");
+            }
+            if (s.retryBackoff() != null && durationOrNull(s.retryBackoff()) == null) {
+                throw SpecRules.bad(src, f + " retry_backoff: '" + s.retryBackoff() + "' is not a duration like 1s, 30s or 2m");
+            }
+            if (s.onFailure() != null) {
+                onFailure(src, f + " on_failure", s.onFailure());
+            }
+            if (s.timeLimit() != null) {
+                Duration t = durationOrNull(s.timeLimit());
+                if (t == null || t.isZero() || t.compareTo(Duration.ofDays(365)) > 0) {
+                    throw SpecRules.bad(src, f + " time_limit: '" + s.timeLimit()
+                            + "' is not a duration like 30s, 90m, 2h or 1h30m (at least 1s, at most 365d)");
+                }
             }
             outputsByStep.put(s.name(), outs);
         }
@@ -202,6 +341,12 @@ public record PipelineSpec(String name, List<Step> steps, String broker, String 
         List<String> cycle = findCycle(dependencies());
         if (!cycle.isEmpty()) {
             throw SpecRules.bad(src, "steps form a cycle: " + String.join(" -> ", cycle));
+        }
+    }
+
+    private static void onFailure(String src, String field, String v) throws CloisterException {
+        if (!STOP.equals(v) && !CONTINUE.equals(v)) {
+            throw SpecRules.bad(src, field + ": '" + v + "' must be stop or continue");
         }
     }
 

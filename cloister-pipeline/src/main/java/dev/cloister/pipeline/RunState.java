@@ -24,8 +24,11 @@ import java.util.Map;
  */
 public record RunState(String runId, String pipeline, String executor, Map<String, Step> steps) {
 
-    /** The life of a step. */
-    public enum Phase { PENDING, RUNNING, DONE, FAILED }
+    /**
+     * The life of a step. {@code SKIPPED}: not run because a step it depends on failed (under
+     * {@code on_failure: continue}); {@code resume} makes it pending again.
+     */
+    public enum Phase { PENDING, RUNNING, DONE, FAILED, SKIPPED }
 
     /**
      * One step's state.
@@ -36,28 +39,46 @@ public record RunState(String runId, String pipeline, String executor, Map<Strin
      * @param startedAt when the current attempt was submitted
      * @param endedAt when it finished
      * @param exitCode the program's exit status, once known
-     * @param reason why it failed, in words
+     * @param reason why it failed (or, while pending a retry, why the last attempt failed; for a skipped step,
+     *     which step it waited for), in words
+     * @param retried how many automatic retries ({@code retries:} in the spec) it has had since the run was started
+     *     or last resumed
+     * @param retryAt for a step pending an automatic retry, the earliest time it starts again (its back-off)
      */
     public record Step(Phase phase, int attempt, String handle, Instant startedAt, Instant endedAt, Integer exitCode,
-            String reason) {
+            String reason, int retried, Instant retryAt) {
         static Step pending() {
-            return new Step(Phase.PENDING, 0, null, null, null, null, null);
+            return new Step(Phase.PENDING, 0, null, null, null, null, null, 0, null);
         }
 
         Step running(String h, Instant at) {
-            return new Step(Phase.RUNNING, attempt + 1, h, at, null, null, null);
+            return new Step(Phase.RUNNING, attempt + 1, h, at, null, null, null, retried, null);
         }
 
         Step done(int exit, Instant at) {
-            return new Step(Phase.DONE, attempt, handle, startedAt, at, exit, null);
+            return new Step(Phase.DONE, attempt, handle, startedAt, at, exit, null, retried, null);
         }
 
         Step failed(Integer exit, String why, Instant at) {
-            return new Step(Phase.FAILED, attempt, handle, startedAt, at, exit, why);
+            return new Step(Phase.FAILED, attempt, handle, startedAt, at, exit, why, retried, null);
         }
 
+        /**
+         * This failed attempt's step, pending again for an automatic retry no earlier than {@code at}; the failed
+         * attempt's end, exit status and reason are kept so that the wait is explained.
+         */
+        Step retryAfter(Instant at) {
+            return new Step(Phase.PENDING, attempt, null, null, endedAt, exitCode,
+                    "retry " + (retried + 1) + " after: " + reason, retried + 1, at);
+        }
+
+        Step skipped(String why) {
+            return new Step(Phase.SKIPPED, attempt, null, null, null, null, why, retried, null);
+        }
+
+        /** Pending again, with a fresh budget of automatic retries (what {@code resume} does). */
         Step retry() {
-            return new Step(Phase.PENDING, attempt, null, null, null, null, null);
+            return new Step(Phase.PENDING, attempt, null, null, null, null, null, 0, null);
         }
     }
 

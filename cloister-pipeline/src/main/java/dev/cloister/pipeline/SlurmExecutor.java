@@ -13,7 +13,8 @@ import java.util.regex.Pattern;
 
 /**
  * Runs steps as SLURM batch jobs: {@code sbatch} to submit (cores and memory from the step's resources),
- * {@code squeue} to see whether a job is still queued or running, {@code scontrol show job} to learn why one
+ * a step's time limit as {@code --time} (whole minutes, rounded up), {@code squeue} to see whether a job is still
+ * queued or running, {@code scontrol show job} to learn why one
  * ended without an exit status, {@code scancel} to stop one. Steps and the orchestrator share the run folder,
  * as on any cluster with a shared file system.
  */
@@ -39,22 +40,35 @@ public final class SlurmExecutor implements StepExecutor {
     @Override
     public String submit(StepLaunch l) throws IOException, CloisterException {
         Files.createDirectories(l.dir());
-        List<String> cmd = new ArrayList<>(List.of("sbatch", "--parsable",
-                "--job-name=cloister-" + l.runId() + "-" + l.step(),
-                "--output=" + l.log(),
-                "--chdir=" + l.dir(),
-                "--cpus-per-task=" + l.resources().cores(),
-                "--mem=" + l.resources().memoryMb() + "M",
-                "--wrap=" + StepExecutor.wrapperScript(l)));
-        if (partition != null) {
-            cmd.add(2, "--partition=" + partition);
-        }
-        String out = run(cmd).strip();
+        String out = run(sbatchArguments(l)).strip();
         Matcher m = JOB_ID.matcher(out);
         if (!m.matches()) {
             throw new CloisterException(CloisterException.Kind.ENVIRONMENT, "sbatch gave no job id: " + out);
         }
         return m.group(1);
+    }
+
+    /** The {@code sbatch} command line that submits one step. */
+    List<String> sbatchArguments(StepLaunch l) {
+        List<String> cmd = new ArrayList<>(List.of("sbatch", "--parsable",
+                "--job-name=cloister-" + l.runId() + "-" + l.step(),
+                "--output=" + l.log(),
+                "--chdir=" + l.dir(),
+                "--cpus-per-task=" + l.resources().cores(),
+                "--mem=" + l.resources().memoryMb() + "M"));
+        if (l.timeLimit() != null) {
+            cmd.add("--time=" + minutes(l.timeLimit()));
+        }
+        cmd.add("--wrap=" + StepExecutor.wrapperScript(l));
+        if (partition != null) {
+            cmd.add(2, "--partition=" + partition);
+        }
+        return cmd;
+    }
+
+    /** A time limit in whole minutes for {@code --time}, rounded up (SLURM's smallest unit is a minute). */
+    static long minutes(java.time.Duration limit) {
+        return Math.max(1, (limit.toSeconds() + 59) / 60);
     }
 
     /**
@@ -70,14 +84,22 @@ public final class SlurmExecutor implements StepExecutor {
         StringBuilder script = new StringBuilder("#!/bin/sh\ncase \"$SLURM_ARRAY_TASK_ID\" in\n");
         int cores = 1;
         int mem = 16;
+        java.time.Duration time = null;
+        boolean unlimited = false;
         for (int i = 0; i < launches.size(); i++) {
             StepLaunch l = launches.get(i);
             Files.createDirectories(l.dir());
             cores = Math.max(cores, l.resources().cores());
             mem = Math.max(mem, l.resources().memoryMb());
+            if (l.timeLimit() == null) {
+                unlimited = true;
+            } else if (time == null || l.timeLimit().compareTo(time) > 0) {
+                time = l.timeLimit();
+            }
             script.append("  ").append(i).append(") cd ").append(StepExecutor.quote(l.dir().toString()))
                     .append(" && exec >> ").append(StepExecutor.quote(l.log().toString())).append(" 2>&1 && ")
-                    .append(StepExecutor.wrapperScript(l)).append(" ;;\n");
+                    // The array's --time is its longest step's: each task enforces its own limit as well.
+                    .append(StepExecutor.wrapperScript(l, true)).append(" ;;\n");
         }
         script.append("  *) echo \"unknown array task $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n");
         StepLaunch first = launches.get(0);
@@ -95,6 +117,10 @@ public final class SlurmExecutor implements StepExecutor {
                 "--cpus-per-task=" + cores,
                 "--mem=" + mem + "M",
                 file.toString()));
+        if (time != null && !unlimited) {
+            // One limit for the whole array: the longest of its steps (a step without a limit lifts it).
+            cmd.add(cmd.size() - 1, "--time=" + minutes(time));
+        }
         if (partition != null) {
             cmd.add(2, "--partition=" + partition);
         }

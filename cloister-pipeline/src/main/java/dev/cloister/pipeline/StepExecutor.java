@@ -55,8 +55,10 @@ public interface StepExecutor {
      * @param command the program and arguments
      * @param dir the step's folder for this attempt: its log, exit status and working files
      * @param resources what it needs
+     * @param timeLimit the longest the attempt may run, or null for no limit
      */
-    record StepLaunch(String runId, String step, List<String> command, Path dir, PipelineSpec.Resources resources) {
+    record StepLaunch(String runId, String step, List<String> command, Path dir, PipelineSpec.Resources resources,
+            java.time.Duration timeLimit) {
         public StepLaunch {
             command = List.copyOf(command);
         }
@@ -74,13 +76,34 @@ public interface StepExecutor {
 
     /** The wrapper: runs the command, then records its exit status atomically. */
     static String wrapperScript(StepLaunch l) {
+        return wrapperScript(l, false);
+    }
+
+    /**
+     * The wrapper; with {@code enforceLimit} and a time limit, the command runs under coreutils' {@code timeout},
+     * which signals the whole process group it leads (the program's tree: bubblewrap dies with its parent) with
+     * TERM at the limit and KILL {@value #KILL_AFTER_SECONDS} s later. Its status is then 124 (or 137), which the
+     * orchestrator reads as a time-out when the attempt ran for its limit.
+     */
+    static String wrapperScript(StepLaunch l, boolean enforceLimit) {
         StringBuilder cmd = new StringBuilder();
+        if (enforceLimit && l.timeLimit() != null) {
+            cmd.append("timeout -k ").append(KILL_AFTER_SECONDS).append("s ").append(l.timeLimit().toSeconds()).append("s ");
+        }
         for (String a : l.command()) {
             cmd.append(quote(a)).append(' ');
         }
         String exit = quote(l.exitFile().toString());
         return cmd + "; st=$?; printf '%s\\n' \"$st\" > " + exit + ".tmp && mv " + exit + ".tmp " + exit
                 + "; exit $st";
+    }
+
+    /** Seconds between the TERM and the KILL of a step over its time limit. */
+    int KILL_AFTER_SECONDS = 5;
+
+    /** The exit status of a command stopped by {@code timeout}: 124 after TERM, 137 (128 + 9) after KILL. */
+    static boolean timeoutStatus(int exit) {
+        return exit == 124 || exit == 137;
     }
 
     /** Reads the recorded exit status, or null if the step has not recorded one. */

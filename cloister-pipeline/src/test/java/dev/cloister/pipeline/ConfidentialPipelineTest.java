@@ -176,6 +176,51 @@ class ConfidentialPipelineTest {
     }
 
     @Test
+    void aStepsStdoutAndStderrAreOutputsALaterStepReads() throws Exception {
+        Bundle a = tagBundle("a");
+        Bundle b = tagBundle("b");
+        String yaml = """
+                name: streams
+                broker: %s
+                repository: %s
+                steps:
+                  - name: a
+                    bundle: {path: %s, policy: "%s"}
+                    inputs: [{name: seed, file: seed.txt, path: /inputs/seed}]
+                    outputs: [{name: x, path: /outputs/x}]
+                    stdout: said
+                    stderr: complained
+                    args: [a, "0", /outputs/x]
+                  - name: b
+                    bundle: {path: %s, policy: "%s"}
+                    inputs: [{name: s, from: a.said, path: /inputs/s}, {name: x, from: a.x, path: /inputs/x}]
+                    outputs: [{name: y, path: /outputs/y}]
+                    args: [b, "0", /outputs/y]
+                """.formatted(broker.url, repo.location(), a.dir(), policy(a), b.dir(), policy(b));
+        String runId = create(yaml);
+        Path runDir = tmp.resolve("runs").resolve(runId);
+        RunState end = run(runId);
+        assertThat(end.steps()).allSatisfy((n, st) -> assertThat(st.phase()).as(n + ": " + st.reason())
+                .isEqualTo(RunState.Phase.DONE));
+        ConfidentialRun.fetch(runDir, repo, tmp.resolve("out"), tmp.resolve("keys"));
+        // b read a's stdout (input s) before a's file output (x): the inputs are concatenated in name order
+        assertThat(Files.readString(tmp.resolve("out/b/y"))).isEqualTo("a wrote 1 output(s)\n" + "seed\na\n" + "b\n");
+        assertThat(Files.readString(tmp.resolve("out/a/said"))).isEqualTo("a wrote 1 output(s)\n");
+        assertThat(Files.readString(tmp.resolve("out/a/complained"))).isEmpty();
+        // The stream output has a key of its own (not the log key), stored again for b under b's policy
+        RunPlan plan = RunPlan.load(runDir);
+        String said = plan.steps().get("a").outputs().get("said");
+        assertThat(said).isNotNull().isNotEqualTo(plan.steps().get("a").logKey());
+        assertThat(plan.steps().get("b").inputs().get("s").key()).isNotEqualTo(said);
+        // and its ciphertext is bound to the stream's path: a step cannot pass a file it wrote off as its stdout
+        String job = ConfidentialRun.acceptedJob(runDir, "a").orElseThrow();
+        var res = dev.cloister.runtime.job.JobResult.parse(repo.getRef(dev.cloister.runtime.job.JobResult.ref(job))
+                .orElseThrow(), job);
+        assertThat(res.outputs()).anySatisfy(o -> assertThat(o.name() + " " + o.path())
+                .isEqualTo("said " + dev.cloister.runtime.enclave.EnclaveLauncher.STDOUT_PATH));
+    }
+
+    @Test
     void aStepWhoseBundleDiffersFromItsPolicyCannotReadItsInputs() throws Exception {
         Bundle s = tagBundle("split");
         Bundle a = tagBundle("a");

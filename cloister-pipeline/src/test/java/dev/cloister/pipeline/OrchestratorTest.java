@@ -24,7 +24,7 @@ class OrchestratorTest {
     @TempDir Path tmp;
 
     /** Steps run `sh -c` scripts over a shared data folder: step X's output O is data/X/O. */
-    class ShellSteps implements Orchestrator.StepCommands {
+    static class ShellSteps implements Orchestrator.StepCommands {
         final Path data;
         final String extra;
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cloister.core.CloisterException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -45,7 +46,7 @@ class PipelineSpecTest {
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "name: diamond|name: diamond\\nbakend: sim|bakend|2|1",
-        "    outputs: [{name: out, path: /outputs/out.txt}]\\n  - name: b|    outputs: [{name: out, path: /outputs/out.txt}]\\n    retries: 2\\n  - name: b|retries|11|5",
+        "    outputs: [{name: out, path: /outputs/out.txt}]\\n  - name: b|    outputs: [{name: out, path: /outputs/out.txt}]\\n    retires: 2\\n  - name: b|retires|11|5",
         "    resources: {cores: 2, memoryMb: 1024, enclaveSize: 2G}|    resources: {cores: 2, memoryMb: 1024, enclaveSize: 2G,\\n      gpus: 1}|gpus|16|7",
         "      - {name: x, from: a.out, path: /inputs/x.txt}|      - {name: x, from: a.out, path: /inputs/x.txt}\\n      - {name: z, form: a.out, path: /inputs/z.txt}|form|20|19",
     })
@@ -65,6 +66,49 @@ class PipelineSpecTest {
         assertThat(p.step("b").resources().cores()).isEqualTo(2);
         assertThat(p.step("a").resources().memoryMb()).isEqualTo(512);
         assertThat(PipelineSpec.parse(p.toBytes(), "again")).isEqualTo(p);
+    }
+
+    @Test
+    void readsFailureHandlingAndKeepsItThroughTheRunFolder() throws Exception {
+        PipelineSpec p = parse(DIAMOND.replace("name: diamond\n", "name: diamond\non_failure: continue\n")
+                .replace("  - name: a\n", "  - name: a\n    retries: 3\n    retry_backoff: 2s\n    time_limit: 1h30m\n")
+                .replace("  - name: b\n", "  - name: b\n    on_failure: stop\n"));
+        assertThat(p.step("a").retries()).isEqualTo(3);
+        assertThat(PipelineSpec.timeLimitOf(p.step("a"))).isEqualTo(Duration.ofMinutes(90));
+        assertThat(PipelineSpec.timeLimitOf(p.step("b"))).isNull();
+        // exponential from the step's back-off (1 s when not given), at most an hour
+        assertThat(PipelineSpec.backoffOf(p.step("a"), 1)).isEqualTo(Duration.ofSeconds(2));
+        assertThat(PipelineSpec.backoffOf(p.step("a"), 3)).isEqualTo(Duration.ofSeconds(8));
+        assertThat(PipelineSpec.backoffOf(p.step("b"), 1)).isEqualTo(Duration.ofSeconds(1));
+        assertThat(PipelineSpec.backoffOf(p.step("b"), 10)).isEqualTo(Duration.ofSeconds(512));
+        assertThat(PipelineSpec.backoffOf(p.step("b"), 20)).isEqualTo(Duration.ofHours(1));
+        assertThat(p.continuesAfter(p.step("a"))).isTrue();
+        assertThat(p.continuesAfter(p.step("b"))).isFalse();
+        assertThat(PipelineSpec.parse(p.toBytes(), "again")).isEqualTo(p);
+        PipelineSpec plain = parse(DIAMOND);
+        assertThat(plain.step("a").retries()).isZero();
+        assertThat(plain.continuesAfter(plain.step("a"))).isFalse();
+        assertThat(PipelineSpec.format(Duration.ofSeconds(5430))).isEqualTo("1h30m30s");
+        assertThat(PipelineSpec.durationOrNull("1d2h")).isEqualTo(Duration.ofHours(26));
+    }
+
+    @Test
+    void stdoutAndStderrBecomeOutputsAtTheStreamsPaths() throws Exception {
+        PipelineSpec p = parse(DIAMOND.replace("  - name: b\n", "  - name: b\n    stdout: said\n    stderr: moaned\n")
+                .replace("{name: y, from: b.out, path: /inputs/y.txt}", "{name: y, from: b.said, path: /inputs/y.txt}"));
+        assertThat(p.step("b").outputs()).containsExactly(new dev.cloister.runtime.job.JobSpec.Output("out", "/outputs/out.txt"),
+                new dev.cloister.runtime.job.JobSpec.Output("said", "/cloister/stdout"),
+                new dev.cloister.runtime.job.JobSpec.Output("moaned", "/cloister/stderr"));
+        assertThat(PipelineSpec.parse(p.toBytes(), "again")).isEqualTo(p);
+        // a step may have only stream outputs
+        parse(DIAMOND.replace("outputs: [{name: report, path: /outputs/report.txt}]", "stdout: report"));
+        assertThatThrownBy(() -> parse(DIAMOND.replace("  - name: b\n", "  - name: b\n    stdout: out\n")))
+                .hasMessageContaining("step 'b' stdout: 'out' is used twice");
+        assertThatThrownBy(() -> parse(DIAMOND.replace("{name: report, path: /outputs/report.txt}",
+                "{name: report, path: /cloister/stdout}")))
+                .hasMessageContaining("step 'join' outputs[0].path: /cloister/stdout is the program's stdout; write 'stdout: report' instead");
+        assertThatThrownBy(() -> parse(DIAMOND.replace("  - name: split\n", "  - name: split\n    backend: gramine-direct\n    stderr: e\n")))
+                .hasMessageContaining("step 'split' stderr: a gramine-direct step's console stays on its worker");
     }
 
     @Test
@@ -89,9 +133,18 @@ class PipelineSpecTest {
         "{name: report, path: /outputs/report.txt}|{name: stdout.txt, path: /outputs/report.txt}|step 'join' outputs[0].name: 'stdout.txt' is reserved for the program's captured stdout",
         "{name: raw, file: data/raw.txt, path: /inputs/raw.txt}|{name: raw, path: /inputs/raw.txt}|exactly one of 'file'",
         "cores: 2|cores: 0|step 'b' resources",
+        "name: diamond|name: diamond\\non_failure: carry-on|on_failure: 'carry-on' must be stop or continue",
+        "  - name: a\\n|  - name: a\\n    on_failure: go\\n|step 'a' on_failure: 'go' must be stop or continue",
+        "  - name: a\\n|  - name: a\\n    retries: 11\\n|step 'a' retries: 11 is not 0 to 10",
+        "  - name: a\\n|  - name: a\\n    retries: -1\\n|step 'a' retries: -1 is not 0 to 10",
+        "  - name: a\\n|  - name: a\\n    retry_backoff: 1 s\\n|step 'a' retry_backoff: '1 s' is not a duration",
+        "  - name: a\\n|  - name: a\\n    time_limit: 30\\n|step 'a' time_limit: '30' is not a duration like 30s",
+        "  - name: a\\n|  - name: a\\n    time_limit: 0s\\n|step 'a' time_limit: '0s' is not a duration",
+        "  - name: a\\n|  - name: a\\n    time_limit: 2h30\\n|step 'a' time_limit: '2h30' is not a duration",
+        "  - name: a\\n|  - name: a\\n    time_limit: 400d\\n|step 'a' time_limit: '400d' is not a duration",
     })
     void invalidPipelinesAreRejectedBeforeAnythingRuns(String from, String to, String message) {
-        String yaml = DIAMOND.replace(from, to);
+        String yaml = DIAMOND.replace(from.replace("\\n", "\n"), to.replace("\\n", "\n"));
         assertThat(yaml).isNotEqualTo(DIAMOND);
         assertThatThrownBy(() -> parse(yaml)).isInstanceOf(CloisterException.class)
                 .hasMessageStartingWith("p.yaml: ").hasMessageContaining(message);

@@ -144,16 +144,18 @@ public final class PipelineCommand implements Runnable {
             Instant t0 = Instant.now();
             RunState end = o.run(runDir, s -> {
                 s.steps().forEach((name, st) -> {
-                    if (seen.put(name, st.phase()) != st.phase() && st.phase() != RunState.Phase.PENDING) {
+                    // A step pending again for an automatic retry is shown with the failure it retries.
+                    if (seen.put(name, st.phase()) != st.phase()
+                            && (st.phase() != RunState.Phase.PENDING || st.retryAt() != null)) {
                         err.printf("%6.1fs  %-12s %-8s%s%n", Duration.between(t0, Instant.now()).toMillis() / 1000.0, name,
                                 st.phase().name().toLowerCase(Locale.ROOT),
-                                st.phase() == RunState.Phase.FAILED ? "  " + st.reason() : "");
+                                st.phase() != RunState.Phase.RUNNING && st.reason() != null ? "  " + st.reason() : "");
                     }
                 });
                 var c = s.counts();
-                err.printf("        pending %d, running %d, done %d, failed %d [SIMULATED enclaves]%n",
+                err.printf("        pending %d, running %d, done %d, failed %d, skipped %d [SIMULATED enclaves]%n",
                         c.get(RunState.Phase.PENDING), c.get(RunState.Phase.RUNNING), c.get(RunState.Phase.DONE),
-                        c.get(RunState.Phase.FAILED));
+                        c.get(RunState.Phase.FAILED), c.get(RunState.Phase.SKIPPED));
                 err.flush();
             });
             print(end, spec.commandLine().getOut(), json);
@@ -205,6 +207,8 @@ public final class PipelineCommand implements Runnable {
                 j.put("endedAt", st.endedAt() == null ? null : st.endedAt().toString());
                 j.put("exitCode", st.exitCode()); // null until known: every step has the same fields
                 j.put("reason", st.reason());
+                j.put("retried", st.retried());
+                j.put("retryAt", st.retryAt() == null ? null : st.retryAt().toString());
             });
             Json.print(out, n);
             return;
@@ -225,12 +229,13 @@ public final class PipelineCommand implements Runnable {
             description = {"Checks the spec (cycles, missing producers, names) and every bundle and input before "
                     + "anything is created; then stores the run's keys in the broker, uploads the encrypted owner "
                     + "inputs, prints the run id on stderr, and runs steps as their inputs become ready. Progress "
-                    + "(each step's transitions and the counts of pending, running, done and failed steps) goes to "
+                    + "(each step's transitions and the counts of pending, running, done, failed and skipped steps) goes to "
                     + "stderr; the final state to stdout. Killing this command does not stop running steps; "
                     + "'cloister pipeline resume RUN_ID' picks the run up again."},
             footerHeading = "%nExit status:%n",
             footer = {"  0 every step done, 1 the broker refused a step's key or an input failed authentication, 3 bad "
-                    + "spec, bundle or input, 4 broker, repository, sandbox or SLURM unavailable, 5 a step's program "
+                    + "spec, bundle or input, 4 broker, repository, sandbox or SLURM unavailable, or a step killed, lost or "
+                    + "over its time_limit, 5 a step's program "
                     + "failed"})
     static final class Run implements Callable<Integer> {
         @Parameters(paramLabel = "SPEC.yaml", description = "The pipeline file (docs/pipelines.md).")

@@ -161,7 +161,10 @@ public final class EnclaveLauncher {
             List<String> written = new ArrayList<>();
             List<String> missing = new ArrayList<>();
             for (JobSpec.Output o : rec.outputs()) {
-                Path plain = underMount(outputs, o.path(), "/outputs/");
+                // An output at a stream's path is the program's captured stream (a pipeline's 'stdout: NAME'),
+                // encrypted again under that output's own key, so only its consumers can read it.
+                Path plain = STDOUT_PATH.equals(o.path()) ? out : STDERR_PATH.equals(o.path()) ? err
+                        : underMount(outputs, o.path(), "/outputs/");
                 if (exit == 0 && Files.isRegularFile(plain)) {
                     encrypt(plain, Path.of(plan.outputDir(), o.name() + ".pf"), o.path(), keys.get(rec.keyOf(o.name())));
                     written.add(o.name());
