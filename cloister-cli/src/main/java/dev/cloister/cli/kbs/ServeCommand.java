@@ -8,6 +8,7 @@ import dev.cloister.kbs.ConnectionLimits;
 import dev.cloister.kbs.KbsServer;
 import dev.cloister.kbs.KbsStore;
 import dev.cloister.kbs.KeyBroker;
+import dev.cloister.kbs.KeyEncryptionKey;
 import dev.cloister.kbs.NonceStore;
 import dev.cloister.kbs.Role;
 import dev.cloister.kbs.Tls;
@@ -147,6 +148,9 @@ public final class ServeCommand implements Callable<Integer> {
                     "--gramine-listen and --gramine-secret go together");
         }
         InetSocketAddress addr = parseAddress(listen);
+        // First, so that a missing token or a refused PIN (exit 4) leaves nothing behind: no certificate, database
+        // or token file is made before the master key is in hand.
+        KeyEncryptionKey kek = local.masterKey(true);
         if (maxConnectionsPerClient < 1 || handshakeTimeout < 1 || nonceTtl < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--max-connections-per-client, --tls-handshake-timeout and --nonce-ttl must be at least 1");
@@ -162,7 +166,7 @@ public final class ServeCommand implements Callable<Integer> {
         // start, so that clients' pinned --ca stays valid.
         Tls t = tls.selfSigned ? Tls.selfSignedStored(cert, cert.toAbsolutePath().resolveSibling("kbs-tls-key.pem"),
                 Instant.now()) : Tls.fromPem(tls.files.cert, tls.files.key);
-        KbsStore store = local.openAnchored();
+        KbsStore store = local.openAnchored(kek);
         Path tokenFile = adminTokenFile != null ? adminTokenFile : home.resolve("kbs-admin.token");
         boolean newToken = false;
         if (!store.hasAdminToken()) {
