@@ -36,7 +36,8 @@ import picocli.CommandLine.Option;
                     + "refused) and that its audit log extends the checkpoint kept in --log-anchor (refused "
                     + "otherwise: entries cut off or an older database restored; --allow-log-rollback warns "
                     + "instead), then serves until killed. On first start it creates the "
-                    + "master key file (unless one is given or CLOISTER_KBS_MASTER_KEY is set) and an admin token, "
+                    + "master key file (unless one is given, CLOISTER_KBS_MASTER_KEY is set or the key is in a PKCS#11 token, "
+                    + "--hsm-module) and an admin token, "
                     + "written to --admin-token-file and never printed.",
             "",
             "With --gramine-listen, it also speaks Gramine's secret-provisioning protocol byte for byte: an "
