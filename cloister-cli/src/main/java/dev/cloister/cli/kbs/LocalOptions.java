@@ -36,6 +36,11 @@ public final class LocalOptions {
                     + Pkcs11Kek.PIN_ENV + "); the key never leaves the token.")
     Path hsmModule;
 
+    @Option(names = "--hsm-uri", paramLabel = "URI",
+            description = "The key as an RFC 7512 PKCS#11 URI instead of the three options: pkcs11:token=LABEL;"
+                    + "object=LABEL?module-path=LIB[&pin-source=file:PATH] (pin-value is refused).")
+    String hsmUri;
+
     @Option(names = "--hsm-token", paramLabel = "LABEL", description = "The token's label (with --hsm-module).")
     String hsmToken;
 
@@ -74,6 +79,26 @@ public final class LocalOptions {
      * is an environment error (exit 4).
      */
     KeyEncryptionKey masterKey(boolean create) throws CloisterException {
+        if (hsmUri != null) {
+            if (hsmModule != null || hsmToken != null || hsmKey != null || masterKey != null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "--hsm-uri excludes --hsm-module, "
+                        + "--hsm-token, --hsm-key and --master-key");
+            }
+            dev.cloister.kbs.Pkcs11Uri u = dev.cloister.kbs.Pkcs11Uri.parse(hsmUri);
+            if (u.module() == null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                        "--hsm-uri must name the PKCS#11 library (module-path=...)");
+            }
+            if (u.pinFile() != null && hsmPinFile != null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                        "the PIN file is given twice (--hsm-pin-file and pin-source in --hsm-uri)");
+            }
+            hsmModule = u.module();
+            hsmToken = u.token();
+            hsmKey = u.object();
+            hsmPinFile = u.pinFile() != null ? u.pinFile() : hsmPinFile;
+            hsmUri = null;
+        }
         if (hsmModule != null || hsmToken != null || hsmKey != null || hsmPinFile != null) {
             if (hsmModule == null || hsmToken == null || hsmKey == null) {
                 throw new CloisterException(CloisterException.Kind.BAD_INPUT,

@@ -26,7 +26,7 @@ import picocli.CommandLine;
 /**
  * {@code kbs serve} with its master key in a real SoftHSM2 token, initialised here in a token folder of this test's
  * own: the key is made with {@code kbs master create-hsm-key}, a secret put and released over HTTPS, the broker
- * restarted (PIN from the environment this time) and the secret released again; a start with a wrong PIN or with
+ * restarted (key named by a PKCS#11 URI, PIN from the environment this time) and the secret released again; a start with a wrong PIN or with
  * the token gone exits 4 and creates nothing. Every PKCS#11 user is a child process, given SOFTHSM2_CONF. In CI a
  * missing SoftHSM2 fails the test; elsewhere it skips.
  */
@@ -83,8 +83,10 @@ class HsmCliTest {
         // The database holds nothing readable without the token: no master key file was ever written.
         assertThat(state.resolve("kbs-master.key")).doesNotExist();
 
-        // Restarted, PIN from the environment: the secret is still there and still released.
-        url = start(Map.of("SOFTHSM2_CONF", conf.toString(), "CLOISTER_KBS_HSM_PIN", PIN), hsm, state);
+        // Restarted, the key named by an RFC 7512 URI and the PIN from the environment: the secret is still there
+        // and still released.
+        url = start(Map.of("SOFTHSM2_CONF", conf.toString(), "CLOISTER_KBS_HSM_PIN", PIN), new String[] {"--hsm-uri",
+            "pkcs11:token=cli-kbs;object=kbs-master;type=secret-key?module-path=" + MODULE}, state);
         assertThat(release(url, state, e, sgn, dir.resolve("out2"))).isEqualTo(Files.readAllBytes(value));
         Result verify = client(url, state, "kbs", "audit", "verify");
         assertThat(verify.exit()).as(verify.err()).isZero();
