@@ -121,6 +121,24 @@ class Pkcs11KekTest {
     }
 
     @Test
+    void aDatabaseUnderAKeyFileIsRotatedIntoTheToken() throws Exception {
+        String db = dir.resolve("rot.db").toString();
+        TestClock clock = new TestClock(Instant.parse("2026-12-08T00:00:00Z"));
+        MasterKey file = MasterKey.generate();
+        byte[] v = "fedcba9876543210".getBytes(StandardCharsets.US_ASCII);
+        try (KbsStore s = KbsStore.open(db, file, clock)) {
+            s.createNamespace("local:test", "bob");
+            s.storeSecret("local:test", "bob", "pf", SecretKind.PF_KEY, v, false);
+            assertThat(s.rotateMasterKey("local:test", open("kbs-b"))).isEqualTo(1);
+        }
+        assertThatThrownBy(() -> KbsStore.open(db, file, clock)).hasMessageContaining("was created under master key");
+        try (KbsStore s = KbsStore.open(db, open("kbs-b"), clock)) {
+            assertThat(s.read("bob", "pf", null).value()).isEqualTo(v);
+            assertThat(s.verifyAudit().problems()).isEmpty();
+        }
+    }
+
+    @Test
     void aWrongPinAMissingTokenOrKeyIsAnEnvironmentError() {
         // A wrong PIN is tested with the CLI (a process of its own): PKCS#11 logins are per process, so once this
         // JVM logged in, the token accepts any PIN here.
