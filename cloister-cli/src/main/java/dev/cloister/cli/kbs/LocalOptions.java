@@ -73,6 +73,11 @@ public final class LocalOptions {
         return db != null ? db : home().resolve("kbs.db").toString();
     }
 
+    /** Whether any of the PKCS#11 options is given (the master key is then in a token). */
+    boolean hsmConfigured() {
+        return hsmUri != null || hsmModule != null || hsmToken != null || hsmKey != null || hsmPinFile != null;
+    }
+
     /**
      * The key that wraps the broker's keys: in the PKCS#11 token named by the --hsm options, else the master key file
      * or $CLOISTER_KBS_MASTER_KEY. With a token, nothing is created: a missing module, token or key or a refused PIN

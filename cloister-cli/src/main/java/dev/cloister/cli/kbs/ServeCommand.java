@@ -149,9 +149,10 @@ public final class ServeCommand implements Callable<Integer> {
                     "--gramine-listen and --gramine-secret go together");
         }
         InetSocketAddress addr = parseAddress(listen);
-        // First, so that a missing token or a refused PIN (exit 4) leaves nothing behind: no certificate, database
-        // or token file is made before the master key is in hand.
-        KeyEncryptionKey kek = local.masterKey(true);
+        // A key in a token is opened first, so that a missing token or a refused PIN (exit 4) leaves nothing behind:
+        // no certificate, database or admin token file is made before it is in hand. A key file is loaded (and made
+        // on the first start) where it always was, after the TLS material, so a TLS error creates no key file.
+        KeyEncryptionKey kek = local.hsmConfigured() ? local.masterKey(true) : null;
         if (maxConnectionsPerClient < 1 || handshakeTimeout < 1 || nonceTtl < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--max-connections-per-client, --tls-handshake-timeout and --nonce-ttl must be at least 1");
@@ -167,7 +168,7 @@ public final class ServeCommand implements Callable<Integer> {
         // start, so that clients' pinned --ca stays valid.
         Tls t = tls.selfSigned ? Tls.selfSignedStored(cert, cert.toAbsolutePath().resolveSibling("kbs-tls-key.pem"),
                 Instant.now()) : Tls.fromPem(tls.files.cert, tls.files.key);
-        KbsStore store = local.openAnchored(kek);
+        KbsStore store = local.openAnchored(kek != null ? kek : local.masterKey(true));
         Path tokenFile = adminTokenFile != null ? adminTokenFile : home.resolve("kbs-admin.token");
         boolean newToken = false;
         if (!store.hasAdminToken()) {
