@@ -7,6 +7,8 @@ import dev.cloister.core.CloisterException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.List;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import javax.crypto.KeyGenerator;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,9 +35,11 @@ class Pkcs11KekTest {
         hsm = SoftHsm.fresh(Path.of(conf));
         hsm.initToken("kbs-a");
         hsm.initToken("kbs-b");
+        hsm.initToken("kbs-gone");
         Pkcs11Kek.generate(SoftHsm.MODULE, "kbs-a", "master", PIN);
         Pkcs11Kek.generate(SoftHsm.MODULE, "kbs-b", "master", PIN);
         plainKey("kbs-a", "plain");
+        Pkcs11Kek.generate(SoftHsm.MODULE, "kbs-gone", "master", PIN);
     }
 
     private static Pkcs11Kek open(String token) throws CloisterException {
@@ -135,6 +139,19 @@ class Pkcs11KekTest {
         try (KbsStore s = KbsStore.open(db, open("kbs-b"), clock)) {
             assertThat(s.read("bob", "pf", null).value()).isEqualTo(v);
             assertThat(s.verifyAudit().problems()).isEmpty();
+        }
+    }
+
+    @Test
+    void aTokenLostWhileServingMakesItsOperationsUnavailableNotDenied() throws Exception {
+        Pkcs11Kek k = open("kbs-gone");
+        byte[] aad = "x".getBytes(StandardCharsets.US_ASCII);
+        byte[] w = k.wrap(new byte[32], aad);
+        hsm.deleteToken("kbs-gone");
+        for (var op : List.<ThrowingCallable>of(() -> k.unwrap(w, aad), () -> k.wrap(new byte[32], aad),
+                () -> k.deriveKey("l"))) {
+            assertThatThrownBy(op).isInstanceOf(KbsException.class)
+                    .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(503));
         }
     }
 
