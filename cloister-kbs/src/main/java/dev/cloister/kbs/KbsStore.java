@@ -465,6 +465,18 @@ public final class KbsStore implements AutoCloseable {
     }
 
     /** For {@link Backup}: the key-encryption key. */
+    /**
+     * Re-wraps every secret version and the store's own keys under {@code to} and re-authenticates every row with
+     * its row key, in one transaction, audited (see {@code MasterRotation}); returns how many secret versions were
+     * re-wrapped. Only with no broker running on the database: this store, and any other process on it, still holds
+     * the old key, so close it afterwards and open the database with {@code to}.
+     *
+     * @throws KbsException DENIED when a row fails its check under the current key; nothing is changed on any error
+     */
+    public int rotateMasterKey(String actor, KeyEncryptionKey to) throws KbsException {
+        return MasterRotation.run(db, clock, audit, rows, kek, to, actor);
+    }
+
     KeyEncryptionKey kek() {
         return kek;
     }

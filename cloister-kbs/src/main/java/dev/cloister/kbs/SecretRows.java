@@ -277,7 +277,7 @@ final class SecretRows {
         return rows.size();
     }
 
-    private static byte[] aad(String ns, String name, int version, SecretKind kind) {
+    static byte[] aad(String ns, String name, int version, SecretKind kind) {
         return ("cloister-kbs secret\0" + ns + "\0" + name + "\0" + version + "\0" + kind.name())
                 .getBytes(StandardCharsets.UTF_8);
     }

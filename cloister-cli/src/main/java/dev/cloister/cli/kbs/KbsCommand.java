@@ -32,7 +32,8 @@ import picocli.CommandLine.Command;
             ReleaseCommand.class,
             AuditCommand.class,
             ExportCommand.class,
-            ImportCommand.class
+            ImportCommand.class,
+            MasterCommand.class
         },
         footerHeading = "%nExit status:%n",
         footer = {

@@ -3,7 +3,9 @@ package dev.cloister.cli.kbs;
 import dev.cloister.core.CloisterException;
 import dev.cloister.kbs.KbsException;
 import dev.cloister.kbs.KbsStore;
+import dev.cloister.kbs.KeyEncryptionKey;
 import dev.cloister.kbs.MasterKey;
+import dev.cloister.kbs.Pkcs11Kek;
 import java.nio.file.Path;
 import java.time.Clock;
 import picocli.CommandLine.Option;
@@ -28,6 +30,30 @@ public final class LocalOptions {
                     + "~/.cloister/kbs-master.key).")
     Path masterKey;
 
+    @Option(names = "--hsm-module", paramLabel = "LIB",
+            description = "Keep the master key in a PKCS#11 token instead of a file: the module (e.g. "
+                    + "/usr/lib/softhsm/libsofthsm2.so). Needs --hsm-token, --hsm-key and a PIN (--hsm-pin-file or $"
+                    + Pkcs11Kek.PIN_ENV + "); the key never leaves the token.")
+    Path hsmModule;
+
+    @Option(names = "--hsm-uri", paramLabel = "URI",
+            description = "The key as an RFC 7512 PKCS#11 URI instead of the three options: pkcs11:token=LABEL;"
+                    + "object=LABEL?module-path=LIB[&pin-source=file:PATH] (pin-value is refused).")
+    String hsmUri;
+
+    @Option(names = "--hsm-token", paramLabel = "LABEL", description = "The token's label (with --hsm-module).")
+    String hsmToken;
+
+    @Option(names = "--hsm-key", paramLabel = "LABEL",
+            description = "The label of the AES-256 key in the token (with --hsm-module; 'kbs master create-hsm-key' "
+                    + "makes one).")
+    String hsmKey;
+
+    @Option(names = "--hsm-pin-file", paramLabel = "FILE",
+            description = "File holding the token's user PIN (one line; default: $" + Pkcs11Kek.PIN_ENV + "). "
+                    + "There is no option taking the PIN itself: a command line is visible to every user (ps).")
+    Path hsmPinFile;
+
     @Option(names = "--log-anchor", paramLabel = "FILE",
             description = "Where the broker keeps its last signed audit-log checkpoint, outside the database "
                     + "(default: next to an SQLite database as DB.anchor; for PostgreSQL "
@@ -47,7 +73,53 @@ public final class LocalOptions {
         return db != null ? db : home().resolve("kbs.db").toString();
     }
 
-    MasterKey masterKey(boolean create) throws CloisterException {
+    /** Whether any of the PKCS#11 options is given (the master key is then in a token). */
+    boolean hsmConfigured() {
+        return hsmUri != null || hsmModule != null || hsmToken != null || hsmKey != null || hsmPinFile != null;
+    }
+
+    /**
+     * The key that wraps the broker's keys: in the PKCS#11 token named by the --hsm options, else the master key file
+     * or $CLOISTER_KBS_MASTER_KEY. With a token, nothing is created: a missing module, token or key or a refused PIN
+     * is an environment error (exit 4).
+     */
+    KeyEncryptionKey masterKey(boolean create) throws CloisterException {
+        if (hsmUri != null) {
+            if (hsmModule != null || hsmToken != null || hsmKey != null || masterKey != null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "--hsm-uri excludes --hsm-module, "
+                        + "--hsm-token, --hsm-key and --master-key");
+            }
+            dev.cloister.kbs.Pkcs11Uri u = dev.cloister.kbs.Pkcs11Uri.parse(hsmUri);
+            if (u.module() == null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                        "--hsm-uri must name the PKCS#11 library (module-path=...)");
+            }
+            if (u.pinFile() != null && hsmPinFile != null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                        "the PIN file is given twice (--hsm-pin-file and pin-source in --hsm-uri)");
+            }
+            hsmModule = u.module();
+            hsmToken = u.token();
+            hsmKey = u.object();
+            hsmPinFile = u.pinFile() != null ? u.pinFile() : hsmPinFile;
+            hsmUri = null;
+        }
+        if (hsmModule != null || hsmToken != null || hsmKey != null || hsmPinFile != null) {
+            if (hsmModule == null || hsmToken == null || hsmKey == null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                        "--hsm-module, --hsm-token and --hsm-key go together");
+            }
+            if (masterKey != null) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT,
+                        "--master-key and --hsm-module exclude each other: the master key is either a file or in a token");
+            }
+            char[] pin = hsmPin();
+            try {
+                return Pkcs11Kek.open(hsmModule, hsmToken, hsmKey, pin);
+            } finally {
+                java.util.Arrays.fill(pin, '\0');
+            }
+        }
         if (masterKey == null && System.getenv(MasterKey.ENV) != null) {
             return MasterKey.load(null, false);
         }
@@ -68,6 +140,29 @@ public final class LocalOptions {
             }
         }
         return KbsStore.open(d, password(), masterKey(create), Clock.systemUTC(), null);
+    }
+
+    /** The token's user PIN from --hsm-pin-file or the environment. */
+    char[] hsmPin() throws CloisterException {
+        if (hsmPinFile != null) {
+            try {
+                String p = java.nio.file.Files.readString(hsmPinFile, java.nio.charset.StandardCharsets.UTF_8).strip();
+                if (p.isEmpty() || p.contains("\n")) {
+                    throw new CloisterException(CloisterException.Kind.BAD_INPUT, "PIN file " + hsmPinFile
+                            + " must hold one non-empty line");
+                }
+                return p.toCharArray();
+            } catch (java.io.IOException e) {
+                throw new CloisterException(CloisterException.Kind.BAD_INPUT, "cannot read PIN file " + hsmPinFile
+                        + ": " + e.getMessage(), e);
+            }
+        }
+        String env = System.getenv(Pkcs11Kek.PIN_ENV);
+        if (env == null || env.isEmpty()) {
+            throw new CloisterException(CloisterException.Kind.ENVIRONMENT,
+                    "no PIN for PKCS#11 token '" + hsmToken + "': pass --hsm-pin-file FILE or set " + Pkcs11Kek.PIN_ENV);
+        }
+        return env.toCharArray();
     }
 
     /** The database password from --db-password-file or the environment, or null. */
@@ -110,8 +205,8 @@ public final class LocalOptions {
     }
 
     /** Opens the database for a broker: created if new, its audit log checked against and kept in the anchor. */
-    KbsStore openAnchored() throws CloisterException {
-        return KbsStore.open(db(), password(), masterKey(true), Clock.systemUTC(),
+    KbsStore openAnchored(KeyEncryptionKey kek) throws CloisterException {
+        return KbsStore.open(db(), password(), kek, Clock.systemUTC(),
                 new KbsStore.Anchor(anchorFile(), allowLogRollback));
     }
 }

@@ -8,6 +8,7 @@ import dev.cloister.kbs.ConnectionLimits;
 import dev.cloister.kbs.KbsServer;
 import dev.cloister.kbs.KbsStore;
 import dev.cloister.kbs.KeyBroker;
+import dev.cloister.kbs.KeyEncryptionKey;
 import dev.cloister.kbs.NonceStore;
 import dev.cloister.kbs.Role;
 import dev.cloister.kbs.Tls;
@@ -35,7 +36,8 @@ import picocli.CommandLine.Option;
                     + "refused) and that its audit log extends the checkpoint kept in --log-anchor (refused "
                     + "otherwise: entries cut off or an older database restored; --allow-log-rollback warns "
                     + "instead), then serves until killed. On first start it creates the "
-                    + "master key file (unless one is given or CLOISTER_KBS_MASTER_KEY is set) and an admin token, "
+                    + "master key file (unless one is given, CLOISTER_KBS_MASTER_KEY is set or the key is in a PKCS#11 token, "
+                    + "--hsm-module) and an admin token, "
                     + "written to --admin-token-file and never printed.",
             "",
             "With --gramine-listen, it also speaks Gramine's secret-provisioning protocol byte for byte: an "
@@ -147,6 +149,10 @@ public final class ServeCommand implements Callable<Integer> {
                     "--gramine-listen and --gramine-secret go together");
         }
         InetSocketAddress addr = parseAddress(listen);
+        // A key in a token is opened first, so that a missing token or a refused PIN (exit 4) leaves nothing behind:
+        // no certificate, database or admin token file is made before it is in hand. A key file is loaded (and made
+        // on the first start) where it always was, after the TLS material, so a TLS error creates no key file.
+        KeyEncryptionKey kek = local.hsmConfigured() ? local.masterKey(true) : null;
         if (maxConnectionsPerClient < 1 || handshakeTimeout < 1 || nonceTtl < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--max-connections-per-client, --tls-handshake-timeout and --nonce-ttl must be at least 1");
@@ -162,7 +168,7 @@ public final class ServeCommand implements Callable<Integer> {
         // start, so that clients' pinned --ca stays valid.
         Tls t = tls.selfSigned ? Tls.selfSignedStored(cert, cert.toAbsolutePath().resolveSibling("kbs-tls-key.pem"),
                 Instant.now()) : Tls.fromPem(tls.files.cert, tls.files.key);
-        KbsStore store = local.openAnchored();
+        KbsStore store = local.openAnchored(kek != null ? kek : local.masterKey(true));
         Path tokenFile = adminTokenFile != null ? adminTokenFile : home.resolve("kbs-admin.token");
         boolean newToken = false;
         if (!store.hasAdminToken()) {
