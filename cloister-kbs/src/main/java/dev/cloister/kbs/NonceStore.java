@@ -24,8 +24,9 @@ import javax.crypto.spec.SecretKeySpec;
  * <p>What must be remembered is which nonces were used: the <em>replay window</em> holds each used nonce until
  * its expiry and then forgets it (an expired nonce is refused by its own time stamp). A nonce enters the window
  * only after the evidence that came with it verified and was bound to it ({@link KeyBroker#release}), so filling
- * the window takes genuine attested evidence per entry; each client address may hold at most a share of it, so one
- * client can never lock the others out. The key lives in memory only, so nonces do not survive a restart: a restart
+ * the window takes genuine attested evidence per entry; once the window is half full, each client address may hold
+ * at most a share of it, so one client can never lock the others out (below half, one address may use what is
+ * free: a worker host running many jobs releases from one address). The key lives in memory only, so nonces do not survive a restart: a restart
  * can make a replay fail, never succeed (the window, lost with it, only ever guarded nonces of the old key).
  */
 public final class NonceStore {
@@ -136,7 +137,10 @@ public final class NonceStore {
                 throw KbsException.denied("nonce already used (replay)");
             }
             int mine = perPeer.getOrDefault(peer, 0);
-            if (mine >= perClient) {
+            // The share binds only under pressure: a busy worker host (or many workloads behind one address) may
+            // use the whole free half of the window, and once it is half full no address may take more than its
+            // share, so the other half stays open to everyone else.
+            if (mine >= perClient && spent.size() >= max / 2) {
                 throw KbsException.rateLimited("too many releases from this client within the nonce lifetime; "
                         + "retry later");
             }

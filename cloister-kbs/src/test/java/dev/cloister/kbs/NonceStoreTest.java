@@ -53,14 +53,22 @@ class NonceStoreTest {
     }
 
     @Test
-    void oneClientFillsOnlyItsShareOfTheReplayWindow() throws Exception {
+    void oneClientFillsOnlyHalfTheReplayWindowAndTheRestStaysOpenToOthers() throws Exception {
         NonceStore s = new NonceStore(Duration.ofSeconds(60), 100, 10);
-        for (int i = 0; i < 10; i++) {
+        // Below half full the share does not bind: one busy address may use what is free.
+        for (int i = 0; i < 50; i++) {
             s.consume(s.issue(T0), T0, "greedy");
         }
         assertThatThrownBy(() -> s.consume(s.issue(T0), T0, "greedy"))
                 .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(429));
-        s.consume(s.issue(T0), T0, "other");
+        // Every other client still has the other half, each up to its share.
+        for (int i = 0; i < 10; i++) {
+            s.consume(s.issue(T0), T0, "other");
+            s.consume(s.issue(T0), T0, "third");
+        }
+        assertThatThrownBy(() -> s.consume(s.issue(T0), T0, "other"))
+                .satisfies(e -> assertThat(((KbsException) e).httpStatus()).isEqualTo(429));
+        s.consume(s.issue(T0), T0, "fourth");
         // At expiry the greedy client's entries are reclaimed, and it may release again.
         s.consume(s.issue(T0.plusSeconds(61)), T0.plusSeconds(61), "greedy");
         assertThat(s.replayWindow()).isEqualTo(1);

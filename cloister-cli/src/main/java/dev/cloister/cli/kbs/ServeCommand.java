@@ -192,7 +192,7 @@ public final class ServeCommand implements Callable<Integer> {
         Path logKey = cert.toAbsolutePath().resolveSibling("kbs-log-key");
         AtomicFiles.writeBytes(logKey, true, (store.logVerifierKey() + "\n").getBytes(StandardCharsets.UTF_8));
         KeyBroker broker = new KeyBroker(store, verifier, Policies::parse,
-                new NonceStore(Duration.ofSeconds(nonceTtl), 100_000));
+                new NonceStore(Duration.ofSeconds(nonceTtl), 250_000));
         KbsServer server = KbsServer.start(broker, addr, t, rateLimit, limits);
         SecretProvisioningServer gramine = null;
         if (gramineListen != null) {
