@@ -10,10 +10,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import javax.net.ssl.SSLContext;
 import org.eclipse.jetty.http.HttpHeader;
@@ -77,14 +75,14 @@ final class HttpsTransport implements AutoCloseable {
 
     private final Server server;
     private final ServerConnector connector;
-    private final Map<InetAddress, AtomicInteger> perAddress = new ConcurrentHashMap<>();
-    private final AtomicInteger open = new AtomicInteger();
+    private final ConnectionCounter counter;
     final LongAdder refused = new LongAdder();
     final LongAdder handshakeTimeouts = new LongAdder();
 
-    private HttpsTransport(Server server, ServerConnector connector) {
+    private HttpsTransport(Server server, ServerConnector connector, ConnectionLimits limits) {
         this.server = server;
         this.connector = connector;
+        this.counter = new ConnectionCounter(limits);
     }
 
     static HttpsTransport start(InetSocketAddress listen, SSLContext tls, ConnectionLimits limits, Api api) throws IOException {
@@ -113,7 +111,7 @@ final class HttpsTransport implements AutoCloseable {
         c.setPort(listen.getPort());
         c.setIdleTimeout(limits.idleTimeout().toMillis());
         c.setAcceptQueueSize(1024);
-        HttpsTransport t = new HttpsTransport(server, c);
+        HttpsTransport t = new HttpsTransport(server, c, limits);
         c.addBean(t.new Guard(limits));
         server.addConnector(c);
         server.setErrorHandler(new JsonErrors());
@@ -151,10 +149,7 @@ final class HttpsTransport implements AutoCloseable {
             if (!(connection instanceof SslConnection ssl)) {
                 return; // the HTTP connection inside the TLS one: counted with it
             }
-            open.incrementAndGet();
-            InetAddress a = address(connection);
-            int n = perAddress.computeIfAbsent(a, k -> new AtomicInteger()).incrementAndGet();
-            if (n > limits.connectionsPerAddress()) {
+            if (!counter.open(address(connection))) {
                 refused.increment();
                 connection.getEndPoint().close();
                 return;
@@ -174,9 +169,7 @@ final class HttpsTransport implements AutoCloseable {
             if (!(connection instanceof SslConnection)) {
                 return;
             }
-            open.decrementAndGet();
-            InetAddress a = address(connection);
-            perAddress.computeIfPresent(a, (k, v) -> v.decrementAndGet() <= 0 ? null : v);
+            counter.close(address(connection));
         }
 
         private InetAddress address(Connection connection) {
@@ -226,7 +219,7 @@ final class HttpsTransport implements AutoCloseable {
 
     /** Open TLS connections (for metrics). */
     int openConnections() {
-        return open.get();
+        return counter.openConnections();
     }
 
     /** The bound address, with the actual port. */

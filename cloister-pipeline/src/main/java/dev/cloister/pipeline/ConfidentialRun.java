@@ -263,6 +263,17 @@ public final class ConfidentialRun {
      */
     public static List<Fetched> fetch(Path runDir, Repository repo, Path outDir, Path ownerKeys, boolean force)
             throws CloisterException, IOException {
+        return fetch(runDir, repo, outDir, ownerKeys, force, null);
+    }
+
+    /**
+     * As {@link #fetch(Path, Repository, Path, Path, boolean)}; with the owner's {@code broker} (null: not checked)
+     * also as {@code job fetch} does ({@link OwnerJobs#checkReleases}): every successful release of a step's keys in
+     * the broker's audit log must name the record of one of that step's attempts, kept by the owner when it was
+     * bound, or the fetch is refused (DENIED) before anything is written.
+     */
+    public static List<Fetched> fetch(Path runDir, Repository repo, Path outDir, Path ownerKeys, boolean force,
+            Broker broker) throws CloisterException, IOException {
         RunPlan plan = RunPlan.load(runDir);
         Path keys = ownerDir(ownerKeys, plan.runId());
         PipelineSpec spec = Orchestrator.spec(runDir);
@@ -285,6 +296,9 @@ public final class ConfidentialRun {
                 names.add(s.name() + "/stderr.txt");
             }
             OwnerJobs.refuseExisting(outDir, names);
+        }
+        if (broker != null) {
+            checkReleases(runDir, plan.runId(), repo, keys, spec, state, broker);
         }
         boolean created = !Files.isDirectory(outDir);
         Files.createDirectories(outDir);
@@ -376,6 +390,36 @@ public final class ConfidentialRun {
             return out;
         } finally {
             AtomicFiles.deleteTree(tmp);
+        }
+    }
+
+    /**
+     * The broker's audit log against the owner's kept record hashes: each step's keys (those its accepted job's
+     * record names) were released only to enclaves bound to a record of one of the step's attempts.
+     */
+    private static void checkReleases(Path runDir, String runId, Repository repo, Path keys, PipelineSpec spec, RunState state,
+            Broker broker) throws CloisterException, IOException {
+        for (PipelineSpec.Step s : spec.steps()) {
+            String job = acceptedJob(runDir, s.name()).orElseThrow(() -> new CloisterException(
+                    CloisterException.Kind.BAD_INPUT, "step " + s.name() + " has no accepted result"));
+            checkRecord(repo, keys, job);
+            dev.cloister.runtime.job.JobRecord rec = dev.cloister.runtime.job.JobRecord.parse(repo.getRef(
+                    dev.cloister.runtime.job.JobRecord.ref(job)).orElseThrow(), job);
+            java.util.Set<String> kept = new java.util.HashSet<>();
+            for (int a = 1; a <= state.steps().get(s.name()).attempt(); a++) {
+                String attemptJob = ConfidentialSteps.jobId(runId, s.name(),
+                        Orchestrator.attemptDir(runDir, s.name(), a));
+                if (Files.exists(keys.resolve(attemptJob + ".record"))) { // an attempt that never started is unbound
+                    kept.add(OwnerJobs.keptRecordHash(keys, attemptJob));
+                }
+            }
+            java.util.Set<String> secrets = new java.util.LinkedHashSet<>();
+            secrets.add(rec.secret());
+            rec.inputs().forEach(i -> secrets.add(rec.keyOf(i.name())));
+            rec.outputs().forEach(o -> secrets.add(rec.keyOf(o.name())));
+            for (String secret : secrets) {
+                OwnerJobs.checkReleases(job, kept, broker.history(secret));
+            }
         }
     }
 

@@ -110,13 +110,13 @@ public final class ServeCommand implements Callable<Integer> {
     double rateLimit;
 
     @Option(names = "--max-connections-per-client", paramLabel = "N", defaultValue = "256",
-            description = "Open connections one client address may hold; more are closed on accept "
-                    + "(default: ${DEFAULT-VALUE}).")
+            description = "Open connections one client address may hold, on the API and on --gramine-listen each; "
+                    + "more are closed on accept (default: ${DEFAULT-VALUE}).")
     int maxConnectionsPerClient;
 
     @Option(names = "--tls-handshake-timeout", paramLabel = "SECONDS", defaultValue = "10",
-            description = "Close connections whose TLS handshake has not finished after this long "
-                    + "(default: ${DEFAULT-VALUE}).")
+            description = "Close connections (API and --gramine-listen) whose TLS handshake has not finished after "
+                    + "this long (default: ${DEFAULT-VALUE}).")
     long handshakeTimeout;
 
     @Option(names = "--nonce-ttl", paramLabel = "SECONDS", defaultValue = "120",
@@ -198,8 +198,9 @@ public final class ServeCommand implements Callable<Integer> {
         if (gramineListen != null) {
             Names n = Names.parse(gramineSecret);
             byte[] coll = gramineCollateral == null ? null : Files.readAllBytes(gramineCollateral);
-            gramine = SecretProvisioningServer.start(broker, Verifiers.select(allowSimulation),
-                    coll == null ? null : q -> coll, parseAddress(gramineListen), t, n.namespace(), n.name());
+            // The API's verifier (with --pccs, the broker's own collateral source) and the API's connection limits.
+            gramine = SecretProvisioningServer.start(broker, verifier, coll == null ? null : q -> coll,
+                    parseAddress(gramineListen), t, n.namespace(), n.name(), limits);
         }
         PrintWriter err = spec.commandLine().getErr();
         String url = "https://" + server.address().getHostString() + ":" + server.address().getPort();

@@ -376,7 +376,9 @@ public final class PipelineCommand implements Runnable {
                     + "replaced without --force; a failed fetch removes OUTDIR again if it created it."},
             footerHeading = "%nExit status:%n",
             footer = {"  0 fetched, 1 an output failed authentication, 3 no such run, it is not finished or a file "
-                    + "already in OUTDIR (without --force), 4 repository unreachable"})
+                    + "already in OUTDIR (without --force), 4 repository unreachable; with the owner's broker token "
+                    + "(--token, --token-file or CLOISTER_KBS_TOKEN) also 1 when the broker's audit log shows a "
+                    + "step's key released to an enclave bound to no record of that step"})
     static final class Fetch implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "RUN_ID")
         String runId;
@@ -397,14 +399,30 @@ public final class PipelineCommand implements Runnable {
         @Mixin
         KeysOption keys;
 
+        @Mixin
+        ClientOptions client;
+
+        @Option(names = "--namespace", paramLabel = "NS",
+                description = "The owner's namespace in the broker (default: the one the run's keys are in).")
+        String namespace;
+
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
             Path dir = runs.runDir(runId);
+            // With the owner's token, the broker's audit log is checked too, as 'job fetch' does.
+            KbsBroker owner = null;
+            if (client.hasToken()) {
+                RunPlan plan = RunPlan.load(dir);
+                String ns = namespace != null ? namespace
+                        : plan.steps().values().iterator().next().logKey().split("/", 2)[0];
+                owner = new KbsBroker(client.client(true, plan.broker()), ns);
+            }
+            KbsBroker broker = owner;
             List<ConfidentialRun.Fetched> got = withRepository(dir,
-                    r -> ConfidentialRun.fetch(dir, r, outDir, keys.dir(), force));
+                    r -> ConfidentialRun.fetch(dir, r, outDir, keys.dir(), force, broker));
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
                 ObjectNode n = Json.object();

@@ -157,6 +157,38 @@ class PipelineCommandTest {
     }
 
     @Test
+    void fetchRefusesWhenTheBrokerReleasedAStepKeyToAnotherRecord() throws Exception {
+        String runs = tmp.resolve("runs").toString();
+        CliRun ran = withBroker("pipeline", "run", chain("0").toString(), "--runs", runs, "--json");
+        assertThat(ran.code()).as(ran.err()).isZero();
+        String runId;
+        try (var l = Files.list(tmp.resolve("runs"))) {
+            runId = l.findFirst().orElseThrow().getFileName().toString();
+        }
+        // The genuine audit log passes: every release names the record of the step's attempt.
+        CliRun fetched = withBroker("pipeline", "fetch", runId, tmp.resolve("out").toString(), "--runs", runs);
+        assertThat(fetched.code()).as(fetched.err()).isZero();
+        assertThat(Files.readString(tmp.resolve("out/c/out"))).isEqualTo("seed\na\nb\nc\n");
+
+        // The broker releases step b's key to an enclave bound to another record (its policy changed behind the
+        // owner's back): the entry is written by the broker's own store, as KeyBroker writes a release.
+        String logKey = dev.cloister.pipeline.RunPlan.load(tmp.resolve("runs").resolve(runId)).steps().get("b").logKey();
+        String key = logKey.substring(logKey.indexOf('/') + 1);
+        dev.cloister.kbs.KbsStore store = broker.broker().store();
+        dev.cloister.kbs.AuditEntry ok = store.audit(null, 0, 10_000).stream()
+                .filter(e -> e.action().startsWith("release") && e.outcome().equals("ok")
+                        && (e.subject().equals(key) || e.subject().startsWith(key + "@")))
+                .findFirst().orElseThrow();
+        assertThat(ok.detail()).contains(" record ");
+        store.record(ok.actor(), ok.action(), ok.namespace(), ok.subject(), "ok",
+                ok.detail().replaceFirst(" record [0-9a-f]{64}", " record " + "ab".repeat(32)));
+        CliRun refused = withBroker("pipeline", "fetch", runId, tmp.resolve("out2").toString(), "--runs", runs);
+        assertThat(refused.code()).as(refused.err()).isEqualTo(1);
+        assertThat(refused.err()).contains("not bound to the submitted record").contains("ab".repeat(32));
+        assertThat(tmp.resolve("out2")).doesNotExist();
+    }
+
+    @Test
     void aFailedProgramIsExitFiveWithAPastableLogsCommandAndUniformStatusJson() throws Exception {
         Path spec = chain("0");
         // a's program writes to a folder that does not exist: it fails, and b and c never start

@@ -2,12 +2,15 @@ package dev.cloister.kbs.gramine;
 
 import dev.cloister.attestation.EvidenceVerifier;
 import dev.cloister.attestation.VerifiedEvidence;
+import dev.cloister.kbs.ConnectionCounter;
+import dev.cloister.kbs.ConnectionLimits;
 import dev.cloister.kbs.KbsException;
 import dev.cloister.kbs.KeyBroker;
 import dev.cloister.kbs.Tls;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +18,11 @@ import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
@@ -28,6 +36,11 @@ import org.slf4j.LoggerFactory;
  * bytes); the server answers {@code SECRET_PROVISION_RA_TLS_RESPONSE_V1:} and its NUL (37 bytes), a 4-byte
  * big-endian length, and the secret. The secret is the newest active version of one configured secret, released
  * only if its policy accepts the evidence; every release and denial is audited.
+ *
+ * <p>The port has the HTTPS API's {@link ConnectionLimits}: one client address holds at most its share of open
+ * connections (counted by the same {@link ConnectionCounter}; more are closed on accept), a TLS handshake not finished
+ * within the handshake timeout is closed (a blocking socket's read timeout alone would let a client trickle a
+ * ClientHello for ever), and every later read is bounded by the idle timeout.
  */
 public final class SecretProvisioningServer implements AutoCloseable {
     /** The client's request, with its terminating NUL. */
@@ -36,20 +49,38 @@ public final class SecretProvisioningServer implements AutoCloseable {
     public static final byte[] RESPONSE = "SECRET_PROVISION_RA_TLS_RESPONSE_V1:\0".getBytes(StandardCharsets.US_ASCII);
 
     private static final Logger LOG = LoggerFactory.getLogger(SecretProvisioningServer.class);
+    /** Closes connections whose handshake outlives the timeout; one daemon thread for all servers. */
+    private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "gramine-handshake-timeout");
+        t.setDaemon(true);
+        return t;
+    });
     private final SSLServerSocket socket;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final KeyBroker broker;
     private final RaTlsTrustManager trust;
     private final String namespace;
     private final String name;
+    private final ConnectionLimits limits;
+    private final ConnectionCounter counter;
 
     private SecretProvisioningServer(SSLServerSocket socket, KeyBroker broker, RaTlsTrustManager trust, String ns,
-            String name) {
+            String name, ConnectionLimits limits) {
         this.socket = socket;
+        this.limits = limits;
+        this.counter = new ConnectionCounter(limits);
         this.broker = broker;
         this.trust = trust;
         this.namespace = ns;
         this.name = name;
+    }
+
+    /** As {@link #start(KeyBroker, EvidenceVerifier, Function, InetSocketAddress, Tls, String, String,
+     * ConnectionLimits)} with {@link ConnectionLimits#DEFAULT}. */
+    public static SecretProvisioningServer start(KeyBroker broker, EvidenceVerifier verifier,
+            Function<byte[], byte[]> collateral, InetSocketAddress listen, Tls tls, String ns,
+            String name) throws IOException {
+        return start(broker, verifier, collateral, listen, tls, ns, name, ConnectionLimits.DEFAULT);
     }
 
     /**
@@ -57,10 +88,11 @@ public final class SecretProvisioningServer implements AutoCloseable {
      *
      * @param collateral finds the collateral of a client's quote (RA-TLS carries none), or null for the
      *     verifier's own source
+     * @param limits connections per client address, handshake and idle timeouts
      */
     public static SecretProvisioningServer start(KeyBroker broker, EvidenceVerifier verifier,
-            java.util.function.Function<byte[], byte[]> collateral, InetSocketAddress listen, Tls tls, String ns,
-            String name) throws IOException {
+            Function<byte[], byte[]> collateral, InetSocketAddress listen, Tls tls, String ns,
+            String name, ConnectionLimits limits) throws IOException {
         RaTlsTrustManager trust = new RaTlsTrustManager(verifier, collateral, broker.store().clock(), null);
         SSLContext ctx = tls.serverContext(new TrustManager[] {trust});
         SSLServerSocket s = (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket();
@@ -68,7 +100,7 @@ public final class SecretProvisioningServer implements AutoCloseable {
         s.bind(listen, 128);
         s.setNeedClientAuth(true);
         s.setEnabledProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
-        SecretProvisioningServer server = new SecretProvisioningServer(s, broker, trust, ns, name);
+        SecretProvisioningServer server = new SecretProvisioningServer(s, broker, trust, ns, name, limits);
         Thread.ofVirtual().name("gramine-secret-prov-accept").start(server::acceptLoop);
         return server;
     }
@@ -82,7 +114,19 @@ public final class SecretProvisioningServer implements AutoCloseable {
         while (!socket.isClosed()) {
             try {
                 SSLSocket c = (SSLSocket) socket.accept();
-                executor.submit(() -> serve(c));
+                InetAddress a = c.getInetAddress();
+                if (!counter.open(a)) {
+                    counter.close(a);
+                    closeQuietly(c);
+                    continue;
+                }
+                executor.submit(() -> {
+                    try {
+                        serve(c);
+                    } finally {
+                        counter.close(a);
+                    }
+                });
             } catch (IOException e) {
                 if (!socket.isClosed()) {
                     LOG.warn("accept failed: {}", e.getMessage());
@@ -94,10 +138,24 @@ public final class SecretProvisioningServer implements AutoCloseable {
     private void serve(SSLSocket c) {
         String peer = c.getInetAddress().getHostAddress();
         try (c) {
-            c.setSoTimeout(30_000);
+            c.setSoTimeout((int) Math.min(Integer.MAX_VALUE, limits.idleTimeout().toMillis()));
+            // The whole handshake, not each read, is bounded: closing the socket ends a handshake still under way.
+            // (A flag, not getSession(): that would block the timer on the handshake it is meant to end.)
+            AtomicBoolean done = new AtomicBoolean();
+            AtomicBoolean timedOut = new AtomicBoolean();
+            ScheduledFuture<?> deadline = TIMER.schedule(() -> {
+                if (!done.get()) {
+                    timedOut.set(true);
+                    closeQuietly(c);
+                }
+            }, limits.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
             try {
                 c.startHandshake();
+                done.set(true);
             } catch (IOException e) {
+                if (timedOut.get()) {
+                    return; // no client evidence came: nothing to audit or count as a refusal
+                }
                 // The trust manager's reason (bad quote, wrong binding, ...) is the cause; audit it.
                 String why = rootMessage(e);
                 try {
@@ -107,6 +165,8 @@ public final class SecretProvisioningServer implements AutoCloseable {
                     // The database is down; the denial stands regardless.
                 }
                 return;
+            } finally {
+                deadline.cancel(false);
             }
             X509Certificate cert = (X509Certificate) c.getSession().getPeerCertificates()[0];
             VerifiedEvidence ev = trust.take(cert);
@@ -135,6 +195,14 @@ public final class SecretProvisioningServer implements AutoCloseable {
             LOG.debug("Gramine client {} went away: {}", peer, e.getMessage());
         } catch (IOException | KbsException | java.security.cert.CertificateException e) {
             LOG.warn("Gramine client {}: {}", peer, e.getMessage());
+        }
+    }
+
+    private static void closeQuietly(SSLSocket c) {
+        try {
+            c.close();
+        } catch (IOException ignored) {
+            // Closing a refused or timed-out connection: nothing more to do.
         }
     }
 

@@ -121,6 +121,11 @@ final class GramineClient {
      * @throws IOException when the handshake fails or the server closes without answering
      */
     byte[] provision(InetSocketAddress server, X509Certificate ca) throws Exception {
+        return provision(server, ca, null);
+    }
+
+    /** As {@link #provision(InetSocketAddress, X509Certificate)}, from local address {@code from} (null: any). */
+    byte[] provision(InetSocketAddress server, X509Certificate ca, String from) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
         ks.setKeyEntry("ratls", key.getPrivate(), "x".toCharArray(), new X509Certificate[] {cert});
@@ -134,6 +139,9 @@ final class GramineClient {
         SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
         Socket plain = new Socket();
+        if (from != null) {
+            plain.bind(new InetSocketAddress(from, 0));
+        }
         plain.connect(server, 10_000);
         try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, "localhost", server.getPort(), true)) {
             s.setSoTimeout(20_000);

@@ -328,12 +328,22 @@ public final class OwnerJobs {
      * @throws CloisterException DENIED quoting the first release that names another record or none
      */
     public static void checkReleases(String id, String keptHash, List<String> history) throws CloisterException {
+        checkReleases(id, java.util.Set.of(keptHash), history);
+    }
+
+    /**
+     * As {@link #checkReleases(String, String, List)} where any of {@code keptHashes} is a submitted record (a
+     * pipeline step's keys are bound to each of its attempts' records in turn).
+     */
+    public static void checkReleases(String id, java.util.Set<String> keptHashes, List<String> history)
+            throws CloisterException {
         for (String line : history) {
             String[] f = line.split(" ", 4);
             if (f.length >= 3 && f[1].startsWith("release") && f[2].equals("ok")
-                    && !line.contains(" record " + keptHash + " ")) {
+                    && keptHashes.stream().noneMatch(h -> line.contains(" record " + h + " "))) {
                 throw new CloisterException(CloisterException.Kind.DENIED, "job " + id + ": the broker released its key "
-                        + "to an enclave not bound to the submitted record (sha256 " + keptHash + "): " + line);
+                        + "to an enclave not bound to the submitted record (sha256 "
+                        + String.join(" or ", new java.util.TreeSet<>(keptHashes)) + "): " + line);
             }
         }
     }
