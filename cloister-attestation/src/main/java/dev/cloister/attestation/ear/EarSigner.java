@@ -7,12 +7,24 @@ import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.crypto.ECDSASigner;
 import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
-import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.KeyUse;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
+import java.io.IOException;
+import java.io.StringReader;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.PrivateKey;
 import java.security.interfaces.ECPrivateKey;
+import java.security.spec.ECPublicKeySpec;
+import java.security.spec.PKCS8EncodedKeySpec;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x9.X9ECParameters;
+import org.bouncycastle.crypto.ec.CustomNamedCurves;
+import org.bouncycastle.math.ec.ECPoint;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
 import java.security.interfaces.ECPublicKey;
 import java.util.Date;
 import java.util.LinkedHashMap;
@@ -46,19 +58,39 @@ public final class EarSigner {
      * @throws IllegalArgumentException when it is not one P-256 private key
      */
     public static EarSigner fromPem(String pem) {
-        JWK jwk;
-        try {
-            jwk = JWK.parseFromPEMEncodedObjects(pem);
-        } catch (JOSEException | RuntimeException e) {
+        PrivateKeyInfo info;
+        try (PEMParser parser = new PEMParser(new StringReader(pem))) {
+            Object o = parser.readObject();
+            if (parser.readObject() != null) {
+                throw new IllegalArgumentException("the EAR key file must hold exactly one PEM object");
+            }
+            if (o instanceof PEMKeyPair kp) {
+                info = kp.getPrivateKeyInfo();
+            } else if (o instanceof PrivateKeyInfo pki) {
+                info = pki;
+            } else {
+                throw new IllegalArgumentException("not a PEM EC private key");
+            }
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof IllegalArgumentException iae) {
+                throw iae;
+            }
             throw new IllegalArgumentException("not a PEM EC private key");
         }
-        if (!(jwk instanceof ECKey ec) || !ec.isPrivate() || !Curve.P_256.equals(ec.getCurve())) {
-            throw new IllegalArgumentException("the EAR signing key must be a P-256 private key");
-        }
         try {
-            return new EarSigner(ec.toECPublicKey(), ec.toECPrivateKey());
-        } catch (JOSEException e) {
-            throw new IllegalArgumentException("not a usable P-256 key");
+            KeyFactory kf = KeyFactory.getInstance("EC");
+            PrivateKey k = kf.generatePrivate(new PKCS8EncodedKeySpec(info.getEncoded()));
+            if (!(k instanceof ECPrivateKey priv) || !Curve.P_256.equals(Curve.forECParameterSpec(priv.getParams()))) {
+                throw new IllegalArgumentException("the EAR signing key must be a P-256 private key");
+            }
+            // Derive the public point Q = d*G: a PKCS#8 file need not carry the public key.
+            X9ECParameters x9 = CustomNamedCurves.getByName("secp256r1");
+            ECPoint q = x9.getG().multiply(priv.getS()).normalize();
+            ECPublicKey pub = (ECPublicKey) kf.generatePublic(new ECPublicKeySpec(new java.security.spec.ECPoint(
+                    q.getAffineXCoord().toBigInteger(), q.getAffineYCoord().toBigInteger()), priv.getParams()));
+            return new EarSigner(pub, priv);
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalArgumentException("not a usable P-256 private key");
         }
     }
 

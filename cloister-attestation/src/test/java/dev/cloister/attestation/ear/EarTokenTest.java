@@ -139,6 +139,31 @@ class EarTokenTest {
     }
 
     @Test
+    void pkcs8AndSec1PemKeysLoadWithTheRightPublicKey() throws Exception {
+        java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("EC");
+        g.initialize(new java.security.spec.ECGenParameterSpec("secp256r1"));
+        java.security.KeyPair kp = g.generateKeyPair();
+        String pem = "-----BEGIN PRIVATE KEY-----\n" + java.util.Base64.getMimeEncoder().encodeToString(
+                kp.getPrivate().getEncoded()) + "\n-----END PRIVATE KEY-----\n";
+        EarSigner fromPem = EarSigner.fromPem(pem);
+        EarSigner direct = new EarSigner((java.security.interfaces.ECPublicKey) kp.getPublic(),
+                (java.security.interfaces.ECPrivateKey) kp.getPrivate());
+        assertThat(fromPem.keyId()).isEqualTo(direct.keyId());
+        String jwt = fromPem.sign(token(TcbStatus.UP_TO_DATE, false, false, Verdict.accept()));
+        assertThat(new EarVerifier(direct.jwks()).verify(jwt, EarFixtures.NOW).status())
+                .isEqualTo(EarStatus.AFFIRMING);
+        // SEC1 "EC PRIVATE KEY", as `openssl ecparam -genkey` writes it (openssl is in .ci/run's packages).
+        Process p = new ProcessBuilder("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout")
+                .redirectErrorStream(true).start();
+        String sec1 = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        assertThat(p.waitFor()).as(sec1).isZero();
+        assertThat(sec1).contains("BEGIN EC PRIVATE KEY");
+        EarSigner s1 = EarSigner.fromPem(sec1);
+        assertThat(new EarVerifier(s1.jwks()).verify(s1.sign(token(TcbStatus.UP_TO_DATE, false, false,
+                Verdict.accept())), EarFixtures.NOW).status()).isEqualTo(EarStatus.AFFIRMING);
+    }
+
+    @Test
     void pemKeyLoadsAndRejectsOtherCurves() throws Exception {
         java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("EC");
         g.initialize(new java.security.spec.ECGenParameterSpec("secp384r1"));
