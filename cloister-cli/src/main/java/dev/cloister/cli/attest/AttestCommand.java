@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
                     + "docs/attestation.md. Without --policy the default applies: TCB status UpToDate, no "
                     + "advisories, no debug, no simulated evidence, unexpired collateral."
         },
-        subcommands = {AttestVerify.class, AttestVerifySnp.class, AttestSimulate.class, CommandLine.HelpCommand.class},
+        subcommands = {AttestVerify.class, AttestVerifySnp.class, AttestSimulate.class, AttestEarJwks.class, CommandLine.HelpCommand.class},
         footerHeading = "%nExit status:%n",
         footer = {
             "  0   evidence verified and the policy accepted it",

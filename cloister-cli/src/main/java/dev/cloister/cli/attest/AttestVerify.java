@@ -4,6 +4,7 @@ import dev.cloister.attestation.EvidenceException;
 import dev.cloister.attestation.EvidenceVerifier;
 import dev.cloister.attestation.Policy;
 import dev.cloister.attestation.VerifiedEvidence;
+import dev.cloister.attestation.ear.EarSigner;
 import dev.cloister.attestation.snp.SnpVerifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +34,8 @@ import picocli.CommandLine.Option;
                     + "mrsigner, isvProdId, isvSvn, attributes, debug; TDX: mrtd, rtmr0-3, mrConfigId, mrOwner, "
                     + "mrServiceTd, tdAttributes, teeTcbSvn, debug; SNP: measurement, hostData, policy, reportedTcb, "
                     + "vmpl, debug; all: reportData), collateral {issued, nextUpdate}, rootUsed, simulated, at, "
-                    + "policy {text, accepted, reasons}, reason (POLICY_DENIED when the policy said no, else null). "
+                    + "policy {text, accepted, reasons}, reason (POLICY_DENIED when the policy said no, else null), ear "
+                    + "(with --ear: the signed EAR JWT). "
                     + "When verification itself fails: ok=false, status (Rejected, Malformed or Unavailable), reason "
                     + "(a stable code such as TCB_NOT_SUPPORTED, QE_VENDOR_ID_MISMATCH, COLLATERAL_EXPIRED, "
                     + "SIGNATURE_INVALID; the table is in docs/attestation.md) and error."
@@ -90,6 +92,12 @@ public final class AttestVerify implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON document on stdout (fields above).")
     boolean json;
 
+    @Option(names = "--ear", paramLabel = "KEYFILE",
+            description = "Also emit the appraisal as a signed IETF RATS EAR (ES256 JWT, valid 5 minutes from --at) "
+                    + "with this P-256 private key (PEM): on stdout after the verdict, or as field ear in --json. "
+                    + "Publish the public key with 'cloister attest ear-jwks KEYFILE'.")
+    Path ear;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -103,6 +111,7 @@ public final class AttestVerify implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--offline needs --cache and excludes --pccs and --collateral");
         }
+        EarSigner signer = ear == null ? null : AttestEarJwks.signer(ear);
         Instant t = EvidenceInput.time(at);
         Policy p = EvidenceInput.policy(policy);
         byte[] evidence = EvidenceInput.binaryOrHex(quote);
@@ -117,11 +126,16 @@ public final class AttestVerify implements Callable<Integer> {
         } else {
             verifier = DcapSupport.verifier(root, pccs, cache, offline);
         }
-        return run(spec.commandLine().getOut(), verifier, evidence, col, t, p, json);
+        return run(spec.commandLine().getOut(), verifier, evidence, col, t, p, json, signer);
     }
 
     static int run(java.io.PrintWriter out, EvidenceVerifier verifier, byte[] evidence, byte[] collateral, Instant t,
             Policy p, boolean json) throws Exception {
+        return run(out, verifier, evidence, collateral, t, p, json, null);
+    }
+
+    static int run(java.io.PrintWriter out, EvidenceVerifier verifier, byte[] evidence, byte[] collateral, Instant t,
+            Policy p, boolean json, EarSigner ear) throws Exception {
         VerifiedEvidence ev;
         try {
             ev = verifier.verify(evidence, collateral, t);
@@ -129,7 +143,7 @@ public final class AttestVerify implements Callable<Integer> {
             EvidenceReport.failed(out, json, e, t);
             throw e;
         }
-        EvidenceReport.finish(out, json, ev, p, t);
+        EvidenceReport.finish(out, json, ev, p, t, ear);
         return 0;
     }
 }

@@ -9,9 +9,14 @@ import dev.cloister.attestation.SnpMeasurements;
 import dev.cloister.attestation.TdxMeasurements;
 import dev.cloister.attestation.Verdict;
 import dev.cloister.attestation.VerifiedEvidence;
+import dev.cloister.attestation.ear.EarSigner;
+import dev.cloister.attestation.ear.Ears;
 import dev.cloister.cli.Json;
 import dev.cloister.core.CloisterException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
 
@@ -27,7 +32,21 @@ final class EvidenceReport {
      */
     static void finish(PrintWriter out, boolean json, VerifiedEvidence ev, Policy policy, Instant at)
             throws CloisterException {
+        finish(out, json, ev, policy, at, null);
+    }
+
+    /** How long an EAR from {@code attest verify --ear} may be relied on, from the appraisal time. */
+    static final Duration EAR_LIFETIME = Duration.ofMinutes(5);
+
+    /**
+     * As {@link #finish(PrintWriter, boolean, VerifiedEvidence, Policy, Instant)}, and when {@code ear} is given
+     * also emits the signed EAR of this appraisal (for a denial too: its status is then contraindicated).
+     */
+    static void finish(PrintWriter out, boolean json, VerifiedEvidence ev, Policy policy, Instant at, EarSigner ear)
+            throws CloisterException {
         Verdict verdict = policy.appraise(ev, at);
+        String token = ear == null ? null : ear.sign(Ears.fromAppraisal(ev, verdict, policyId(policy),
+                "cloister-cli", at, EAR_LIFETIME));
         if (json) {
             ObjectNode o = Json.object();
             o.put("ok", verdict.accepted());
@@ -40,13 +59,30 @@ final class EvidenceReport {
             p.put("accepted", verdict.accepted());
             ArrayNode reasons = p.putArray("reasons");
             verdict.reasons().forEach(reasons::add);
+            if (token != null) {
+                o.put("ear", token);
+            }
             Json.print(out, o);
         } else {
             human(out, ev, verdict, policy);
+            if (token != null) {
+                out.println("ear:         " + token);
+                out.flush();
+            }
         }
         if (!verdict.accepted()) {
             throw new CloisterException(CloisterException.Kind.DENIED, "policy denied the evidence: "
                     + verdict.explanation());
+        }
+    }
+
+    /** {@code ear.appraisal-policy-id}: the SHA-256 of the policy's canonical text, so equal policies share it. */
+    static String policyId(Policy policy) {
+        try {
+            return "cloister:policy:sha256:" + HEX.formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(policy.toText().getBytes(StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 
