@@ -1,9 +1,5 @@
 package dev.cloister.cli.volume;
 
-import dev.cloister.cli.Progress;
-import dev.cloister.pf.PfKey;
-import dev.cloister.pf.ProtectedFiles;
-import dev.cloister.volume.Volume;
 import dev.cloister.volume.VolumeVerifier;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -49,14 +45,8 @@ public final class VolumeExport implements Callable<Integer> {
     public Integer call() throws Exception {
         VolumeVerifier.Expected expected = expect.expected(spec);
         int jobs = run.threads(spec);
-        VolumeVerifier.Report r;
-        try (PfKey k = PfKey.read(key.keyFile)) {
-            long total = Volume.readUnauthenticated(dir).totalBytes();
-            ProtectedFiles.prepareBulk(total);
-            try (Progress progress = Progress.bytes("export", total, run.quiet || json)) {
-                r = VolumeVerifier.export(dir, dest, k, expected, force, jobs, progress::advance);
-            }
-        }
+        VolumeVerifier.Report r = VolumeVerify.authenticate("export", dir, key, run.quiet || json,
+                (k, progress) -> VolumeVerifier.export(dir, dest, k, expected, force, jobs, progress::advance));
         VolumeVerify.print(spec.commandLine().getOut(), json, dir, r, "exported to " + dest + " the");
         return VolumeVerify.check(dir, r);
     }

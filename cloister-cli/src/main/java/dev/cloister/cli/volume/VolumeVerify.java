@@ -56,16 +56,27 @@ public final class VolumeVerify implements Callable<Integer> {
     public Integer call() throws Exception {
         VolumeVerifier.Expected expected = expect.expected(spec);
         int jobs = run.threads(spec);
-        VolumeVerifier.Report r;
+        VolumeVerifier.Report r = authenticate("verify", dir, key, run.quiet || json,
+                (k, progress) -> VolumeVerifier.verify(dir, k, expected, jobs, progress::advance));
+        print(spec.commandLine().getOut(), json, dir, r, "verified");
+        return check(dir, r);
+    }
+
+    /** One pass over every file of a volume under its key ({@code verify} or {@code export}). */
+    interface Pass {
+        VolumeVerifier.Report run(PfKey key, Progress progress) throws Exception;
+    }
+
+    /** Reads the key, sizes the work from the (not yet authenticated) record and runs {@code pass} with a progress bar. */
+    static VolumeVerifier.Report authenticate(String label, Path dir, Options.Key key, boolean quiet, Pass pass)
+            throws Exception {
         try (PfKey k = PfKey.read(key.keyFile)) {
             long total = Volume.readUnauthenticated(dir).totalBytes();
             ProtectedFiles.prepareBulk(total);
-            try (Progress progress = Progress.bytes("verify", total, run.quiet || json)) {
-                r = VolumeVerifier.verify(dir, k, expected, jobs, progress::advance);
+            try (Progress progress = Progress.bytes(label, total, quiet)) {
+                return pass.run(k, progress);
             }
         }
-        print(spec.commandLine().getOut(), json, dir, r, "verified");
-        return check(dir, r);
     }
 
     /** Prints the report (text or JSON). */
