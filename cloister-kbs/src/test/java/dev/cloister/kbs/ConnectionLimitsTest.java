@@ -86,18 +86,6 @@ class ConnectionLimitsTest {
         }
     }
 
-    /** Whether the server has closed this socket, looking for at most {@code millis}. */
-    private static boolean closedWithin(Socket s, int millis) throws IOException {
-        s.setSoTimeout(millis);
-        try {
-            return s.getInputStream().read() < 0 || closedWithin(s, millis);
-        } catch (SocketTimeoutException e) {
-            return false;
-        } catch (IOException e) {
-            return true;
-        }
-    }
-
     @Test
     void oneAddressHoldsAtMostItsShareOfConnections() throws Exception {
         start(Duration.ofMinutes(5)); // only the cap can close a connection here
@@ -105,24 +93,11 @@ class ConnectionLimitsTest {
         for (int i = 0; i < 9; i++) {
             Socket s = connect("127.0.0.1");
             // Half a ClientHello: the handshake is under way, and each socket wants to hold its place.
-            s.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00});
+            s.getOutputStream().write(RawSockets.HALF_CLIENT_HELLO);
             mine.add(s);
         }
         // One of the nine (whichever the server saw last) is closed on accept; eight stay open.
-        List<Socket> closed = new ArrayList<>();
-        long end = System.nanoTime() + 20_000_000_000L;
-        while (closed.isEmpty() && System.nanoTime() < end) {
-            for (Socket s : mine) {
-                if (!closed.contains(s) && closedWithin(s, 20)) {
-                    closed.add(s);
-                }
-            }
-        }
-        for (Socket s : mine) {
-            if (!closed.contains(s) && closedWithin(s, 200)) {
-                closed.add(s);
-            }
-        }
+        List<Socket> closed = RawSockets.closedAmong(mine);
         assertThat(closed).hasSize(1);
         // Another address is served meanwhile.
         assertThat(health("127.0.0.2")).isEqualTo(200);
@@ -131,7 +106,7 @@ class ConnectionLimitsTest {
             s.close();
         }
         int status = 0;
-        end = System.nanoTime() + 20_000_000_000L;
+        long end = System.nanoTime() + 20_000_000_000L;
         while (status != 200 && System.nanoTime() < end) {
             try {
                 status = health("127.0.0.1");

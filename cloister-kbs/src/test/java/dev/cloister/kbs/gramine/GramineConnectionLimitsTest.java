@@ -1,5 +1,7 @@
 package dev.cloister.kbs.gramine;
 
+import dev.cloister.kbs.RawSockets;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cloister.attestation.TcbStatus;
@@ -104,18 +106,6 @@ class GramineConnectionLimitsTest {
         }
     }
 
-    /** Whether the server has closed this socket, looking for at most {@code millis}. */
-    private static boolean closedWithin(Socket s, int millis) throws IOException {
-        s.setSoTimeout(millis);
-        try {
-            return s.getInputStream().read() < 0 || closedWithin(s, millis);
-        } catch (SocketTimeoutException e) {
-            return false;
-        } catch (IOException e) {
-            return true;
-        }
-    }
-
     @Test
     void oneAddressHoldsAtMostItsShareOfConnections() throws Exception {
         start(4, Duration.ofMinutes(5)); // only the cap can close a connection here
@@ -123,24 +113,11 @@ class GramineConnectionLimitsTest {
         for (int i = 0; i < 5; i++) {
             Socket s = connect("127.0.0.1");
             // Half a ClientHello: the handshake is under way, and each socket wants to hold its place.
-            s.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00});
+            s.getOutputStream().write(RawSockets.HALF_CLIENT_HELLO);
             mine.add(s);
         }
         // The fifth is closed on accept; four stay open.
-        List<Socket> closed = new ArrayList<>();
-        long end = System.nanoTime() + 20_000_000_000L;
-        while (closed.isEmpty() && System.nanoTime() < end) {
-            for (Socket s : mine) {
-                if (!closed.contains(s) && closedWithin(s, 20)) {
-                    closed.add(s);
-                }
-            }
-        }
-        for (Socket s : mine) {
-            if (!closed.contains(s) && closedWithin(s, 200)) {
-                closed.add(s);
-            }
-        }
+        List<Socket> closed = RawSockets.closedAmong(mine);
         assertThat(closed).hasSize(1);
         // Another address is served meanwhile.
         assertThat(provision("127.0.0.2")).isEqualTo(key);
@@ -149,7 +126,7 @@ class GramineConnectionLimitsTest {
             s.close();
         }
         byte[] got = null;
-        end = System.nanoTime() + 20_000_000_000L;
+        long end = System.nanoTime() + 20_000_000_000L;
         while (got == null && System.nanoTime() < end) {
             try {
                 got = provision("127.0.0.1");
